@@ -1,0 +1,223 @@
+"""Inbound events: the one definition of what tierstream accepts.
+
+Every event carries an ``event_id`` (deduplication key) and a timezone-aware
+``occurred_at`` (event time). A mixed stream or file is discriminated on
+``type``. Models are strict (no silent coercion, unknown fields refused,
+NaN/inf refused) and bounded (string and number limits protect memory), so
+the error pydantic raises names the field and the offending value.
+
+Decode with :data:`INBOUND_ADAPTER` (``validate_json``): pydantic's strict
+JSON mode parses RFC 3339 strings into datetimes while refusing numbers in
+strings, which is what a wire format wants.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+EntityType = Literal["customer", "supplier"]
+
+#: Identifiers: non-empty, bounded, printable, no surrounding whitespace.
+Identifier = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+    ),
+]
+ShortText = Annotated[str, StringConstraints(max_length=1000)]
+Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+Quantity = Annotated[int, Field(ge=0, le=10**12)]
+Score100 = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+#: Event time must be plausible: RFC 3339 with an offset, within these bounds
+#: (checked by pydantic-core itself, off the Python hot path).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+
+
+def _type_required(schema: dict[str, Any]) -> None:
+    """``type`` has a default in the models (handy in code) but is required on the wire."""
+    required = schema.setdefault("required", [])
+    if "type" not in required:
+        required.insert(0, "type")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, json_schema_extra=_type_required)
+
+    event_id: Identifier
+    occurred_at: Instant
+
+
+class OrderEvent(_Event):
+    """A sale to a customer (``customer_id``) or a purchase from a supplier (``supplier_id``).
+
+    ``status`` cancelled or returned reverses the contribution of the order with
+    the same ``order_id``, once, whenever it arrives.
+    """
+
+    type: Literal["order"] = "order"
+    order_id: Identifier
+    customer_id: Identifier | None = None
+    supplier_id: Identifier | None = None
+    amount: Money
+    cost: Money | None = None
+    market_amount: Money | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    status: Literal["placed", "cancelled", "returned"] = "placed"
+    customer_group: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_counterparty(self) -> OrderEvent:
+        if (self.customer_id is None) == (self.supplier_id is None):
+            raise ValueError("exactly one of customer_id (a sale) or supplier_id (a purchase) is required")
+        if self.supplier_id is not None and self.cost is not None:
+            raise ValueError("cost applies to sales (customer_id), not purchases")
+        if self.customer_id is not None and self.market_amount is not None:
+            raise ValueError("market_amount applies to purchases (supplier_id), not sales")
+        return self
+
+
+class PaymentEvent(_Event):
+    """An invoice paid by a customer; ``occurred_at`` is when it was paid."""
+
+    type: Literal["payment"] = "payment"
+    customer_id: Identifier
+    invoice_id: Identifier
+    amount: Money
+    due_at: Instant
+
+
+class DeliveryEvent(_Event):
+    """Goods delivered by a supplier against a purchase order."""
+
+    type: Literal["delivery"] = "delivery"
+    supplier_id: Identifier
+    order_id: Identifier
+    promised_at: Instant
+    quantity_ordered: Annotated[int, Field(ge=1, le=10**12)]
+    quantity_delivered: Quantity
+    quantity_accepted: Quantity
+
+    @model_validator(mode="after")
+    def _accepted_le_delivered(self) -> DeliveryEvent:
+        if self.quantity_accepted > self.quantity_delivered:
+            raise ValueError(
+                f"quantity_accepted ({self.quantity_accepted}) exceeds "
+                f"quantity_delivered ({self.quantity_delivered})"
+            )
+        return self
+
+
+class ReferralEvent(_Event):
+    """``referrer_id`` brought in ``referred_id``; credited once the referred customer buys."""
+
+    type: Literal["referral"] = "referral"
+    referrer_id: Identifier
+    referred_id: Identifier
+
+    @model_validator(mode="after")
+    def _not_self(self) -> ReferralEvent:
+        if self.referrer_id == self.referred_id:
+            raise ValueError(f"self-referral: referrer_id equals referred_id ({self.referrer_id!r})")
+        return self
+
+
+class ServiceEvent(_Event):
+    """An after-sales ticket opened with a supplier (``occurred_at``) and its first response."""
+
+    type: Literal["service"] = "service"
+    supplier_id: Identifier
+    ticket_id: Identifier
+    first_response_at: Instant
+
+    @model_validator(mode="after")
+    def _response_after_open(self) -> ServiceEvent:
+        if self.first_response_at < self.occurred_at:
+            raise ValueError(
+                f"first_response_at {self.first_response_at.isoformat()} is before "
+                f"the ticket was opened (occurred_at {self.occurred_at.isoformat()})"
+            )
+        return self
+
+
+class AssessmentEvent(_Event):
+    """A manual judgement: a prospect score for a newcomer, or a tier override.
+
+    Always carries a reason, an author and an expiry: manual decisions are
+    audited and never permanent.
+    """
+
+    type: Literal["assessment"] = "assessment"
+    entity_type: EntityType
+    entity_id: Identifier
+    prospect_score: Score100 | None = None
+    tier_override: Identifier | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    expires_at: Instant
+    author: Identifier
+
+    @model_validator(mode="after")
+    def _one_judgement(self) -> AssessmentEvent:
+        if (self.prospect_score is None) == (self.tier_override is None):
+            raise ValueError("exactly one of prospect_score or tier_override is required")
+        if self.prospect_score is not None and self.entity_type != "customer":
+            raise ValueError("prospect_score applies to customers only")
+        if self.expires_at <= self.occurred_at:
+            raise ValueError("expires_at must be after occurred_at")
+        return self
+
+
+InboundEvent = Annotated[
+    OrderEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent,
+    Field(discriminator="type"),
+]
+
+#: Decodes any inbound event from JSON bytes (``INBOUND_ADAPTER.validate_json``).
+INBOUND_ADAPTER: TypeAdapter[InboundEvent] = TypeAdapter(InboundEvent)
+
+EVENT_TYPES: dict[str, type[_Event]] = {
+    "order": OrderEvent,
+    "payment": PaymentEvent,
+    "delivery": DeliveryEvent,
+    "referral": ReferralEvent,
+    "service": ServiceEvent,
+    "assessment": AssessmentEvent,
+}
+
+AnyEvent = OrderEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
+
+
+def entity_of(event: AnyEvent) -> tuple[EntityType, str]:
+    """The entity whose state an event updates (and so its Kafka key).
+
+    A referral goes to the *referred* customer first: only that customer's
+    state knows when it places its first order, which is what qualifies the
+    referral; the credit then travels to the referrer (see ``ReferralCredit``).
+    """
+    match event:
+        case OrderEvent(customer_id=str(cid)):
+            return "customer", cid
+        case OrderEvent(supplier_id=str(sid)):
+            return "supplier", sid
+        case PaymentEvent():
+            return "customer", event.customer_id
+        case DeliveryEvent() | ServiceEvent():
+            return "supplier", event.supplier_id
+        case ReferralEvent():
+            return "customer", event.referred_id
+        case AssessmentEvent():
+            return event.entity_type, event.entity_id
+    raise TypeError(f"not an inbound event: {type(event).__name__}")

@@ -1,0 +1,120 @@
+"""Everything tierstream emits: tier changes, supplier alerts, snapshots, dead letters.
+
+Every emitted message has a deterministic id derived from the entity and a
+per-entity sequence number, so a redelivered input that is re-processed after
+a crash produces the same id and consumers can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.events import EntityType
+
+Direction = Literal["upgrade", "downgrade", "initial"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NextTier(_Out):
+    """What it would take to reach the next tier up (published rules, plain words)."""
+
+    tier: str
+    score_gap: float = Field(description="score points missing to the next tier's minimum")
+    hints: list[str] = Field(
+        default_factory=list,
+        description='e.g. "3 more orders or 1,200 more revenue in the window"',
+    )
+
+
+class TierChange(_Out):
+    """An entity moved tier (or got its first one)."""
+
+    change_id: str = Field(description="deterministic: tc:<entity_type>:<entity_id>:<sequence>")
+    entity_type: EntityType
+    entity_id: str
+    previous_tier: str | None
+    tier: str
+    direction: Direction
+    score: float
+    previous_score: float | None
+    components: dict[str, float] = Field(description="dimension -> 0..100 score")
+    reasons: list[str]
+    rules_version: str
+    occurred_at: AwareDatetime = Field(description="event time of the evaluation that moved the tier")
+    cause: str = Field(description="event_id that triggered it, or 're-review'")
+    next_tier: NextTier | None = None
+
+
+class SupplierAlert(_Out):
+    """Procurement must hear at once when a supplier is downgraded."""
+
+    alert_id: str
+    supplier_id: str
+    previous_tier: str | None
+    tier: str
+    severity: Literal["warning", "critical"]
+    score: float
+    reasons: list[str]
+    occurred_at: AwareDatetime
+    change_id: str
+
+
+class WindowInfo(_Out):
+    days: int
+    start: str = Field(description="first day in the window (YYYY-MM-DD)")
+    end: str = Field(description="as-of day (YYYY-MM-DD)")
+
+
+class EntitySnapshot(_Out):
+    """One entity's graded state as of an instant: a line of STATE.jsonl."""
+
+    entity_type: EntityType
+    entity_id: str
+    tier: str
+    score: float
+    segment: str | None = None
+    group: str | None = None
+    components: dict[str, float]
+    aggregates: dict[str, Any]
+    window: WindowInfo
+    next_tier: NextTier | None
+    as_of: AwareDatetime
+    rules_version: str
+
+
+class ReferralCredit(_Out):
+    """Internal: the referred customer bought, so the referrer earns a qualified referral.
+
+    Re-keyed by ``referrer_id`` through its own topic; ``credit_id`` is
+    deterministic so the referrer counts it once however often it arrives.
+    ``revoke`` takes back an earlier credit: when an earlier referral or an
+    earlier first order arrives late, the credit moves to the right referrer and
+    day, so who is credited does not depend on arrival order.
+    """
+
+    type: Literal["referral_credit"] = "referral_credit"
+    credit_id: str
+    revoke: bool = False
+    referrer_id: str
+    referred_id: str
+    occurred_at: AwareDatetime
+
+
+class DeadLetter(_Out):
+    """An input that could not be processed, with everything needed to replay it."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: str = Field(description="original bytes, decoded as UTF-8 with replacement if invalid")
+    value_b64: str | None = Field(None, description="original bytes base64, when not valid UTF-8")
+    error: str
+    reason: str = Field(description="short machine-readable class: invalid_json, invalid_event, ...")
+    received_at: datetime

@@ -1,0 +1,228 @@
+"""The published grading rules: one YAML file, validated at load.
+
+A rules file has a ``version`` and, per entity type, the rolling window, the
+weighted dimensions (each a metric and a piecewise-linear scale to 0..100),
+the tiers by minimum score, hysteresis, and (customers) the RFM thresholds,
+the referral policy, newcomer prospect scoring and per-group overrides.
+Anything inconsistent is refused with a message naming the place.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CUSTOMER_METRICS: dict[str, str] = {
+    "recency_days": "days since the last order (lower is better)",
+    "order_count": "orders in the window, net of cancellations and returns",
+    "revenue": "order amount in the window, net of cancellations and returns",
+    "gross_profit": "amount minus cost of the orders in the window",
+    "on_time_payment_ratio": "share of payments made by their due date",
+    "late_payments": "payments made after their due date",
+    "avg_days_late": "average days late over late payments",
+    "qualified_referrals": "referred customers who have placed an order",
+}
+SUPPLIER_METRICS: dict[str, str] = {
+    "quality_pass_rate": "accepted / delivered quantity",
+    "on_time_rate": "deliveries made by the promised date / deliveries",
+    "fill_rate": "delivered / ordered quantity",
+    "price_index": "amount paid / market reference amount (lower is better)",
+    "avg_first_response_hours": "average hours to first response on service tickets",
+    "deliveries": "deliveries in the window",
+    "purchase_count": "purchase orders in the window",
+}
+
+TIER_NAME = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dimension(_Strict):
+    metric: str
+    weight: float = Field(gt=0, le=1, allow_inf_nan=False)
+    scale: list[tuple[float, float]] = Field(
+        min_length=2,
+        description="points (metric value, score 0..100), metric values strictly increasing; "
+        "linear between points, flat beyond the ends",
+    )
+    label: str | None = Field(None, description="plain-words name used in explanations")
+
+    @model_validator(mode="after")
+    def _scale_ok(self) -> Dimension:
+        xs = [x for x, _ in self.scale]
+        for x, y in self.scale:
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError("scale points must be finite numbers")
+            if not 0 <= y <= 100:
+                raise ValueError(f"scale score {y} is outside 0..100")
+        if any(b <= a for a, b in pairwise(xs)):
+            raise ValueError(f"scale metric values must be strictly increasing, got {xs}")
+        return self
+
+
+class Tier(_Strict):
+    name: TIER_NAME
+    min_score: float = Field(ge=0, le=100, allow_inf_nan=False)
+    label: str | None = None
+
+
+def _check_tiers(tiers: list[Tier], where: str) -> list[Tier]:
+    names = [t.name for t in tiers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: tier names must be unique, got {names}")
+    mins = [t.min_score for t in tiers]
+    if len(set(mins)) != len(mins):
+        raise ValueError(f"{where}: tiers overlap: two tiers share a min_score in {mins}")
+    if mins != sorted(mins, reverse=True):
+        raise ValueError(f"{where}: list tiers from best to worst (min_score descending), got {mins}")
+    if mins[-1] != 0:
+        raise ValueError(f"{where}: the lowest tier must have min_score 0 so every score has a tier")
+    return tiers
+
+
+class Hysteresis(_Strict):
+    """Anti-flapping, defined on end-of-day scores so the tier is a function of the events alone.
+
+    A tier T is kept at instant t when any of these holds (q = the last day the
+    score reached T's minimum, h = the last day it stood on T's hold line,
+    ``min_score - downgrade_margin``):
+
+    * the score qualifies for T now;
+    * T was reached within ``min_days_in_tier`` days (t - q < min_days_in_tier);
+    * T was reached within ``hold_days`` and the score is within the margin now;
+    * T was reached within ``hold_days`` and the score left the hold line less
+      than ``grace_days`` ago (t - h < grace_days).
+    """
+
+    downgrade_margin: float = Field(0, ge=0, le=50, description="score points below a tier's minimum still held")
+    min_days_in_tier: int = Field(0, ge=0, le=3650, description="days a tier is kept after the score last reached it")
+    grace_days: int = Field(0, ge=0, le=3650, description="days under the hold line before a downgrade takes effect")
+    hold_days: int = Field(90, ge=0, le=3650, description="how long a tier reached is defended by margin and grace")
+
+    @property
+    def lookback_days(self) -> int:
+        return max(self.min_days_in_tier, self.hold_days)
+
+
+class RfmThresholds(_Strict):
+    recency_days: int = Field(gt=0, description="R is high when the last order is at most this many days old")
+    frequency: int = Field(gt=0, description="F is high at this many orders in the window")
+    monetary: float = Field(gt=0, description="M is high at this much revenue in the window")
+
+
+class GroupOverride(_Strict):
+    tiers: list[Tier] | None = None
+    rfm: RfmThresholds | None = None
+
+
+class Prospect(_Strict):
+    newcomer_max_orders: int = Field(
+        1, ge=0, description="a customer with at most this many orders is a newcomer: an active "
+        "prospect assessment replaces the behavioural score"
+    )
+
+
+class EntityRules(_Strict):
+    window_days: int = Field(ge=1, le=3650)
+    dimensions: dict[str, Dimension] = Field(min_length=1)
+    tiers: list[Tier] = Field(min_length=1)
+    hysteresis: Hysteresis = Hysteresis()
+
+    def _check(self, kind: str, known: dict[str, str]) -> None:
+        for name, dim in self.dimensions.items():
+            if dim.metric not in known:
+                raise ValueError(
+                    f"{kind}.dimensions.{name}: unknown metric {dim.metric!r}; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+        total = sum(d.weight for d in self.dimensions.values())
+        if abs(total - 1.0) > 1e-6:
+            weights = ", ".join(f"{n}={d.weight}" for n, d in self.dimensions.items())
+            raise ValueError(f"{kind}: dimension weights must sum to 1, they sum to {total:.6g} ({weights})")
+        _check_tiers(self.tiers, f"{kind}.tiers")
+
+    def tier_names(self) -> list[str]:
+        return [t.name for t in self.tiers]
+
+
+class CustomerRules(EntityRules):
+    rfm: RfmThresholds
+    referral_requires_order: bool = True
+    prospect: Prospect = Prospect()
+    groups: dict[str, GroupOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid(self) -> CustomerRules:
+        self._check("customer", CUSTOMER_METRICS)
+        for group, override in self.groups.items():
+            if override.tiers is not None:
+                _check_tiers(override.tiers, f"customer.groups.{group}.tiers")
+        return self
+
+    def tiers_for(self, group: str | None) -> list[Tier]:
+        override = self.groups.get(group) if group else None
+        return override.tiers if override and override.tiers else self.tiers
+
+    def rfm_for(self, group: str | None) -> RfmThresholds:
+        override = self.groups.get(group) if group else None
+        return override.rfm if override and override.rfm else self.rfm
+
+
+class SupplierRules(EntityRules):
+    alert_on: Literal["any_downgrade", "critical_only"] = "any_downgrade"
+
+    @model_validator(mode="after")
+    def _valid(self) -> SupplierRules:
+        self._check("supplier", SUPPLIER_METRICS)
+        return self
+
+
+class Rules(_Strict):
+    version: str = Field(min_length=1, max_length=64)
+    customer: CustomerRules
+    supplier: SupplierRules
+    max_future_skew_hours: float = Field(
+        24, ge=0, description="events stamped further ahead of the receiving clock are refused"
+    )
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the file and the place."""
+
+
+def parse_rules(text: str, source: str = "<rules>") -> Rules:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RulesError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise RulesError(f"{source}: invalid rules:\n" + "\n".join(lines)) from None
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """Load and validate a rules file; ``None`` loads the default shipped with the package."""
+    if path is None:
+        text = resources.files("schemas").joinpath("default_rules.yaml").read_text("utf-8")
+        return parse_rules(text, "default_rules.yaml")
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as exc:
+        raise RulesError(f"{p}: cannot read rules file: {exc.strerror}") from exc
+    return parse_rules(text, str(p))

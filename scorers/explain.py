@@ -1,0 +1,118 @@
+"""Explanations in plain words: why a tier moved, and what it takes to reach the next one."""
+
+from __future__ import annotations
+
+import math
+
+from schemas.outputs import NextTier
+from schemas.rules import EntityRules, Tier
+from scorers.grading import Composite
+from scorers.metrics import Metrics
+from scorers.scale import apply_scale, first_x_down_reaching, first_x_reaching
+
+# metric -> (lower is better, how to phrase "this much more/less")
+_LOWER_IS_BETTER = {"recency_days", "price_index", "avg_first_response_hours", "late_payments", "avg_days_late"}
+
+
+def _fmt_metric(metric: str, value: float | None) -> str:
+    if value is None:
+        return "no data"
+    if metric.endswith(("_ratio", "_rate")):
+        return f"{value:.1%}"
+    if metric in {"revenue", "gross_profit"}:
+        return f"{value:,.2f}"
+    if metric == "price_index":
+        return f"{value:.3f}"
+    if metric == "avg_first_response_hours":
+        return f"{value:.1f} h"
+    if metric == "recency_days":
+        return f"{value:.0f} days"
+    return f"{value:g}"
+
+
+def _hint(metric: str, current: float, target: float) -> str | None:
+    delta = target - current
+    if metric == "order_count":
+        n = math.ceil(delta - 1e-9)
+        return f"{n} more order{'s' if n != 1 else ''} in the window"
+    if metric == "qualified_referrals":
+        n = math.ceil(delta - 1e-9)
+        return f"{n} more qualified referral{'s' if n != 1 else ''}"
+    if metric == "revenue":
+        return f"{math.ceil(delta):,} more revenue in the window"
+    if metric == "gross_profit":
+        return f"{math.ceil(delta):,} more gross profit in the window"
+    if metric == "recency_days":
+        return "an order today"
+    if metric == "price_index":
+        return f"prices at {target:.3f} of market or lower"
+    if metric == "avg_first_response_hours":
+        return f"first responses within {target:.1f} h on average"
+    if metric.endswith(("_ratio", "_rate")):
+        return f"{metric.replace('_', ' ')} of {target:.1%}"
+    return None
+
+
+def next_tier(
+    rules: EntityRules, tiers: list[Tier], tier: str, comp: Composite, metrics: Metrics
+) -> NextTier | None:
+    """The next tier up and, per dimension, the metric move that alone would close the gap."""
+    names = [t.name for t in tiers]
+    i = names.index(tier) if tier in names else len(tiers) - 1
+    if i == 0:
+        return None
+    target_tier = tiers[i - 1]
+    gap = round(target_tier.min_score - comp.score, 2)
+    hints: list[tuple[float, str]] = []
+    if comp.weight_total > 0 and gap > 0:
+        for name, dim in rules.dimensions.items():
+            value = metrics.get(dim.metric)
+            if value is None or name not in comp.components:
+                continue
+            current = apply_scale(dim.scale, value)
+            needed = current + gap * comp.weight_total / dim.weight
+            if needed > 100 + 1e-9:
+                continue
+            if dim.metric in _LOWER_IS_BETTER:
+                x = first_x_down_reaching(dim.scale, value, needed)
+            else:
+                x = first_x_reaching(dim.scale, value, needed, rising=True)
+            if x is None:
+                continue
+            text = _hint(dim.metric, value, x)
+            if text:
+                hints.append((dim.weight, text))
+    hints.sort(key=lambda h: -h[0])
+    return NextTier(
+        tier=target_tier.name,
+        score_gap=max(gap, 0.0),
+        hints=[" or ".join(h for _, h in hints[:3])] if hints else [],
+    )
+
+
+def reasons(
+    rules: EntityRules,
+    previous: dict[str, float],
+    comp: Composite,
+    metrics: Metrics,
+    limit: int = 3,
+) -> list[str]:
+    """The dimensions that moved most (by weighted effect), each with its metric value."""
+    moves: list[tuple[float, str]] = []
+    for name, dim in rules.dimensions.items():
+        before = previous.get(name)
+        after = comp.components.get(name)
+        if before == after:
+            continue
+        label = dim.label or name
+        value = _fmt_metric(dim.metric, metrics.get(dim.metric))
+        if before is None:
+            text = f"{label} now scored {after:.0f} ({dim.metric.replace('_', ' ')} {value})"
+        elif after is None:
+            text = f"{label} no longer scored (no {dim.metric.replace('_', ' ')} in the window)"
+        else:
+            way = "up" if after > before else "down"
+            text = f"{label} {way} from {before:.0f} to {after:.0f} ({dim.metric.replace('_', ' ')} {value})"
+        moves.append((abs((after or 0) - (before or 0)) * dim.weight, text))
+    moves.sort(key=lambda m: -m[0])
+    return [t for _, t in moves[:limit]]

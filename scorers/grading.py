@@ -1,0 +1,130 @@
+"""Composite score, tier with hysteresis, RFM segment: plain functions over plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
+from scorers.metrics import Metrics
+from scorers.scale import Scale
+
+
+@dataclass(frozen=True, slots=True)
+class Composite:
+    score: float
+    components: dict[str, float]  # dimension -> 0..100, only dimensions with evidence
+    weight_total: float  # sum of the weights of the dimensions present
+
+
+@dataclass(frozen=True, slots=True)
+class Dim:
+    """A dimension compiled for the hot path."""
+
+    name: str
+    metric: str
+    weight: float
+    scale: Scale
+
+
+def compile_dims(rules: EntityRules) -> tuple[Dim, ...]:
+    return tuple(Dim(n, d.metric, d.weight, Scale(d.scale)) for n, d in rules.dimensions.items())
+
+
+def composite(dims: tuple[Dim, ...], metrics: Metrics) -> Composite:
+    """Weighted mean of the dimension scores that have evidence (weights rescaled)."""
+    components: dict[str, float] = {}
+    num = 0.0
+    den = 0.0
+    for dim in dims:
+        value = metrics[dim.metric]
+        if value is None:
+            continue
+        c = dim.scale(value)
+        components[dim.name] = round(c, 2)
+        num += dim.weight * c
+        den += dim.weight
+    score = round(num / den, 2) if den else 0.0
+    return Composite(score, components, den)
+
+
+def raw_tier_index(tiers: list[Tier], score: float) -> int:
+    for i, t in enumerate(tiers):  # best first; the last has min_score 0
+        if score >= t.min_score:
+            return i
+    return len(tiers) - 1
+
+
+def tier_index(tiers: list[Tier], name: str | None) -> int | None:
+    for i, t in enumerate(tiers):
+        if t.name == name:
+            return i
+    return None
+
+
+def held_tier(
+    tiers: list[Tier], hyst: Hysteresis, score: float, today: int, past: list[tuple[int, float]]
+) -> tuple[int, str | None]:
+    """Index of the tier held today, and (when hysteresis holds it) why, in plain words.
+
+    ``past`` is ``(day, end-of-day score)`` for the days with activity in the
+    lookback before ``today``, newest first. See :class:`schemas.rules.Hysteresis`.
+    """
+    raw = raw_tier_index(tiers, score)
+    for i in range(raw):  # tiers better than the raw one, best first
+        t = tiers[i]
+        hold_line = t.min_score - hyst.downgrade_margin
+        q = next((d for d, s in past if s >= t.min_score), None)
+        if q is None:
+            continue
+        age = today - q
+        if age < hyst.min_days_in_tier:
+            return i, f"held in {t.name}: reached {age} days ago, minimum time in tier is {hyst.min_days_in_tier} days"
+        if age >= hyst.hold_days:
+            continue
+        if score >= hold_line:
+            return i, (f"held in {t.name}: score {score:.1f} is within the {hyst.downgrade_margin:g}-point "
+                       f"margin below {t.min_score:g}")
+        h = next((d for d, s in past if s >= hold_line), None)
+        if h is not None and today - h < hyst.grace_days:
+            return i, (f"held in {t.name}: score under {hold_line:g} for {today - h} days, "
+                       f"grace is {hyst.grace_days} days")
+    return raw, None
+
+
+def hold_lapses(
+    tiers: list[Tier], hyst: Hysteresis, held: int, score: float, past: list[tuple[int, float]]
+) -> list[int]:
+    """Days on which a hysteresis hold of tier ``held`` can lapse with no new event."""
+    t = tiers[held]
+    hold_line = t.min_score - hyst.downgrade_margin
+    q = next((d for d, s in past if s >= t.min_score), None)
+    if q is None:
+        return []
+    days = [q + hyst.min_days_in_tier, q + hyst.hold_days]
+    h = next((d for d, s in past if s >= hold_line), None)
+    if h is not None:
+        days.append(h + hyst.grace_days)
+    return days
+
+
+SEGMENTS = {
+    (True, True, True): "important_value",
+    (True, False, True): "important_development",
+    (False, True, True): "important_retention",
+    (False, False, True): "important_win_back",
+    (True, True, False): "general_value",
+    (True, False, False): "general_development",
+    (False, True, False): "general_retention",
+    (False, False, False): "general_win_back",
+}
+
+
+def rfm_segment(rfm: RfmThresholds, metrics: Metrics) -> str | None:
+    """The classic eight RFM segments (high/low R, F, M); ``None`` for a customer who never ordered."""
+    recency = metrics.get("recency_days")
+    if recency is None:
+        return None
+    r = recency <= rfm.recency_days
+    f = (metrics.get("order_count") or 0) >= rfm.frequency
+    m = (metrics.get("revenue") or 0) >= rfm.monetary
+    return SEGMENTS[(r, f, m)]

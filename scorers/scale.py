@@ -1,0 +1,93 @@
+"""Piecewise-linear scales from a raw metric to a 0..100 dimension score, and their inverse."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import pairwise
+
+Points = Sequence[tuple[float, float]]
+
+
+def apply_scale(points: Points, x: float) -> float:
+    """Score of metric value ``x``: linear between points, flat beyond the ends."""
+    x0, y0 = points[0]
+    if x <= x0:
+        return y0
+    for x1, y1 in points[1:]:
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        x0, y0 = x1, y1
+    return y0
+
+
+class Scale:
+    """A compiled scale: the same function as :func:`apply_scale`, with a bisect on the hot path."""
+
+    __slots__ = ("hi", "lo", "points", "xs", "ys")
+
+    def __init__(self, points: Points) -> None:
+        self.points = [(float(x), float(y)) for x, y in points]
+        self.xs = [x for x, _ in self.points]
+        self.ys = [y for _, y in self.points]
+        self.lo, self.hi = min(self.ys), max(self.ys)
+
+    def __call__(self, x: float) -> float:
+        xs = self.xs
+        if x <= xs[0]:
+            return self.ys[0]
+        if x >= xs[-1]:
+            return self.ys[-1]
+        i = bisect_right(xs, x)
+        x0, x1, y0 = xs[i - 1], xs[i], self.ys[i - 1]
+        return y0 + (self.ys[i] - y0) * (x - x0) / (x1 - x0)
+
+
+def first_x_reaching(points: Points, x_from: float, target: float, rising: bool) -> float | None:
+    """Smallest ``x >= x_from`` whose score is ``>= target`` (``rising``) or ``< target`` (falling).
+
+    Used both for "what it would take" hints (how far a metric must move) and
+    to schedule time-driven reviews (when an ageing metric drops a score below
+    a line). ``None`` when the scale never gets there.
+    """
+
+    def hit(y: float) -> bool:
+        return y >= target if rising else y < target
+
+    if hit(apply_scale(points, x_from)):
+        return x_from
+    for (xa, _ya), (xb, yb) in pairwise(points):
+        if xb <= x_from:
+            continue
+        lo = max(xa, x_from)
+        ylo = apply_scale(points, lo)
+        if hit(yb) and yb != ylo:
+            # solve ylo + (yb - ylo) * (x - lo) / (xb - lo) == target
+            x = lo + (target - ylo) * (xb - lo) / (yb - ylo)
+            x = min(max(x, lo), xb)
+            if not hit(apply_scale(points, x)):
+                x = math.nextafter(x, math.inf)
+            return min(x, xb)
+        if hit(yb):
+            return xb
+    return None
+
+
+def first_x_down_reaching(points: Points, x_from: float, target: float) -> float | None:
+    """Largest ``x <= x_from`` whose score is ``>= target``: for metrics where lower is better."""
+    if apply_scale(points, x_from) >= target:
+        return x_from
+    best: float | None = None
+    for (xa, ya), (xb, _yb) in pairwise(points):
+        if xa >= x_from:
+            break
+        hi = min(xb, x_from)
+        yhi = apply_scale(points, hi)
+        if ya >= target:
+            if yhi != ya and yhi < target:
+                x = xa + (target - ya) * (hi - xa) / (yhi - ya)
+                best = max(min(x, hi), xa)
+            else:
+                best = hi
+    return best

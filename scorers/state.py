@@ -1,0 +1,253 @@
+"""Per-entity state: day buckets over the rolling window, kept small and exact.
+
+Design (it lives in a Faust table, one value per entity, rewritten per batch):
+
+* **Day buckets in event time.** ``days[day]`` is a short vector of integer
+  counters for that UTC day; an out-of-order event lands in its own day. Only
+  days with activity are kept. ``totals`` is the sum of the buckets inside the
+  window (``window_start`` onwards); a day leaving the window is subtracted,
+  so window totals are a subtraction, not a scan. Buckets are retained
+  ``lookback`` days longer than the window: hysteresis looks at the end-of-day
+  scores of recent days, and those need their own full windows.
+* **End-of-day score cache.** ``daily[day]`` caches the score at the end of
+  each past day with activity inside the lookback. A late event invalidates
+  the days from its own onwards; the cache is rebuilt from the buckets, so the
+  tier stays a function of the set of events, never of their arrival order.
+* **Integers only.** Money in cents, response times in minutes: sums are exact
+  and independent of the order events arrive in, so any permutation of the
+  same events yields bit-identical totals.
+* **Deduplication next to the state it guards.** ``seen`` maps a 64-bit hash
+  of each applied event_id to its day. It expires with the window: an
+  event_id is deduplicated for as long as its day is inside the window; an
+  event older than the window is refused as too old anyway, so a duplicate can
+  never count twice.
+* **Order reversals, once.** ``orders`` remembers each order in the window
+  (day, contribution, status) so a cancellation or return subtracts exactly
+  what the order added, once, whichever of the two arrives first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+DAY = 86_400
+
+# Customer day-bucket fields (C_PLACED counts orders placed that day even if later
+# reversed: recency is about the last time the customer bought).
+C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED = range(8)
+CUSTOMER_FIELDS = 8
+# Supplier day-bucket fields.
+(
+    S_DELIVERIES,
+    S_ON_TIME,
+    S_QTY_ORDERED,
+    S_QTY_DELIVERED,
+    S_QTY_ACCEPTED,
+    S_PURCHASES,
+    S_AMOUNT,
+    S_MARKET,
+    S_TICKETS,
+    S_RESPONSE_MIN,
+) = range(10)
+SUPPLIER_FIELDS = 10
+
+# orders[order_id] = [day, status, *contribution]
+ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
+
+
+def event_hash(event_id: str) -> int:
+    """Stable 63-bit hash of an event id (Python's ``hash`` is salted per process)."""
+    digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+@dataclass(slots=True)
+class Manual:
+    """An active manual assessment: a prospect score or a tier override."""
+
+    value: float | str  # prospect score (customers) or tier name
+    expires: int
+    at: int
+    reason: str
+    author: str
+    event_id: str
+
+
+@dataclass(slots=True)
+class EntityState:
+    kind: str  # "customer" | "supplier"
+    entity_id: str
+    clock: int = 0  # latest event time applied (epoch s)
+    window_start: int = 0  # first day counted in totals
+    days: dict[int, list[int]] = field(default_factory=dict)
+    totals: list[int] = field(default_factory=list)
+    daily: dict[int, float] = field(default_factory=dict)
+    orders: dict[str, list[int]] = field(default_factory=dict)
+    seen: dict[int, int] = field(default_factory=dict)
+    first_order: int | None = None
+    last_order: int | None = None
+    group: str | None = None
+    group_at: int = 0
+    prospect: Manual | None = None
+    override: Manual | None = None
+    referred_by: str | None = None
+    referred_at: int = 0
+    credited: tuple[str, int] | None = None  # (referrer, credit time) granted so far
+    published_tier: str | None = None
+    published_score: float | None = None
+    published_components: dict[str, float] = field(default_factory=dict)
+    seq: int = 0  # number of tier changes emitted: makes change ids deterministic
+    next_review: int | None = None  # when time alone may move the tier: the timer's index
+    rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
+    oldest: int | None = None  # cache of min(days): not serialized, derived
+
+    def __post_init__(self) -> None:
+        if not self.totals:
+            self.totals = [0] * (CUSTOMER_FIELDS if self.kind == "customer" else SUPPLIER_FIELDS)
+        if self.oldest is None and self.days:
+            self.oldest = min(self.days)
+
+    @property
+    def width(self) -> int:
+        return len(self.totals)
+
+    def bucket(self, day: int) -> list[int]:
+        b = self.days.get(day)
+        if b is None:
+            b = self.days[day] = [0] * self.width
+            if self.oldest is None or day < self.oldest:
+                self.oldest = day
+        return b
+
+    def add(self, day: int, idx: int, amount: int) -> None:
+        self.bucket(day)[idx] += amount
+        if day >= self.window_start:
+            self.totals[idx] += amount
+        if self.daily and day <= max(self.daily):
+            self.invalidate_from(day)
+
+    def is_empty(self) -> bool:
+        """Nothing retained: no day with activity and no manual assessment.
+
+        Snapshots leave such entities out, whatever left them empty (all their
+        days expired, or a revoked referral credit), so an entity's presence
+        does not depend on the order its events arrived in.
+        """
+        return not self.days and self.prospect is None and self.override is None
+
+    def drop_if_empty(self, day: int) -> None:
+        """Forget a day whose counters all went back to zero (a reversed order): no activity."""
+        b = self.days.get(day)
+        if b is not None and not any(b):
+            del self.days[day]
+            self.daily.pop(day, None)
+            if self.oldest == day:
+                self.oldest = min(self.days) if self.days else None
+
+    def invalidate_from(self, day: int) -> None:
+        """Forget cached end-of-day scores of ``day`` and later (a late event changed them)."""
+        self.daily = {d: v for d, v in self.daily.items() if d < day}
+
+    def slide_window(self, first_day: int) -> None:
+        """Move the window start forward to ``first_day``: leaving days stop counting in totals."""
+        if first_day <= self.window_start:
+            return
+        if self.oldest is not None and self.oldest < first_day:
+            for d, b in self.days.items():
+                if self.window_start <= d < first_day:
+                    for i, v in enumerate(b):
+                        self.totals[i] -= v
+        self.window_start = first_day
+
+    def expire_before(self, first_day: int) -> None:
+        """Drop everything retained from days before ``first_day`` (the retention start).
+
+        O(1) unless a day actually leaves (``oldest`` is cached).
+        """
+        if self.daily and min(self.daily) < first_day:
+            self.daily = {d: v for d, v in self.daily.items() if d >= first_day}
+        if self.oldest is None or self.oldest >= first_day:
+            return
+        for d in [d for d in self.days if d < first_day]:
+            del self.days[d]
+        if self.seen and min(self.seen.values()) < first_day:
+            self.seen = {h: d for h, d in self.seen.items() if d >= first_day}
+        if self.orders and any(o[0] < first_day for o in self.orders.values()):
+            self.orders = {k: o for k, o in self.orders.items() if o[0] >= first_day}
+        self.oldest = min(self.days) if self.days else None
+
+    # --- serialization: compact, deterministic, versioned -------------------
+
+    def to_bytes(self) -> bytes:
+        def manual(m: Manual | None) -> list[Any] | None:
+            return None if m is None else [m.value, m.expires, m.at, m.reason, m.author, m.event_id]
+
+        doc = [
+            2,
+            self.kind,
+            self.entity_id,
+            self.clock,
+            sorted([day, *b] for day, b in self.days.items()),
+            self.totals,
+            self.window_start,
+            sorted(self.daily.items()),
+            sorted([k, *v] for k, v in self.orders.items()),
+            sorted(self.seen.items()),
+            self.first_order,
+            self.last_order,
+            self.group,
+            self.group_at,
+            manual(self.prospect),
+            manual(self.override),
+            self.referred_by,
+            self.referred_at,
+            list(self.credited) if self.credited else None,
+            [self.published_tier, self.published_score, self.published_components],
+            self.seq,
+            self.next_review,
+            self.rules_tag,
+        ]
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EntityState:
+        doc = orjson.loads(data)
+        if doc[0] != 2:
+            raise ValueError(f"unknown entity state format {doc[0]!r}")
+
+        def manual(m: list[Any] | None) -> Manual | None:
+            return None if m is None else Manual(*m)
+
+        (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
+         last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
+         pub, seq, next_review, rules_tag) = doc
+        return cls(
+            kind=kind,
+            entity_id=entity_id,
+            clock=clock,
+            window_start=window_start,
+            days={row[0]: row[1:] for row in days},
+            totals=totals,
+            daily={d: v for d, v in daily},
+            orders={row[0]: row[1:] for row in orders},
+            seen={h: d for h, d in seen},
+            first_order=first_order,
+            last_order=last_order,
+            group=group,
+            group_at=group_at,
+            prospect=manual(prospect),
+            override=manual(override),
+            referred_by=referred_by,
+            referred_at=referred_at,
+            credited=(credited[0], credited[1]) if credited else None,
+            published_tier=pub[0],
+            published_score=pub[1],
+            published_components=pub[2],
+            seq=seq,
+            next_review=next_review,
+            rules_tag=rules_tag,
+        )

@@ -1,0 +1,302 @@
+"""The Faust app: topics, the ``entities`` table, the agents, the timer, the web views.
+
+Thin wiring around :class:`streams.processor.Processor`:
+
+* ``grade``: one agent over every inbound topic plus the internal
+  ``referral-credits`` and ``reviews`` topics. All are keyed by entity and
+  have the same partition count, so an entity's messages and its table row
+  live on one partition.
+* ``entities``: a changelog-backed table, ``bytes -> EntityState.to_bytes()``.
+  ``use_partitioner=True`` makes the changelog partition the key's hash
+  partition (murmur2, as Kafka clients partition the inbound topics), which
+  lets the batch path write rows without a "current event".
+* ``store_tiers``: follows ``tier-changes`` into Redis; when Redis is down it
+  retries without committing, so the store catches up when Redis is back.
+* a timer sends review ticks for entities whose tier can change with time
+  alone (the processor's heap), through the ``reviews`` topic, so the review
+  runs on the partition that owns the entity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import TP, Message
+
+from schemas.outputs import TierChange
+from schemas.rules import Rules, load_rules
+from schemas.settings import Settings
+from scorers.state import EntityState
+from streams.batch import (
+    BATCH_PRODUCER_SETTINGS,
+    BatchHandler,
+    as_current_event,
+    install_batch_path,
+    restore_root_log_level,
+)
+from streams.control import register_control
+from streams.faust_settings import fast_join_settings
+from streams.kafka_config import faust_broker_kwargs
+from streams.metrics import METRICS
+from streams.processor import Outgoing, Processor
+from streams.redis_store import AsyncTierStore, StoreUnavailable
+from streams.web import register_web
+
+log = logging.getLogger("tierstream")
+
+
+class TableStore:
+    """The ``entities`` table as a :class:`streams.processor.StateStore`."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.table.get(key)
+        return value
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.table[key] = value
+
+
+class BatchStore:
+    """A per-batch cache of decoded states in front of the table.
+
+    Each entity is decoded once per batch and written (one changelog record)
+    once at the end, however many of its messages the batch holds.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.states: dict[bytes, EntityState | None] = {}
+        self.dirty: set[bytes] = set()
+
+    def load(self, key: bytes) -> EntityState | None:
+        if key in self.states:
+            return self.states[key]
+        raw = self.table.get(key)
+        state = self.states[key] = EntityState.from_bytes(raw) if raw is not None else None
+        return state
+
+    def save(self, key: bytes, state: EntityState) -> None:
+        self.states[key] = state
+        self.dirty.add(key)
+
+    def flush(self) -> None:
+        for key in self.dirty:
+            state = self.states[key]
+            if state is not None:
+                self.table[key] = state.to_bytes()
+        self.dirty.clear()
+
+
+class Pipeline:
+    """Builds the Faust app for the given settings and rules."""
+
+    def __init__(self, settings: Settings | None = None, rules: Rules | None = None, batch: bool = True) -> None:
+        self.settings = settings or Settings()
+        self.rules = rules or load_rules(self.settings.rules)
+        self.processor = Processor(self.settings, self.rules)
+        self.names = self.processor.names
+        self.batch = batch
+        s = self.settings
+        self.app = faust.App(
+            s.app_id,
+            **faust_broker_kwargs(s),
+            store=s.store,
+            datadir=str(s.data_dir),
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication_factor,
+            web_port=s.web_port,
+            web_host=s.web_host,
+            web_enabled=True,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            **{**fast_join_settings(), **(BATCH_PRODUCER_SETTINGS if batch else {})},
+        )
+        grade_topics = (*self.names.all_inbound, self.names.referral_credits, self.names.reviews)
+        if batch:
+            # Before anything creates the app's transport: the grade topics take the batch path.
+            install_batch_path(self.app, BatchHandler(
+                topics=frozenset(grade_topics), callback=self.grade_batch, max_batch=s.batch_size,
+            ))
+            restore_root_log_level(self.app)
+        raw: dict[str, Any] = {
+            "key_serializer": "raw", "value_serializer": "raw", "key_type": bytes, "value_type": bytes,
+        }
+        self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
+        self.out: dict[str, faust.TopicT] = {}
+        for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.dead_letters,
+                     self.names.referral_credits, self.names.reviews):
+            self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
+        self.out[self.names.tiers] = self.app.topic(
+            self.names.tiers, partitions=s.partitions, compacting=True, **raw
+        )
+        # key_type/value_type, not only the schema: Faust derives the table's (and so the
+        # changelog topic's) serializers from them, defaulting to JSON -- which also rewrote
+        # the shared schema to JSON, so recovery could not decode the changelog and a
+        # restarted worker never became ready ("Error in recovery unexpected character").
+        self.entities = self.app.Table(
+            "entities", default=None, partitions=s.partitions, use_partitioner=True,
+            key_type=bytes, value_type=bytes,
+            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        )
+        self.tier_store = AsyncTierStore.from_settings(s)
+        self.started = time.time()
+        self._register()
+
+    # --- wiring ------------------------------------------------------------------
+
+    def send(self, msgs: list[Outgoing]) -> None:
+        for m in msgs:
+            self.out[m.topic].send_soon(key=m.key, value=m.value)
+
+    def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
+        """The batch path's callback (:mod:`streams.batch`): one partition's messages, in offset order.
+
+        Synchronous, so nothing else touches the table until the chunk is written and acked;
+        one table write (changelog record) per entity per chunk.
+        """
+        proc, send = self.processor, self.send
+        store = BatchStore(self.entities)
+        for m in messages:
+            send(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
+        with as_current_event(self.app, messages[-1]):  # for stores that place keys by partition
+            store.flush()
+        METRICS.batch_size.observe(len(messages))
+
+    def _register(self) -> None:
+        app, proc = self.app, self.processor
+        table_store = TableStore(self.entities)
+
+        @app.agent(self.inbound, name="grade")
+        async def grade(stream: Any) -> None:
+            # The per-event path. With batch=True the BatchConsumer hands these topics to
+            # grade_batch() before they reach this stream; the agent still subscribes them
+            # (which also enables acks for them) and processes anything left to it.
+            async for ev in stream.events():
+                msg = ev.message
+                self.send(proc.process(table_store, msg.topic, msg.partition, msg.offset,
+                                       ev.key, ev.value, msg.timestamp))
+
+        changes_topic = self.app.topic(
+            self.names.tier_changes, partitions=self.settings.partitions,
+            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
+        )
+
+        @app.agent(changes_topic, name="store_tiers")
+        async def store_tiers(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                changes = [TierChange.model_validate_json(v) for v in values]
+                delay = 0.2
+                while True:
+                    METRICS.redis_pending.set(len(changes))
+                    try:
+                        await self.tier_store.apply_many(changes)
+                        break
+                    except StoreUnavailable as exc:
+                        METRICS.redis_errors.inc()
+                        log.warning("tier store unavailable, retrying in %.1fs: %s", delay, exc)
+                        await asyncio.sleep(delay)  # back off; offsets stay uncommitted meanwhile
+                        delay = min(delay * 2, 5.0)
+                METRICS.redis_pending.set(0)
+
+        @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
+        async def review_tick() -> None:
+            self._rebuild_due_if_reassigned()
+            self._update_lag()
+            until = proc.watermark
+            if not until:
+                return
+            owned = self._owned_partitions()
+            keys = proc.pop_due(until, lambda k: self._partition_of(k) in owned)
+            topic = self.out[self.names.reviews]
+            for key in keys:
+                topic.send_soon(key=key, value=str(until).encode())
+
+        register_web(app, self.tier_store, self.health)
+        self.control = register_control(self)
+
+    def _update_lag(self) -> None:
+        """Consumer lag per inbound partition: the partition's end offset minus the committed offset."""
+        consumer = self.app.consumer
+        try:
+            tps = self.app.assignor.assigned_actives()
+        except Exception:  # not assigned yet
+            return
+        committed = getattr(consumer, "_committed_offset", {})
+        for tp in tps:
+            if tp.topic not in self.names.all_inbound:
+                continue
+            try:
+                high = consumer.highwater(tp)
+            except Exception:  # partition not fetched yet
+                continue
+            if high is not None:
+                lag = max(0, high - (committed.get(tp) or 0))
+                METRICS.consumer_lag.set(lag, topic=tp.topic, partition=tp.partition)
+
+    # --- review index -----------------------------------------------------------------
+
+    _assigned: frozenset[int] = frozenset()
+
+    def _owned_partitions(self) -> frozenset[int]:
+        try:
+            tps: set[TP] = self.app.assignor.assigned_actives()
+        except Exception:  # not assigned yet
+            return frozenset()
+        return frozenset(tp.partition for tp in tps if tp.topic in self.names.all_inbound)
+
+    def _partition_of(self, key: bytes) -> int:
+        from kafka.partitioner.default import murmur2
+
+        return int((murmur2(key) & 0x7FFFFFFF) % self.settings.partitions)
+
+    def _rebuild_due_if_reassigned(self) -> None:
+        """After a (re)assignment, index the owned entities' next reviews from the table, once."""
+        owned = self._owned_partitions()
+        if owned == self._assigned:
+            return
+        self._assigned = owned
+        import heapq
+
+        from scorers.state import EntityState
+
+        heap: list[tuple[int, bytes]] = []
+        for key, value in self.entities.items():
+            if value is None:
+                continue
+            nr = EntityState.from_bytes(value).next_review
+            if nr is not None:
+                heap.append((nr, key))
+        heapq.heapify(heap)
+        self.processor.due = heap
+
+    # --- health ---------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Partitions assigned and table recovery done: the worker is processing."""
+        recovery = getattr(self.app.tables, "recovery", None)
+        recovered = recovery is not None and recovery.completed.is_set()
+        return bool(recovered and self._owned_partitions())
+
+    def health(self) -> dict[str, object]:
+        return {
+            "ok": True,
+            "ready": self.ready(),
+            "app": self.settings.app_id,
+            **self.control.status(),
+            "uptime_s": round(time.time() - self.started, 1),
+            "watermark": self.processor.watermark,
+            "assigned_partitions": sorted(self._owned_partitions()),
+            "entities_in_table": len(self.entities),
+        }
+
+
+def create_app(settings: Settings | None = None, rules: Rules | None = None, batch: bool = True) -> Pipeline:
+    return Pipeline(settings, rules, batch=batch)

@@ -1,0 +1,115 @@
+"""Operating a running worker: rules reload and the authenticated write path.
+
+* **Rules reload.** The worker watches ``TIERSTREAM_RULES``. A new file is
+  validated in full before it is used; a bad one is refused with its error
+  logged and shown on ``/health`` (``rules_error``), and the running rules stay
+  in force. Cached end-of-day scores are recomputed under the new rules.
+* **Manual assessments over HTTP.** ``POST /assessments`` takes one
+  AssessmentEvent (prospect score or tier override) and publishes it to the
+  assessments topic. Writes need ``Authorization: Bearer <TIERSTREAM_ADMIN_TOKEN>``;
+  without a configured token the endpoint refuses every write.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from schemas.errors import describe
+from schemas.events import AssessmentEvent, entity_of
+from schemas.rules import RulesError, load_rules
+from streams.topics import entity_key
+
+if TYPE_CHECKING:
+    from streams.app import Pipeline
+
+log = logging.getLogger("tierstream.control")
+MAX_BODY = 16 * 1024
+
+
+class RulesWatcher:
+    """Polls the rules file's mtime; loads, validates and swaps atomically."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.path: Path | None = pipeline.settings.rules
+        self.mtime = self._mtime()
+        self.error: str | None = None
+        self.loaded_at = time.time()
+
+    def _mtime(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime if self.path else None
+        except OSError:
+            return None
+
+    def check(self) -> bool:
+        """Reload if the file changed; True when new rules were taken."""
+        mtime = self._mtime()
+        if self.path is None or mtime is None or mtime == self.mtime:
+            return False
+        self.mtime = mtime
+        try:
+            rules = load_rules(self.path)
+        except RulesError as exc:
+            self.error = str(exc)
+            log.error("refused new rules, keeping %s: %s", self.pipeline.processor.rules.version, exc)
+            return False
+        self.pipeline.processor.set_rules(rules)
+        self.error = None
+        self.loaded_at = time.time()
+        log.warning("rules %s loaded from %s", rules.version, self.path)
+        return True
+
+    def status(self) -> dict[str, object]:
+        return {"rules_version": self.pipeline.processor.rules.version, "rules_error": self.error,
+                "rules_loaded_at": round(self.loaded_at, 3)}
+
+
+def _authorized(request: Request, token: str | None) -> bool:
+    if not token:
+        return False
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def register_control(pipeline: Pipeline) -> RulesWatcher:
+    app = pipeline.app
+    watcher = RulesWatcher(pipeline)
+    token = pipeline.settings.admin_token.get_secret_value() if pipeline.settings.admin_token else None
+    topic = pipeline.out.get(pipeline.names.inbound("assessment")) or app.topic(
+        pipeline.names.inbound("assessment"), key_serializer="raw", value_serializer="raw",
+        key_type=bytes, value_type=bytes,
+    )
+
+    @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
+    async def watch_rules() -> None:
+        watcher.check()
+
+    @app.page("/assessments")
+    class Assessments(View):
+        async def post(self, request: Request) -> Response:
+            if not token:
+                return self.json({"error": "writes are disabled: set TIERSTREAM_ADMIN_TOKEN"}, status=403)
+            if not _authorized(request, token):
+                return self.json({"error": "missing or wrong bearer token"}, status=401)
+            body = await request.read()
+            if len(body) > MAX_BODY:
+                return self.json({"error": f"body over {MAX_BODY} bytes"}, status=413)
+            try:
+                event = AssessmentEvent.model_validate_json(body)
+            except ValidationError as exc:
+                return self.json({"error": describe(exc)}, status=400)
+            key = entity_key(*entity_of(event)).encode()
+            await topic.send(key=key, value=body)
+            result: dict[str, Any] = {"accepted": event.event_id, "entity": key.decode()}
+            return self.json(result, status=202)
+
+    return watcher

@@ -1,0 +1,270 @@
+"""Message handling for the worker, without Faust: bytes in, state updated, messages out.
+
+The Faust agents (per-event or batched) feed every inbound message to
+:meth:`Processor.process` with a :class:`StateStore` (the ``entities`` table,
+or a per-batch cache in front of it) and send what it returns. Keeping this
+free of Faust makes the two paths provably identical and the logic testable.
+
+Every failure is a dead letter carrying the original bytes, the error and the
+source topic/partition/offset; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.errors import describe, error_kind
+from schemas.events import INBOUND_ADAPTER, entity_of
+from schemas.outputs import DeadLetter, ReferralCredit, TierChange
+from schemas.rules import Rules
+from schemas.settings import Settings
+from scorers.engine import Grader, Outcome, ts
+from scorers.state import EntityState
+from streams.metrics import METRICS
+from streams.topics import TopicNames, entity_key, topic_names
+
+#: A dead letter must stay well under the producer's request limit (Faust's default:
+#: 1,000,000 bytes): sending a larger one crashes the worker, and the redelivered message
+#: then crashes the next one. So its JSON, everything included, is kept under this; with the
+#: default TIERSTREAM_MAX_EVENT_BYTES a message within the limit is always kept whole (its
+#: worst escaping, NUL -> \u0000, is 6x), only oversized ones are cut to a prefix.
+DLQ_MAX_BYTES = 512 * 1024
+DLQ_MAX_KEY = 1024  # bytes of the message key kept (the dead letter's record key and ``key``)
+DLQ_MAX_ERROR = 4096  # characters of the error text kept (many errors on one message)
+
+
+class StateStore(Protocol):
+    """Where entity states live: bytes (``EntityState.to_bytes()``) by entity key."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def set(self, key: bytes, value: bytes) -> None: ...
+
+
+class StateCache(Protocol):
+    """A store that keeps decoded states (a batch): no decode/encode per message."""
+
+    def load(self, key: bytes) -> EntityState | None: ...
+
+    def save(self, key: bytes, state: EntityState) -> None: ...
+
+
+def _load(store: StateStore | StateCache, key: bytes) -> EntityState | None:
+    if hasattr(store, "load"):
+        return store.load(key)
+    raw = store.get(key)
+    return EntityState.from_bytes(raw) if raw is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class Processor:
+    settings: Settings
+    rules: Rules
+    wall_clock: Callable[[], float] = time.time
+    names: TopicNames = field(init=False)
+    grader: Grader = field(init=False)
+    watermark: int = 0  # the latest event time seen by this worker
+    due: list[tuple[int, bytes]] = field(default_factory=list)  # (next_review, key) heap
+
+    def __post_init__(self) -> None:
+        self.names = topic_names(self.settings)
+        self.grader = Grader(self.rules)
+        self._inbound = set(self.names.all_inbound)
+        self._in_counters = {t: METRICS.events_in.labels(topic=t) for t in self.names.all_inbound}
+
+    def set_rules(self, rules: Rules) -> None:
+        """Swap the rules (already validated); states are kept, grading follows the new rules."""
+        self.rules = rules
+        self.grader = Grader(rules)
+
+    # --- entry point -----------------------------------------------------------
+
+    def process(
+        self,
+        store: StateStore | StateCache,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: float | None = None,
+    ) -> list[Outgoing]:
+        counter = self._in_counters.get(topic)
+        if counter is not None:
+            counter.inc()
+        raw = value or b""
+        if len(raw) > self.settings.max_event_bytes:
+            limit = self.settings.max_event_bytes
+            return [self._dead(topic, partition, offset, key, raw, "too_large",
+                               f"message of {len(raw):,} bytes exceeds the {limit:,}-byte limit")]
+        if topic == self.names.reviews:
+            return self._review(store, key, raw)
+        if topic == self.names.referral_credits:
+            return self._credit(store, topic, partition, offset, key, raw, timestamp)
+        return self._event(store, topic, partition, offset, key, raw, timestamp)
+
+    # --- inbound events ----------------------------------------------------------
+
+    def _event(self, store: StateStore | StateCache, topic: str, partition: int, offset: int, key: bytes | None,
+               raw: bytes, timestamp: float | None) -> list[Outgoing]:
+        try:
+            event = INBOUND_ADAPTER.validate_json(raw)
+        except ValidationError as exc:
+            return [self._dead(topic, partition, offset, key, raw, error_kind(exc), describe(exc))]
+        kind, eid = entity_of(event)
+        ekey = entity_key(kind, eid).encode()
+        if topic in self._inbound and topic != self.names.inbound(event.type):
+            return [self._dead(topic, partition, offset, key, raw, "wrong_topic",
+                               f"a {event.type} event does not belong on {topic}")]
+        if key != ekey:
+            return [self._dead(topic, partition, offset, key, raw, "key_mismatch",
+                               f"message key {key!r} does not match the event's entity {ekey.decode()!r}")]
+        prior = _load(store, ekey)
+        state = prior
+        out_msgs: list[Outgoing] = []
+        now = int(self.wall_clock())
+        if state is not None and state.next_review is not None and state.next_review <= ts(event.occurred_at):
+            out_msgs += self._outputs(self.grader.review_due(state, ts(event.occurred_at)), timestamp)
+        state, out = self.grader.apply(state, event, received_at=now)
+        if out.status == "invalid":
+            if out_msgs:  # the review before it did publish: keep what it published
+                self._store(store, ekey, state)
+            return [*out_msgs, self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail)]
+        self._count(out)
+        if out.status in ("applied", "history"):
+            self.watermark = max(self.watermark, ts(event.occurred_at))
+        if prior is not None or out.status in ("applied", "history"):
+            self._store(store, ekey, state)
+        return out_msgs + self._outputs(out, timestamp)
+
+    def _credit(self, store: StateStore | StateCache, topic: str, partition: int, offset: int, key: bytes | None,
+                raw: bytes, timestamp: float | None) -> list[Outgoing]:
+        try:
+            credit = ReferralCredit.model_validate_json(raw)
+        except ValidationError as exc:
+            return [self._dead(topic, partition, offset, key, raw, error_kind(exc), describe(exc))]
+        ekey = entity_key("customer", credit.referrer_id).encode()
+        if key != ekey:
+            return [self._dead(topic, partition, offset, key, raw, "key_mismatch",
+                               f"message key {key!r} does not match the referrer {ekey.decode()!r}")]
+        prior = _load(store, ekey)
+        state, out = self.grader.credit(prior, credit)
+        self._count(out)
+        if prior is not None or out.status in ("applied", "history"):
+            self._store(store, ekey, state)
+        return self._outputs(out, timestamp)
+
+    def _review(self, store: StateStore | StateCache, key: bytes | None, raw: bytes) -> list[Outgoing]:
+        if key is None:
+            return []
+        try:
+            until = int(raw)
+        except ValueError:
+            return []
+        state = _load(store, key)
+        if state is None:
+            return []
+        before = state.next_review
+        out = self.grader.review_due(state, until)
+        if out.changes or state.next_review != before:
+            self._store(store, key, state)
+        return self._outputs(out, None)
+
+    # --- helpers -----------------------------------------------------------------
+
+    def _store(self, store: StateStore | StateCache, key: bytes, state: EntityState) -> None:
+        if hasattr(store, "save"):
+            store.save(key, state)
+        else:
+            store.set(key, state.to_bytes())
+        if state.next_review is not None:
+            heapq.heappush(self.due, (state.next_review, key))
+
+    def _count(self, out: Outcome) -> None:
+        if out.status == "duplicate":
+            METRICS.events_duplicate.inc()
+        elif out.status == "too_old":
+            METRICS.events_too_old.inc()
+        elif out.status == "too_new":
+            METRICS.events_too_new.inc()
+
+    def _outputs(self, out: Outcome, timestamp: float | None) -> list[Outgoing]:
+        msgs: list[Outgoing] = []
+        for c in out.changes:
+            msgs.extend(self.change_messages(c))
+            METRICS.tier_changes.inc(entity_type=c.entity_type, direction=c.direction)
+            if timestamp is not None and c.cause != "re-review":
+                METRICS.event_to_change.observe(max(0.0, self.wall_clock() - timestamp))
+        for a in out.alerts:
+            msgs.append(Outgoing(self.names.supplier_alerts, f"supplier:{a.supplier_id}".encode(),
+                                 a.model_dump_json().encode()))
+            METRICS.supplier_alerts.inc(severity=a.severity)
+        for cr in out.credits:
+            msgs.append(Outgoing(self.names.referral_credits, entity_key("customer", cr.referrer_id).encode(),
+                                 cr.model_dump_json().encode()))
+        return msgs
+
+    def change_messages(self, c: TierChange) -> list[Outgoing]:
+        key = entity_key(c.entity_type, c.entity_id).encode()
+        current = orjson.dumps({
+            "entity_type": c.entity_type, "entity_id": c.entity_id, "tier": c.tier, "score": c.score,
+            "change_id": c.change_id, "occurred_at": c.occurred_at.isoformat(),
+            "rules_version": c.rules_version,
+        })
+        return [Outgoing(self.names.tier_changes, key, c.model_dump_json().encode()),
+                Outgoing(self.names.tiers, key, current)]
+
+    def _dead(self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes,
+              reason: str, error: str) -> Outgoing:
+        METRICS.events_invalid.inc(reason=reason)
+        if len(error) > DLQ_MAX_ERROR:
+            error = f"{error[:DLQ_MAX_ERROR]}... ({len(error):,} characters in all)"
+        if key is not None and len(key) > DLQ_MAX_KEY:
+            error += f" (key of {len(key):,} bytes cut to its first {DLQ_MAX_KEY:,})"
+            key = key[:DLQ_MAX_KEY]
+        received = datetime.fromtimestamp(self.wall_clock(), UTC)
+        kept = raw[:DLQ_MAX_BYTES]
+        while True:
+            try:
+                text, b64 = kept.decode("utf-8"), None
+            except UnicodeDecodeError:
+                text, b64 = kept.decode("utf-8", "replace"), base64.b64encode(kept).decode()
+            note = f" (dead letter keeps the first {len(kept):,} of {len(raw):,} bytes)" if len(kept) < len(raw) else ""
+            letter = DeadLetter(
+                source_topic=topic, partition=partition, offset=offset,
+                key=key.decode("utf-8", "replace") if key is not None else None,
+                value=text, value_b64=b64, error=error + note, reason=reason, received_at=received,
+            )
+            data = letter.model_dump_json().encode()
+            if len(data) <= DLQ_MAX_BYTES or not kept:
+                return Outgoing(self.names.dead_letters, key or b"", data)
+            kept = kept[: len(kept) // 2]  # escaping made it too big: keep a shorter prefix
+
+    # --- the re-review timer's index ------------------------------------------------
+
+    def pop_due(self, until: int, owned: Callable[[bytes], bool]) -> list[bytes]:
+        """Entities whose next review is at or before ``until`` (each once), owned by this worker."""
+        keys: list[bytes] = []
+        seen: set[bytes] = set()
+        while self.due and self.due[0][0] <= until:
+            _, key = heapq.heappop(self.due)
+            if key not in seen and owned(key):
+                seen.add(key)
+                keys.append(key)
+        return keys

@@ -1,0 +1,79 @@
+"""Topic names and message keys: one place, derived from the settings.
+
+Every inbound topic and every internal re-keying topic is keyed by the entity
+key ``"<entity_type>:<entity_id>"`` and has the same number of partitions, so
+an entity's events, its table row and its review ticks share one partition
+(Faust writes a table's changelog to the partition of the event being
+processed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.settings import Settings
+
+INBOUND_KINDS = {
+    "order": "orders",
+    "payment": "payments",
+    "delivery": "deliveries",
+    "referral": "referrals",
+    "service": "service",
+    "assessment": "assessments",
+}
+
+
+def entity_key(entity_type: str, entity_id: str) -> str:
+    return f"{entity_type}:{entity_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    kind, _, eid = key.partition(":")
+    return kind, eid
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    prefix: str
+    app_id: str
+
+    def inbound(self, event_type: str) -> str:
+        return self.prefix + INBOUND_KINDS[event_type]
+
+    @property
+    def all_inbound(self) -> list[str]:
+        return [self.prefix + name for name in INBOUND_KINDS.values()]
+
+    @property
+    def referral_credits(self) -> str:
+        return self.prefix + "referral-credits"
+
+    @property
+    def reviews(self) -> str:
+        return self.prefix + "reviews"
+
+    @property
+    def tier_changes(self) -> str:
+        return self.prefix + "tier-changes"
+
+    @property
+    def tiers(self) -> str:
+        """Compacted: the current tier of every entity (key = entity key)."""
+        return self.prefix + "tiers"
+
+    @property
+    def supplier_alerts(self) -> str:
+        return self.prefix + "supplier-alerts"
+
+    @property
+    def dead_letters(self) -> str:
+        return self.prefix + "dead-letters"
+
+    @property
+    def entities_changelog(self) -> str:
+        """Faust's changelog of the ``entities`` table: the full state, compacted."""
+        return f"{self.app_id}-entities-changelog"
+
+
+def topic_names(settings: Settings) -> TopicNames:
+    return TopicNames(settings.topic_prefix, settings.app_id)

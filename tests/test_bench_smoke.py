@@ -1,0 +1,32 @@
+"""`tierstream bench` end to end with tiny sizes: it runs and writes every headline key (no timing checks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from streams.cli import main
+
+pytestmark = pytest.mark.integration
+
+KEYS = ("raw_eps", "pipeline_eps", "ratio", "offline_eps", "p50_ms", "p99_ms", "bytes_per_entity",
+        "ready_s", "recovery_s", "two_workers_eps", "machine", "versions")
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, [
+        "bench", "--customers", "150", "--suppliers", "10", "--days", "30", "--modes", "batch",
+        "--latency-seconds", "1", "--recovery-entities", "500", "--two-workers-max-s", "10",
+        "--budget-s", "240", "--workdir", str(tmp_path / "work"), "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert all(k in doc for k in KEYS), sorted(set(KEYS) - set(doc))
+    assert {"cpu_count", "cpu_model", "python", "platform"} <= set(doc["machine"])
+    assert {"faust", "aiokafka", "kafka-python", "tansu"} <= set(doc["versions"])
+    assert doc["phases"]["pipeline-batch"]["complete"] is True
+    assert "pipeline (batch, 1 worker)" in result.stdout

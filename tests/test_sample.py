@@ -1,0 +1,365 @@
+"""The sample generator: reproducible, valid where meant to be, messy where meant to be."""
+
+from __future__ import annotations
+
+import io
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.events import (
+    INBOUND_ADAPTER,
+    AnyEvent,
+    AssessmentEvent,
+    OrderEvent,
+    PaymentEvent,
+    ReferralEvent,
+)
+from streams.progress import Progress
+from streams.sample import (
+    DEFAULT_END,
+    EVENT_TYPES,
+    INVALID_KINDS,
+    SampleStats,
+    estimate_lines,
+    generate,
+    write_sample,
+)
+
+CUSTOMERS, SUPPLIERS, DAYS, SEED = 1500, 150, 365, 7
+
+
+@dataclass
+class Parsed:
+    path: Path
+    stats: SampleStats
+    lines: list[bytes]
+    events: list[AnyEvent | None]  # None for a line that failed validation
+
+
+def _parse(path: Path, stats: SampleStats) -> Parsed:
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    lines = data[:-1].split(b"\n")
+    events: list[AnyEvent | None] = []
+    for line in lines:
+        try:
+            events.append(INBOUND_ADAPTER.validate_json(line))
+        except ValidationError:
+            events.append(None)
+    return Parsed(path, stats, lines, events)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Parsed:
+    """Default ratios, a population big enough to show every feature."""
+    path = tmp_path_factory.mktemp("sample") / "events.jsonl"
+    stats = write_sample(path, CUSTOMERS, SUPPLIERS, DAYS, SEED)
+    return _parse(path, stats)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory: pytest.TempPathFactory) -> Parsed:
+    """High invalid/late/duplicate ratios on a small population."""
+    path = tmp_path_factory.mktemp("messy") / "events.jsonl"
+    stats = write_sample(
+        path, 400, 40, 120, 3, invalid_ratio=0.08, late_ratio=0.08, duplicate_ratio=0.08
+    )
+    return _parse(path, stats)
+
+
+def _valid(p: Parsed) -> list[AnyEvent]:
+    return [e for e in p.events if e is not None]
+
+
+def _distinct(p: Parsed) -> dict[str, AnyEvent]:
+    out: dict[str, AnyEvent] = {}
+    for e in _valid(p):
+        out.setdefault(e.event_id, e)
+    return out
+
+
+# ----------------------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_gives_identical_bytes(tmp_path: Path, sample: Parsed) -> None:
+    again = tmp_path / "again.jsonl"
+    stats = write_sample(again, CUSTOMERS, SUPPLIERS, DAYS, SEED)
+    assert again.read_bytes() == sample.path.read_bytes()
+    assert stats == sample.stats
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_generate_yields_the_file_lines(sample: Parsed) -> None:
+    lines = list(generate(CUSTOMERS, SUPPLIERS, DAYS, SEED))
+    assert lines == sample.lines
+    assert all(b"\n" not in line for line in lines)
+
+
+def test_different_seed_differs(sample: Parsed) -> None:
+    other = list(generate(CUSTOMERS, SUPPLIERS, DAYS, SEED + 1))
+    assert other != sample.lines
+    assert len(set(other[:200]) & set(sample.lines[:200])) < 5
+
+
+def test_each_argument_changes_the_output() -> None:
+    base = list(generate(100, 10, 30, 1))
+    assert list(generate(100, 10, 30, 1)) == base
+    assert list(generate(101, 10, 30, 1)) != base
+    assert list(generate(100, 11, 30, 1)) != base
+    assert list(generate(100, 10, 31, 1)) != base
+    assert list(generate(100, 10, 30, 1, late_ratio=0.2)) != base
+
+
+# ----------------------------------------------------------------------------- validity
+
+
+def test_valid_lines_validate_and_invalid_ones_are_exactly_the_counted_ones(
+    sample: Parsed, messy: Parsed
+) -> None:
+    for p in (sample, messy):
+        failed = sum(e is None for e in p.events)
+        assert failed == p.stats.invalid > 0
+        assert len(p.lines) == p.stats.lines
+        assert len(p.lines) == p.stats.valid + p.stats.invalid + p.stats.duplicates
+        per_type = Counter(e.type for e in _distinct(p).values())
+        assert dict(per_type) == {t: n for t, n in p.stats.counts.items() if n}
+
+
+def test_invalid_lines_are_varied(messy: Parsed) -> None:
+    kinds = messy.stats.invalid_kinds
+    assert set(kinds) <= set(INVALID_KINDS)
+    assert sum(kinds.values()) == messy.stats.invalid
+    assert len(kinds) >= 12
+    bad = [line for line, e in zip(messy.lines, messy.events, strict=True) if e is None]
+    assert any(not line.startswith(b"{") or not line.endswith(b"}") for line in bad)  # not JSON
+    assert any(re.search(rb"nan|infinity", line, re.IGNORECASE) for line in bad)
+    assert any(b'"type":"referral"' in line for line in bad)  # self-referral
+
+
+def test_all_six_types_present(sample: Parsed) -> None:
+    assert set(EVENT_TYPES) == {e.type for e in _valid(sample)}
+    assert all(sample.stats.counts[t] > 0 for t in EVENT_TYPES)
+
+
+def test_event_ids_unique_except_verbatim_duplicates(sample: Parsed) -> None:
+    first: dict[str, int] = {}
+    repeats = 0
+    for i, (line, e) in enumerate(zip(sample.lines, sample.events, strict=True)):
+        if e is None:
+            continue
+        assert re.fullmatch(r"e\d{9}", e.event_id)
+        if e.event_id in first:
+            repeats += 1
+            assert sample.lines[first[e.event_id]] == line
+            assert i > first[e.event_id]
+        else:
+            first[e.event_id] = i
+    assert repeats == sample.stats.duplicates > 0
+
+
+def test_dates_inside_the_window(sample: Parsed, tmp_path: Path) -> None:
+    start = DEFAULT_END - timedelta(days=DAYS)
+    assert all(start <= e.occurred_at <= DEFAULT_END for e in _valid(sample))
+    end = datetime(2025, 3, 15, 12, 30, tzinfo=UTC)
+    events = [
+        INBOUND_ADAPTER.validate_json(x) for x in generate(50, 5, 10, 1, end=end, invalid_ratio=0)
+    ]
+    assert events
+    assert all(end - timedelta(days=10) <= e.occurred_at <= end for e in events)
+
+
+# ----------------------------------------------------------------------------- file order
+
+
+def test_mostly_sorted_with_late_lines(sample: Parsed, messy: Parsed) -> None:
+    for p in (sample, messy):
+        latest: datetime | None = None
+        behind: list[float] = []
+        seen: set[str] = set()
+        for e in _valid(p):
+            if e.event_id in seen:
+                continue  # duplicates are checked elsewhere
+            seen.add(e.event_id)
+            if latest is not None and e.occurred_at < latest:
+                behind.append((latest - e.occurred_at).total_seconds())
+            latest = e.occurred_at if latest is None else max(latest, e.occurred_at)
+        assert len(behind) == p.stats.late > 0
+        assert max(behind) <= 4 * 86_400
+    assert sample.stats.late / sample.stats.valid < 0.02  # default late_ratio 0.01
+
+
+def test_entities_are_interleaved(sample: Parsed) -> None:
+    head = [e for e in _valid(sample)[:300] if isinstance(e, OrderEvent)]
+    assert len({e.customer_id for e in head if e.customer_id}) > 50
+    assert len({e.supplier_id for e in head if e.supplier_id}) > 10
+
+
+def test_ratios_roughly_respected(sample: Parsed) -> None:
+    valid = sample.stats.valid
+    assert 0.0005 < sample.stats.invalid / valid < 0.005
+    assert 0.005 < sample.stats.late / valid < 0.02
+    assert 0.002 < sample.stats.duplicates / valid < 0.01
+    clean = list(generate(100, 10, 60, 5, invalid_ratio=0, late_ratio=0, duplicate_ratio=0))
+    events = [INBOUND_ADAPTER.validate_json(x) for x in clean]
+    times = [e.occurred_at for e in events]
+    assert times == sorted(times)
+    assert len({e.event_id for e in events}) == len(events)
+
+
+# ----------------------------------------------------------------------------- volume
+
+
+def test_line_count_matches_the_estimate(sample: Parsed) -> None:
+    expected = estimate_lines(CUSTOMERS, SUPPLIERS, DAYS)
+    assert 0.85 * expected <= sample.stats.lines <= 1.15 * expected
+
+
+@pytest.mark.parametrize(("customers", "suppliers", "days"), [(3000, 0, 30), (0, 300, 90)])
+def test_line_count_scales(customers: int, suppliers: int, days: int) -> None:
+    n = sum(1 for _ in generate(customers, suppliers, days, 11))
+    expected = estimate_lines(customers, suppliers, days)
+    assert 0.85 * expected <= n <= 1.15 * expected
+
+
+def test_empty_population() -> None:
+    assert list(generate(0, 0, 30, 1)) == []
+
+
+# ----------------------------------------------------------------------------- realism
+
+
+def test_sales_and_their_follow_ups_are_consistent(sample: Parsed) -> None:
+    events = list(_distinct(sample).values())
+    placed = {e.order_id: e for e in events if isinstance(e, OrderEvent) and e.status == "placed"}
+    sales = [e for e in placed.values() if e.customer_id]
+    reversals = [e for e in events if isinstance(e, OrderEvent) and e.status != "placed"]
+    assert {e.status for e in reversals} == {"cancelled", "returned"}
+    for r in reversals:
+        o = placed[r.order_id]
+        assert r.event_id != o.event_id
+        assert (r.amount, r.cost, r.customer_id, r.supplier_id) == (
+            o.amount,
+            o.cost,
+            o.customer_id,
+            o.supplier_id,
+        )
+        assert r.occurred_at > o.occurred_at
+    with_cost = [o for o in sales if o.cost is not None]
+    assert 0.8 < len(with_cost) / len(sales) < 1.0  # sometimes no cost
+    assert sum(o.cost < o.amount for o in with_cost if o.cost is not None) / len(with_cost) > 0.9
+    assert {o.currency for o in sales} == {"CNY", "USD"}
+    assert {o.customer_group for o in sales} == {None, "retail", "wholesale"}
+    payments = [e for e in events if isinstance(e, PaymentEvent)]
+    on_time = sum(p.occurred_at <= p.due_at for p in payments) / len(payments)
+    assert 0.5 < on_time < 0.95
+    for p in payments:
+        o = placed[f"so{p.invoice_id[3:]}"]
+        assert p.customer_id == o.customer_id and p.amount == o.amount
+        assert o.occurred_at < p.occurred_at
+
+
+def test_purchases_deliveries_and_tickets(sample: Parsed) -> None:
+    events = list(_distinct(sample).values())
+    purchases = {
+        e.order_id: e
+        for e in events
+        if isinstance(e, OrderEvent) and e.supplier_id and e.status == "placed"
+    }
+    assert all(o.market_amount is not None and o.cost is None for o in purchases.values())
+    deliveries = [e for e in events if e.type == "delivery"]
+    assert deliveries
+    for d in deliveries:
+        assert d.order_id in purchases
+        assert d.occurred_at > purchases[d.order_id].occurred_at
+    assert any(d.quantity_accepted < d.quantity_delivered for d in deliveries)
+    assert any(d.quantity_delivered < d.quantity_ordered for d in deliveries)
+    assert any(d.occurred_at > d.promised_at for d in deliveries)
+    tickets = [e for e in events if e.type == "service"]
+    assert len({t.ticket_id for t in tickets}) == len(tickets)
+
+
+def test_referrals_and_assessments(sample: Parsed) -> None:
+    events = list(_distinct(sample).values())
+    referrals = [e for e in events if isinstance(e, ReferralEvent)]
+    assert referrals and all(r.referrer_id != r.referred_id for r in referrals)
+    buyers = {e.customer_id for e in events if isinstance(e, OrderEvent) and e.customer_id}
+    assert any(r.referred_id not in buyers for r in referrals)  # some never buy
+    assert any(r.referred_id in buyers for r in referrals)
+    assert max(Counter(r.referrer_id for r in referrals).values()) >= 3  # ambassadors
+    assessments = [e for e in events if isinstance(e, AssessmentEvent)]
+    prospects = [a for a in assessments if a.prospect_score is not None]
+    overrides = [a for a in assessments if a.tier_override is not None]
+    assert prospects and overrides
+    assert all(a.expires_at > a.occurred_at for a in assessments)
+
+
+def test_heavy_tail_and_time_zones(sample: Parsed) -> None:
+    events = _valid(sample)
+    per_customer = Counter(
+        e.customer_id for e in events if isinstance(e, OrderEvent) and e.customer_id
+    )
+    counts = sorted(per_customer.values())
+    assert counts[-1] >= 10 * statistics.median(counts)  # whales
+    assert counts[0] == 1  # occasional buyers
+    offsets = {e.occurred_at.utcoffset() for e in events}
+    assert timedelta(0) in offsets and timedelta(hours=8) in offsets
+    raw = b"\n".join(sample.lines[:2000])
+    assert b'Z"' in raw and b'+08:00"' in raw
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"days": 0},
+        {"customers": -1},
+        {"invalid_ratio": -0.1},
+        {"late_ratio": 1.5},
+        {"invalid_ratio": 0.5, "late_ratio": 0.4, "duplicate_ratio": 0.2},
+        {"end": datetime(2026, 11, 1)},
+    ],
+)
+def test_bad_arguments_are_refused_eagerly(kwargs: dict[str, object]) -> None:
+    args: dict[str, object] = {"customers": 10, "suppliers": 1, "days": 10, "seed": 1}
+    args.update(kwargs)
+    with pytest.raises(ValueError):
+        generate(**args)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def test_progress_is_silent_off_a_terminal() -> None:
+    out = io.StringIO()  # isatty() is False
+    with Progress(total=100, desc="x", stream=out) as bar:
+        bar.update(50)
+    assert out.getvalue() == ""
+    assert bar.count == 50
+
+
+def test_progress_draws_a_bar_with_rate_and_eta() -> None:
+    out = io.StringIO()
+    with Progress(total=1000, desc="sample", stream=out, enabled=True, min_interval=0) as bar:
+        bar.update(250)
+        line = bar.render()
+        assert "sample [" in line and " 25% " in line and "250/1,000" in line
+        assert "/s" in line and "ETA" in line
+    text = out.getvalue()
+    assert text.startswith("\r") and text.endswith("\n")
+    assert "100%" in text.splitlines()[-1]
+
+
+def test_progress_with_an_underestimated_total_stays_below_100() -> None:
+    bar = Progress(total=10, stream=io.StringIO(), enabled=True)
+    bar.update(20)
+    assert "99%" in bar.render()
+    assert "100%" in bar.render(final=True)

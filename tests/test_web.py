@@ -1,0 +1,126 @@
+"""The HTTP views, served by Faust's aiohttp app without a broker.
+
+``app.web.wsgi()`` builds the aiohttp application Faust would serve (views and
+default blueprints) without starting the worker, so no Kafka is needed; aiohttp's
+test server binds a free port. Redis is real (127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import faust
+import pytest
+import redis
+from aiohttp.test_utils import TestClient, TestServer
+
+from streams.metrics import METRICS
+from streams.redis_store import AsyncTierStore
+from streams.web import METRICS_CONTENT_TYPE, register_web
+from tests.test_redis_store import REDIS_URL, _redis_up, change
+
+pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    p = f"tstest-web-{uuid.uuid4().hex[:12]}"
+    yield p
+    r = redis.Redis.from_url(REDIS_URL)
+    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
+    if keys:
+        r.delete(*keys)
+    r.close()
+
+
+def serve(
+    url: str,
+    prefix: str,
+    health: Callable[[], dict[str, object]],
+    body: Callable[[Any, AsyncTierStore], Awaitable[None]],
+) -> None:
+    async def run() -> None:
+        app = faust.App(f"tierstream-web-test-{uuid.uuid4().hex[:8]}", web_host="127.0.0.1",
+                        web_port=6066)  # fmt: skip
+        store = AsyncTierStore.from_url(url, prefix=prefix)
+        register_web(app, store, health)
+        web_app = await app.web.wsgi()
+        try:
+            async with TestClient(TestServer(web_app)) as client:
+                await body(client, store)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_tier_and_history(prefix: str) -> None:
+    async def body(client: Any, store: AsyncTierStore) -> None:
+        assert await store.apply_many([change(1, entity_id="a/b"), change(2, entity_id="a/b")])
+
+        r = await client.get("/tiers/customer/a%2Fb")
+        assert r.status == 200
+        data = await r.json()
+        assert data["tier"] == "silver"
+        assert data["seq"] == 2
+        assert data["reasons"] == ["reason 2", "naïve “quotes”"]
+        assert data["next_tier"]["tier"] == "diamond"
+
+        r = await client.get("/tiers/customer/a%2Fb/history?limit=1")
+        assert r.status == 200
+        hist = await r.json()
+        assert [c["change_id"] for c in hist["changes"]] == ["tc:customer:a/b:2"]
+
+        r = await client.get("/tiers/customer/a%2Fb/history")
+        assert len((await r.json())["changes"]) == 2
+
+        r = await client.get("/tiers/customer/a%2Fb/history?limit=zero")
+        assert r.status == 400
+        assert "error" in await r.json()
+
+        r = await client.get("/tiers/customer/unknown")
+        assert r.status == 404
+        assert "error" in await r.json()
+
+        r = await client.get("/tiers/partner/x")
+        assert r.status == 400
+        assert "error" in await r.json()
+
+    serve(REDIS_URL, prefix, lambda: {"ok": True}, body)
+
+
+def test_redis_down_is_503_without_secret(prefix: str) -> None:
+    async def body(client: Any, store: AsyncTierStore) -> None:
+        for path in ("/tiers/customer/x", "/tiers/customer/x/history"):
+            r = await client.get(path)
+            assert r.status == 503
+            text = await r.text()
+            assert "s3cret" not in text
+            assert "error" in await r.json()
+
+    serve("redis://:s3cret@127.0.0.1:1/0", prefix, lambda: {"ok": True}, body)
+
+
+def test_health_and_metrics(prefix: str) -> None:
+    state: dict[str, object] = {"ok": True, "redis": "up"}
+
+    async def body(client: Any, store: AsyncTierStore) -> None:
+        r = await client.get("/health")
+        assert r.status == 200
+        assert await r.json() == {"ok": True, "redis": "up"}
+        state["ok"] = False
+        r = await client.get("/health")
+        assert r.status == 503
+        assert (await r.json())["ok"] is False
+
+        METRICS.redis_errors.inc()
+        r = await client.get("/metrics")
+        assert r.status == 200
+        assert r.headers["Content-Type"] == METRICS_CONTENT_TYPE
+        text = await r.text()
+        assert "# TYPE tierstream_redis_errors_total counter" in text
+
+    serve(REDIS_URL, prefix, lambda: dict(state), body)
