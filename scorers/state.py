@@ -103,6 +103,9 @@ class EntityState:
     seq: int = 0  # number of tier changes emitted: makes change ids deterministic
     next_review: int | None = None  # when time alone may move the tier: the timer's index
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
+    #: messages this state produced that are not yet known to be on the broker:
+    #: (topic, key, value), written with the state they explain (see ``streams.processor``)
+    outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     oldest: int | None = None  # cache of min(days): not serialized, derived
 
     def __post_init__(self) -> None:
@@ -187,7 +190,7 @@ class EntityState:
             return None if m is None else [m.value, m.expires, m.at, m.reason, m.author, m.event_id]
 
         doc = [
-            2,
+            3,
             self.kind,
             self.entity_id,
             self.clock,
@@ -210,13 +213,16 @@ class EntityState:
             self.seq,
             self.next_review,
             self.rules_tag,
+            [[t, k.decode(), v.decode()] for t, k, v in self.outbox] if self.outbox else None,
         ]
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
         doc = orjson.loads(data)
-        if doc[0] != 2:
+        if doc[0] == 2:  # written before the outbox existed
+            doc.append(None)
+        elif doc[0] != 3:
             raise ValueError(f"unknown entity state format {doc[0]!r}")
 
         def manual(m: list[Any] | None) -> Manual | None:
@@ -224,7 +230,7 @@ class EntityState:
 
         (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
-         pub, seq, next_review, rules_tag) = doc
+         pub, seq, next_review, rules_tag, outbox) = doc
         return cls(
             kind=kind,
             entity_id=entity_id,
@@ -250,4 +256,5 @@ class EntityState:
             seq=seq,
             next_review=next_review,
             rules_tag=rules_tag,
+            outbox=[(t, k.encode(), v.encode()) for t, k, v in outbox] if outbox else [],
         )

@@ -31,7 +31,6 @@ from faust.types import TP, Message
 from schemas.outputs import TierChange
 from schemas.rules import Rules, load_rules
 from schemas.settings import Settings
-from scorers.state import EntityState
 from streams.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
@@ -43,56 +42,11 @@ from streams.control import register_control
 from streams.faust_settings import fast_join_settings
 from streams.kafka_config import faust_broker_kwargs
 from streams.metrics import METRICS
-from streams.processor import Outgoing, Processor
+from streams.processor import BatchStore, Outgoing, Processor
 from streams.redis_store import AsyncTierStore, StoreUnavailable
 from streams.web import register_web
 
 log = logging.getLogger("tierstream")
-
-
-class TableStore:
-    """The ``entities`` table as a :class:`streams.processor.StateStore`."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self.table.get(key)
-        return value
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self.table[key] = value
-
-
-class BatchStore:
-    """A per-batch cache of decoded states in front of the table.
-
-    Each entity is decoded once per batch and written (one changelog record)
-    once at the end, however many of its messages the batch holds.
-    """
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-        self.states: dict[bytes, EntityState | None] = {}
-        self.dirty: set[bytes] = set()
-
-    def load(self, key: bytes) -> EntityState | None:
-        if key in self.states:
-            return self.states[key]
-        raw = self.table.get(key)
-        state = self.states[key] = EntityState.from_bytes(raw) if raw is not None else None
-        return state
-
-    def save(self, key: bytes, state: EntityState) -> None:
-        self.states[key] = state
-        self.dirty.add(key)
-
-    def flush(self) -> None:
-        for key in self.dirty:
-            state = self.states[key]
-            if state is not None:
-                self.table[key] = state.to_bytes()
-        self.dirty.clear()
 
 
 class Pipeline:
@@ -156,23 +110,46 @@ class Pipeline:
         for m in msgs:
             self.out[m.topic].send_soon(key=m.key, value=m.value)
 
-    def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
+    async def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
         """The batch path's callback (:mod:`streams.batch`): one partition's messages, in offset order.
 
-        Synchronous, so nothing else touches the table until the chunk is written and acked;
-        one table write (changelog record) per entity per chunk.
+        Processing is synchronous, so nothing else touches the table until the chunk is
+        written; one table write (changelog record) per entity per chunk.
         """
         proc, send = self.processor, self.send
         store = BatchStore(self.entities)
         for m in messages:
             send(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
-        with as_current_event(self.app, messages[-1]):  # for stores that place keys by partition
-            store.flush()
+        await self.write_and_send(store, messages[-1])
         METRICS.batch_size.observe(len(messages))
+
+    async def write_and_send(self, store: BatchStore, message: Message) -> None:
+        """Write the changed states, then send their outboxes, then write them cleared.
+
+        Order matters (see :mod:`streams.processor`): the outputs leave only once the
+        states holding them are acknowledged, and the outboxes are cleared only once the
+        outputs are. A crash anywhere leaves each output either sent or in a stored outbox,
+        which the redelivered messages (their offsets are not committed yet) send again.
+        After a rebalance the new owner does that: this worker then stops writing.
+        """
+        generation = self.app.consumer_generation_id
+        with as_current_event(self.app, message):  # for stores that place keys by partition
+            store.flush()
+        if not store.unsent:
+            return
+        producer = self.app.producer
+        await producer.flush()
+        if self.app.consumer_generation_id != generation:
+            return
+        self.send(store.take_outbox())
+        await producer.flush()
+        if self.app.consumer_generation_id != generation:
+            return
+        with as_current_event(self.app, message):
+            store.flush()
 
     def _register(self) -> None:
         app, proc = self.app, self.processor
-        table_store = TableStore(self.entities)
 
         @app.agent(self.inbound, name="grade")
         async def grade(stream: Any) -> None:
@@ -181,8 +158,9 @@ class Pipeline:
             # (which also enables acks for them) and processes anything left to it.
             async for ev in stream.events():
                 msg = ev.message
-                self.send(proc.process(table_store, msg.topic, msg.partition, msg.offset,
-                                       ev.key, ev.value, msg.timestamp))
+                store = BatchStore(self.entities)
+                self.send(proc.process(store, msg.topic, msg.partition, msg.offset, ev.key, ev.value, msg.timestamp))
+                await self.write_and_send(store, msg)
 
         changes_topic = self.app.topic(
             self.names.tier_changes, partitions=self.settings.partitions,

@@ -15,9 +15,12 @@ the topics of a :class:`BatchHandler` it
 
 1. turns each partition's records into Faust messages (``_to_message``),
    in chunks of at most ``handler.max_batch``;
-2. calls ``handler.callback(tp, messages)`` synchronously -- no await per
-   message; the callback updates the table and ``send_soon``\\ s its outputs;
-3. acks every message of the chunk through ``Consumer.ack``, so Faust's own
+2. awaits ``handler.callback(tp, messages)`` once per chunk -- no await per
+   message; the callback updates the table and sends its outputs (it may
+   await the producer, e.g. to send outputs only once the state that holds
+   them is written);
+3. unless a rebalance started meanwhile, acks every message of the chunk
+   through ``Consumer.ack``, so Faust's own
    bookkeeping (acked offsets, gaps, ``broker_commit_every``) decides what
    to commit, and ``_commit_offsets`` flushes the producer before it commits:
    offsets are committed only after the outputs and changelog writes of the
@@ -48,7 +51,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any, ClassVar, cast
@@ -89,10 +92,10 @@ BATCH_PRODUCER_SETTINGS: dict[str, object] = {
     "producer_linger": 0.010,  # seconds: adds at most 10 ms to a tier change's latency
 }
 
-#: ``callback(tp, messages)``: handle one chunk of one partition, synchronously. Must not
-#: raise for bad input (the processor dead-letters it); an exception stops the consumer
-#: with the chunk unacked, so it is processed again after the restart.
-BatchCallback = Callable[[TP, Sequence[Message]], None]
+#: ``await callback(tp, messages)``: handle one chunk of one partition. Must not raise for
+#: bad input (the processor dead-letters it); an exception stops the consumer with the chunk
+#: unacked, so it is processed again after the restart.
+BatchCallback = Callable[[TP, Sequence[Message]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,29 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     #: client-only consumer used to read true high watermarks (see :meth:`highwaters`)
     highwater_probe_timeout: ClassVar[float] = 10.0
+
+    _chunk_lock: asyncio.Lock | None = None
+
+    @property
+    def in_chunk(self) -> asyncio.Lock:
+        """Held while a chunk's callback runs (it awaits the producer between its writes)."""
+        if self._chunk_lock is None:
+            self._chunk_lock = asyncio.Lock()
+        return self._chunk_lock
+
+    async def wait_empty(self) -> None:
+        """Faust's "wait for the streams to finish", also waiting for the chunk in progress.
+
+        Faust calls this when partitions are revoked (after stopping the flow) and at
+        shutdown, then flushes the producer and commits. A chunk's callback awaits between
+        its state writes and its outputs; letting it finish first means the partition's
+        next owner recovers the states it wrote with their outboxes already sent and
+        cleared. (The chunk stays unacked -- the flow stopped -- so it is redelivered,
+        finds its events already applied, and sends nothing twice.)
+        """
+        async with self.in_chunk:
+            pass
+        await super().wait_empty()
 
     @property
     def batch_handler(self) -> BatchHandler | None:
@@ -185,7 +211,10 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 read_offset = offset
             if not chunk:
                 continue
-            handler.callback(tp, chunk)
+            async with self.in_chunk:
+                await handler.callback(tp, chunk)
+            if not self._may_process(tp, generation_id):
+                return  # rebalanced meanwhile: unacked, so processed again by the partition's owner
             for message in chunk:
                 ack(message)
             self._read_offset[tp] = chunk[-1].offset

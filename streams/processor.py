@@ -1,12 +1,25 @@
 """Message handling for the worker, without Faust: bytes in, state updated, messages out.
 
 The Faust agents (per-event or batched) feed every inbound message to
-:meth:`Processor.process` with a :class:`StateStore` (the ``entities`` table,
-or a per-batch cache in front of it) and send what it returns. Keeping this
-free of Faust makes the two paths provably identical and the logic testable.
+:meth:`Processor.process` with a :class:`BatchStore` (decoded states in front
+of the ``entities`` table). Keeping this free of Faust makes the two paths
+provably identical and the logic testable.
 
-Every failure is a dead letter carrying the original bytes, the error and the
-source topic/partition/offset; nothing is dropped silently.
+What a message produces goes two ways:
+
+* **Dead letters** are returned, to send at once. Every failure is one,
+  carrying the original bytes, the error and the source topic/partition/
+  offset; nothing is dropped silently. A redelivered bad message is
+  dead-lettered again (it never touched state), so they need nothing more.
+* **Tier changes, current tiers, supplier alerts, referral credits** go to
+  the *outbox* of the state that produced them and are written with it. The
+  worker sends them only after that state write is acknowledged, then clears
+  the outbox (``streams.app``). Sending them first could, after a crash,
+  publish messages the state never recorded (the redelivered events then
+  take another path); writing the state without them would, on redelivery,
+  find the events already applied and publish nothing. With the outbox a
+  message is either on the broker or in the recovered state, sent again with
+  the same bytes -- at-least-once, never two versions of one change.
 """
 
 from __future__ import annotations
@@ -42,34 +55,83 @@ DLQ_MAX_KEY = 1024  # bytes of the message key kept (the dead letter's record ke
 DLQ_MAX_ERROR = 4096  # characters of the error text kept (many errors on one message)
 
 
-class StateStore(Protocol):
-    """Where entity states live: bytes (``EntityState.to_bytes()``) by entity key."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def set(self, key: bytes, value: bytes) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes
+    value: bytes
 
 
 class StateCache(Protocol):
-    """A store that keeps decoded states (a batch): no decode/encode per message."""
+    """Where the processor reads and writes entity states (decoded)."""
 
     def load(self, key: bytes) -> EntityState | None: ...
 
     def save(self, key: bytes, state: EntityState) -> None: ...
 
 
-def _load(store: StateStore | StateCache, key: bytes) -> EntityState | None:
-    if hasattr(store, "load"):
-        return store.load(key)
-    raw = store.get(key)
-    return EntityState.from_bytes(raw) if raw is not None else None
+class Table(Protocol):
+    """A ``bytes -> EntityState.to_bytes()`` mapping: the Faust table, or a dict."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def __setitem__(self, key: bytes, value: bytes) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    value: bytes
+class BatchStore:
+    """Decoded states in front of a table, for one batch of messages.
+
+    Each entity is decoded once per batch and written (one changelog record)
+    once per :meth:`flush`, however many of its messages the batch holds.
+
+    It also tracks the entities whose state holds an *outbox*: the messages a
+    state change produced (tier changes, alerts, referral credits). The worker
+    sends them only once the state that holds them is on the broker, then
+    clears them (:meth:`take_outbox`) -- so after a crash a message is either
+    already sent or still in the recovered state, and is sent (again, with the
+    same bytes) when the redelivered event reaches the entity.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.states: dict[bytes, EntityState | None] = {}
+        self.dirty: set[bytes] = set()
+        self.unsent: set[bytes] = set()
+
+    def load(self, key: bytes) -> EntityState | None:
+        if key in self.states:
+            return self.states[key]
+        raw = self.table.get(key)
+        state = self.states[key] = EntityState.from_bytes(raw) if raw is not None else None
+        if state is not None and state.outbox:  # left by a worker that stopped before sending it
+            self.unsent.add(key)
+        return state
+
+    def save(self, key: bytes, state: EntityState) -> None:
+        self.states[key] = state
+        self.dirty.add(key)
+        if state.outbox:
+            self.unsent.add(key)
+
+    def flush(self) -> None:
+        """Write every state changed since the last flush."""
+        for key in self.dirty:
+            state = self.states[key]
+            if state is not None:
+                self.table[key] = state.to_bytes()
+        self.dirty.clear()
+
+    def take_outbox(self) -> list[Outgoing]:
+        """Every outbox's messages, in order; the outboxes are emptied (written at the next flush)."""
+        msgs: list[Outgoing] = []
+        for key in sorted(self.unsent):
+            state = self.states[key]
+            if state is not None and state.outbox:
+                msgs.extend(Outgoing(t, k, v) for t, k, v in state.outbox)
+                state.outbox = []
+                self.dirty.add(key)
+        self.unsent.clear()
+        return msgs
 
 
 @dataclass
@@ -97,7 +159,7 @@ class Processor:
 
     def process(
         self,
-        store: StateStore | StateCache,
+        store: StateCache,
         topic: str,
         partition: int,
         offset: int,
@@ -105,6 +167,7 @@ class Processor:
         value: bytes | None,
         timestamp: float | None = None,
     ) -> list[Outgoing]:
+        """Apply one message to ``store``; returns the dead letters to send (outputs go to outboxes)."""
         counter = self._in_counters.get(topic)
         if counter is not None:
             counter.inc()
@@ -121,7 +184,7 @@ class Processor:
 
     # --- inbound events ----------------------------------------------------------
 
-    def _event(self, store: StateStore | StateCache, topic: str, partition: int, offset: int, key: bytes | None,
+    def _event(self, store: StateCache, topic: str, partition: int, offset: int, key: bytes | None,
                raw: bytes, timestamp: float | None) -> list[Outgoing]:
         try:
             event = INBOUND_ADAPTER.validate_json(raw)
@@ -135,25 +198,25 @@ class Processor:
         if key != ekey:
             return [self._dead(topic, partition, offset, key, raw, "key_mismatch",
                                f"message key {key!r} does not match the event's entity {ekey.decode()!r}")]
-        prior = _load(store, ekey)
+        prior = store.load(ekey)
         state = prior
-        out_msgs: list[Outgoing] = []
-        now = int(self.wall_clock())
+        produced = False
         if state is not None and state.next_review is not None and state.next_review <= ts(event.occurred_at):
-            out_msgs += self._outputs(self.grader.review_due(state, ts(event.occurred_at)), timestamp)
-        state, out = self.grader.apply(state, event, received_at=now)
+            produced = self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
+        state, out = self.grader.apply(state, event, received_at=int(self.wall_clock()))
         if out.status == "invalid":
-            if out_msgs:  # the review before it did publish: keep what it published
+            if produced:  # the review before it did publish: keep what it published
                 self._store(store, ekey, state)
-            return [*out_msgs, self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail)]
+            return [self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail)]
         self._count(out)
         if out.status in ("applied", "history"):
             self.watermark = max(self.watermark, ts(event.occurred_at))
+        self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
             self._store(store, ekey, state)
-        return out_msgs + self._outputs(out, timestamp)
+        return []
 
-    def _credit(self, store: StateStore | StateCache, topic: str, partition: int, offset: int, key: bytes | None,
+    def _credit(self, store: StateCache, topic: str, partition: int, offset: int, key: bytes | None,
                 raw: bytes, timestamp: float | None) -> list[Outgoing]:
         try:
             credit = ReferralCredit.model_validate_json(raw)
@@ -163,36 +226,34 @@ class Processor:
         if key != ekey:
             return [self._dead(topic, partition, offset, key, raw, "key_mismatch",
                                f"message key {key!r} does not match the referrer {ekey.decode()!r}")]
-        prior = _load(store, ekey)
+        prior = store.load(ekey)
         state, out = self.grader.credit(prior, credit)
         self._count(out)
+        self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
             self._store(store, ekey, state)
-        return self._outputs(out, timestamp)
+        return []
 
-    def _review(self, store: StateStore | StateCache, key: bytes | None, raw: bytes) -> list[Outgoing]:
+    def _review(self, store: StateCache, key: bytes | None, raw: bytes) -> list[Outgoing]:
         if key is None:
             return []
         try:
             until = int(raw)
         except ValueError:
             return []
-        state = _load(store, key)
+        state = store.load(key)
         if state is None:
             return []
         before = state.next_review
         out = self.grader.review_due(state, until)
-        if out.changes or state.next_review != before:
+        if self._stash(state, out, None) or state.next_review != before:
             self._store(store, key, state)
-        return self._outputs(out, None)
+        return []
 
     # --- helpers -----------------------------------------------------------------
 
-    def _store(self, store: StateStore | StateCache, key: bytes, state: EntityState) -> None:
-        if hasattr(store, "save"):
-            store.save(key, state)
-        else:
-            store.set(key, state.to_bytes())
+    def _store(self, store: StateCache, key: bytes, state: EntityState) -> None:
+        store.save(key, state)
         if state.next_review is not None:
             heapq.heappush(self.due, (state.next_review, key))
 
@@ -203,6 +264,12 @@ class Processor:
             METRICS.events_too_old.inc()
         elif out.status == "too_new":
             METRICS.events_too_new.inc()
+
+    def _stash(self, state: EntityState, out: Outcome, timestamp: float | None) -> bool:
+        """Put the outcome's messages in the state's outbox (sent once the state is stored); any?"""
+        msgs = self._outputs(out, timestamp)
+        state.outbox.extend((m.topic, m.key, m.value) for m in msgs)
+        return bool(msgs)
 
     def _outputs(self, out: Outcome, timestamp: float | None) -> list[Outgoing]:
         msgs: list[Outgoing] = []

@@ -94,6 +94,29 @@ class Stream:
         snaps = snapshot(self.settings, Grader(load_rules()), None)
         return {(s.entity_type, s.entity_id): s.model_dump(mode="json") for s in snaps}
 
+    def wait_for_snapshot(self, expected: dict[Any, Any], deadline_s: float, what: str) -> dict[Any, Any]:
+        """Poll the snapshot until it equals ``expected``; at the deadline fail with the diff and the logs."""
+        last: dict[Any, Any] = {}
+
+        def equal() -> bool:
+            nonlocal last
+            last = self.snapshot()
+            return last == expected
+
+        try:
+            poll(equal, deadline_s, what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{diff(expected, last)}\n{self.log_tails()}") from None
+        return last
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The last lines of every worker log of this deployment (for failure messages)."""
+        out = []
+        for log in sorted(self.tmp.glob("worker-*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(out)
+
 
 def offline_snapshot(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     scorer = OfflineScorer(load_rules())

@@ -4,7 +4,7 @@ Whatever arrives on a topic, the worker must neither raise nor lose it:
 
 * ``INBOUND_ADAPTER.validate_json`` raises nothing but ``ValidationError`` for any bytes,
   and the error always turns into a one-line description and a known reason;
-* ``Processor.process`` (with an in-memory dict as its state store) never raises, and
+* ``Processor.process`` (over a dict as its table) never raises, and
   answers an invalid message with exactly one dead letter that carries the original bytes,
   the reason and where the message came from;
 * valid events with extreme values, in any order, with review ticks, never raise either.
@@ -32,7 +32,7 @@ from schemas.rules import load_rules
 from schemas.settings import Settings
 from scorers.engine import Grader
 from scorers.state import EntityState
-from streams.processor import DLQ_MAX_BYTES, Outgoing, Processor
+from streams.processor import DLQ_MAX_BYTES, BatchStore, Outgoing, Processor
 from streams.topics import entity_key
 
 RULES = load_rules()
@@ -41,13 +41,6 @@ REASONS = {"invalid_json", "invalid_event", "missing_field", "unknown_type", "to
            "wrong_topic"}
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-class DictStore(dict[bytes, bytes]):
-    """The processor's state store, in memory."""
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self[key] = value
 
 
 def processor(**overrides: Any) -> Processor:
@@ -209,7 +202,7 @@ keys = st.one_of(st.none(), st.binary(max_size=40), st.sampled_from([b"customer:
        offset=st.integers(0, 2**62))
 def test_process_never_raises_and_dead_letters_invalid_input(topic: str, key: bytes | None, raw: bytes,
                                                              offset: int) -> None:
-    store = DictStore()
+    store = BatchStore({})
     out = PROC.process(store, topic, 3, offset, key, raw, timestamp=NOW.timestamp())
     model = ReferralCredit.model_validate_json if topic == NAMES.referral_credits else INBOUND_ADAPTER.validate_json
     try:
@@ -217,13 +210,14 @@ def test_process_never_raises_and_dead_letters_invalid_input(topic: str, key: by
     except ValidationError as exc:
         letter = assert_one_dead_letter(out, topic, offset, raw)
         assert letter.reason == error_kind(exc)
-        assert not store  # nothing written for a message that did not validate
+        store.flush()
+        assert not store.states and not store.table  # nothing read or written for a message that did not validate
         return
-    for msg in out:  # valid: routed outputs only; dead letters only for routing or rules problems
-        assert msg.topic in {NAMES.dead_letters, NAMES.tier_changes, NAMES.tiers, NAMES.supplier_alerts,
-                             NAMES.referral_credits}
-        if msg.topic == NAMES.dead_letters:
-            assert DeadLetter.model_validate_json(msg.value).reason in {"wrong_topic", "key_mismatch", "invalid_event"}
+    for msg in out:  # valid: dead letters only for routing or rules problems
+        assert msg.topic == NAMES.dead_letters
+        assert DeadLetter.model_validate_json(msg.value).reason in {"wrong_topic", "key_mismatch", "invalid_event"}
+    for msg in store.take_outbox():  # and the state's outputs wait in its outbox
+        assert msg.topic in {NAMES.tier_changes, NAMES.tiers, NAMES.supplier_alerts, NAMES.referral_credits}
 
 
 @FUZZ
@@ -231,7 +225,7 @@ def test_process_never_raises_and_dead_letters_invalid_input(topic: str, key: by
                                                                             * 300))
 def test_oversized_messages_are_one_too_large_dead_letter(key: bytes | None, raw: bytes) -> None:
     small = processor(max_event_bytes=256)
-    out = small.process(DictStore(), small.names.inbound("order"), 3, 7, key, raw)
+    out = small.process(BatchStore({}), small.names.inbound("order"), 3, 7, key, raw)
     if len(raw) > 256:
         letter = assert_one_dead_letter(out, small.names.inbound("order"), 7, raw)
         assert letter.reason == "too_large"
@@ -241,13 +235,13 @@ def test_oversized_messages_are_one_too_large_dead_letter(key: bytes | None, raw
 @given(st.binary(min_size=1, max_size=64).map(lambda b: b * (1 + (1 << 21) // len(b))), keys)
 def test_dead_letters_stay_under_the_producer_limit(raw: bytes, key: bytes | None) -> None:
     """A 2 MiB message (any bytes, so any escaping) still makes one bounded dead letter."""
-    out = PROC.process(DictStore(), NAMES.inbound("order"), 3, 1, key, raw)
+    out = PROC.process(BatchStore({}), NAMES.inbound("order"), 3, 1, key, raw)
     assert_one_dead_letter(out, NAMES.inbound("order"), 1, raw)
 
 
 def test_huge_key_is_cut_in_the_dead_letter() -> None:
     raw = encode(VALID["order"], True)
-    out = PROC.process(DictStore(), NAMES.inbound("order"), 3, 1, b"\x00" * 300_000, raw)
+    out = PROC.process(BatchStore({}), NAMES.inbound("order"), 3, 1, b"\x00" * 300_000, raw)
     letter = assert_one_dead_letter(out, NAMES.inbound("order"), 1, raw)
     assert letter.reason == "key_mismatch" and "300,000 bytes" in letter.error
     assert len(out[0].key) == 1024
@@ -316,20 +310,23 @@ def test_streams_of_valid_extreme_events_never_raise(data: st.DataObject) -> Non
     """Valid events at the edges (amounts to 1e12, times 2000-2099, responses years later,
     duplicates, reversals before orders, overrides naming other kinds' tiers), in any order,
     with review ticks at any instant: the handler never raises and snapshots always work."""
-    store = DictStore()
+    table: dict[bytes, bytes] = {}
     for n in range(data.draw(st.integers(1, 25))):
         raw = data.draw(valid_events(n))
         event = INBOUND_ADAPTER.validate_json(raw)
         key = entity_key(*entity_of(event)).encode()
-        for msg in PROC.process(store, NAMES.inbound(event.type), 0, n, key, raw, timestamp=NOW.timestamp()):
+        store = BatchStore(table)
+        PROC.process(store, NAMES.inbound(event.type), 0, n, key, raw, timestamp=NOW.timestamp())
+        for msg in store.take_outbox():
             if msg.topic == NAMES.referral_credits:  # the credit comes back through its topic
                 PROC.process(store, msg.topic, 0, n, msg.key, msg.value)
         if data.draw(st.booleans()):
             until = data.draw(st.integers(0, 4_200_000_000))
-            PROC.process(store, NAMES.reviews, 0, n, data.draw(st.sampled_from(sorted(store) or [b"x"])),
+            PROC.process(store, NAMES.reviews, 0, n, data.draw(st.sampled_from(sorted(table) or [b"x"])),
                          str(until).encode())
+        store.flush()
     grader = Grader(RULES)
-    for value in store.values():
+    for value in table.values():
         state = EntityState.from_bytes(value)
         if not state.is_empty():
             grader.snapshot(state, max(state.clock, int(NOW.timestamp())))

@@ -19,7 +19,7 @@ from streams.client import publish
 from streams.offline import read_lines
 from streams.redis_store import TierStore
 from streams.sample import write_sample
-from tests.streaming import Stream, diff, offline_snapshot, poll
+from tests.streaming import Stream, offline_snapshot, poll
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +55,7 @@ def test_parity_with_offline_scorer(stream: Stream, sample: Path) -> None:
     stream.start_worker()
     report = publish(stream.settings, read_lines(sample))
     assert report.failed == 0
-    got = poll(lambda: (s := stream.snapshot()) == expected and s, 120, "stream snapshot == offline")
-    assert got == expected, diff(expected, got)
+    stream.wait_for_snapshot(expected, 120, "stream snapshot == offline")
 
 
 def test_two_workers_share_partitions_with_same_result(stream: Stream, sample: Path) -> None:
@@ -73,8 +72,7 @@ def test_two_workers_share_partitions_with_same_result(stream: Stream, sample: P
 
     poll(split, 60, "both workers to own partitions")
     publish(stream.settings, read_lines(sample))
-    got = poll(lambda: (s := stream.snapshot()) == expected and s, 120, "two-worker snapshot == offline")
-    assert got == expected, diff(expected, got)
+    stream.wait_for_snapshot(expected, 120, "two-worker snapshot == offline")
 
 
 def test_invalid_events_dead_lettered_with_reason_and_offset(stream: Stream, tmp_path: Path) -> None:

@@ -1,0 +1,96 @@
+"""The outbox (streams.processor.BatchStore): a state's outputs are stored with it and sent after it.
+
+These tests play a worker's crash points on a dict standing for the changelog-backed
+table: whatever point the worker stops at, every output is either already sent or
+still in the stored state, and the redelivered event sends it again with the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from schemas.rules import load_rules
+from schemas.settings import Settings
+from scorers.state import EntityState
+from streams.processor import BatchStore, Outgoing, Processor
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+PROC = Processor(Settings(topic_prefix="ob.", app_id="ob"), load_rules(), wall_clock=lambda: NOW)
+NAMES = PROC.names
+KEY = b"customer:c1"
+
+
+def order(n: int) -> bytes:
+    return json.dumps({"type": "order", "event_id": f"e{n}", "occurred_at": "2026-05-30T10:00:00Z",
+                       "order_id": f"o{n}", "customer_id": "c1", "amount": 900.0}).encode()
+
+
+def deliver(table: dict[bytes, bytes], raw: bytes, offset: int = 0) -> BatchStore:
+    """One message through the processor, its states written (as the worker's first flush)."""
+    store = BatchStore(table)
+    assert PROC.process(store, NAMES.inbound("order"), 0, offset, KEY, raw) == []
+    store.flush()
+    return store
+
+
+def stored(table: dict[bytes, bytes]) -> EntityState:
+    return EntityState.from_bytes(table[KEY])
+
+
+def test_outputs_wait_in_the_stored_state_until_taken() -> None:
+    table: dict[bytes, bytes] = {}
+    store = deliver(table, order(1))
+    pending = stored(table).outbox
+    assert [t for t, _, _ in pending] == [NAMES.tier_changes, NAMES.tiers]  # the initial tier
+    sent = store.take_outbox()
+    assert sent == [Outgoing(*m) for m in pending]
+    store.flush()  # the cleared outbox
+    assert stored(table).outbox == [] and store.take_outbox() == []
+
+
+def test_crash_after_the_state_write_resends_the_same_bytes_on_redelivery() -> None:
+    table: dict[bytes, bytes] = {}
+    first = deliver(table, order(1))
+    lost = [Outgoing(*m) for m in stored(table).outbox]  # the worker dies before sending these
+    del first
+    again = deliver(table, order(1))  # redelivered: a duplicate for the state ...
+    assert again.take_outbox() == lost  # ... yet its outputs go out, byte for byte
+    assert stored(table).seq == 1  # and nothing was applied twice
+
+
+def test_crash_before_the_state_write_reprocesses_from_scratch() -> None:
+    table: dict[bytes, bytes] = {}
+    store = BatchStore(table)
+    PROC.process(store, NAMES.inbound("order"), 0, 0, KEY, order(1))  # never flushed: lost with the worker
+    assert table == {}
+    redo = deliver(table, order(1))
+    assert [m.topic for m in redo.take_outbox()] == [NAMES.tier_changes, NAMES.tiers]
+
+
+def test_an_outbox_left_behind_is_sent_with_the_next_messages_outputs() -> None:
+    table: dict[bytes, bytes] = {}
+    deliver(table, order(1))  # the worker stopped before sending this outbox
+    left = stored(table).outbox  # the next message for the entity sends it first
+    store = deliver(table, order(2), offset=1)
+    out = store.take_outbox()
+    assert out[: len(left)] == [Outgoing(*m) for m in left]
+    store.flush()
+    assert stored(table).outbox == []
+
+
+def test_dead_letters_are_returned_not_stored() -> None:
+    table: dict[bytes, bytes] = {}
+    store = BatchStore(table)
+    out = PROC.process(store, NAMES.inbound("order"), 0, 5, KEY, b"{not json")
+    assert [m.topic for m in out] == [NAMES.dead_letters]
+    store.flush()
+    assert table == {} and store.take_outbox() == []
+
+
+def test_states_written_before_the_outbox_existed_still_load() -> None:
+    state = EntityState("customer", "c1", clock=7)
+    doc = json.loads(state.to_bytes())
+    assert doc[0] == 3 and doc[-1] is None  # an empty outbox costs four bytes
+    old = json.dumps([2, *doc[1:-1]]).encode()
+    assert EntityState.from_bytes(old).clock == 7
