@@ -165,16 +165,53 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Mapping[TP, list[Any]]:
         records: Mapping[TP, list[Any]] = await super()._getmany(active_partitions, timeout)
-        handler = self.batch_handler
-        if not records or handler is None:
+        if not records:
             return records
+        handler = self.batch_handler
         rest: dict[TP, list[Any]] = {}
         for tp, recs in records.items():
-            if tp.topic in handler.topics:
+            if not await self._in_sequence(tp, recs):
+                continue
+            if handler is not None and tp.topic in handler.topics:
                 await self._consume_batch(handler, tp, recs)
             else:
                 rest[tp] = recs
         return rest
+
+    _gap_probe: dict[TP, int] | None = None
+
+    async def _in_sequence(self, tp: TP, records: Sequence[Any]) -> bool:
+        """False (and the partition seeked back) for records that start past the next offset to read.
+
+        Faust reads the consumer generation only once ``getmany`` has returned, so
+        records fetched before a rebalance can arrive after the partition was seeked
+        back to its committed offset. If they start past it, the stock path (and a
+        naive batch path) registers the offsets in between as a gap -- as if
+        compaction had removed them -- commits past them and drops them when they
+        are fetched again: events lost (faust-streaming#221 is the same race). So
+        a batch that starts past the read offset is dropped and the partition
+        seeked back to the read offset; if the refetch starts at the same offset
+        again, the gap is real (compaction, transaction markers) and goes through.
+        """
+        read_offset = self._read_offset[tp]
+        if read_offset is None or not records or records[0].offset - read_offset <= 1:
+            return True
+        first = next((r.offset for r in records if r.offset >= read_offset), None)
+        if first is None or first - read_offset <= 1:
+            return True  # only already-read records before the next one: dropped as usual
+        if self._gap_probe is None:
+            self._gap_probe = {}
+        probes = self._gap_probe
+        if probes.pop(tp, None) == first:
+            return True  # fetched again from the read offset: a real gap
+        probes[tp] = first
+        log.info("%s: records from offset %d fetched while the next to read is %d (fetched before a "
+                 "rebalance?): seeking back to %d", tp, first, read_offset, read_offset)
+        try:
+            await self._seek(tp, read_offset)
+        except Exception as exc:  # e.g. no longer assigned: the next assignment seeks anyway
+            log.warning("could not seek %s back to %d: %r", tp, read_offset, exc)
+        return False
 
     def _may_process(self, tp: TP, generation_id: int) -> bool:
         # The conditions under which the stock ``getmany`` yields a record: flow active

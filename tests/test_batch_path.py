@@ -117,6 +117,31 @@ def test_already_processed_offsets_are_skipped() -> None:
     assert [m.offset for _, ms in calls for m in ms] == [4, 5]
 
 
+def test_records_fetched_past_the_read_offset_are_refetched_not_skipped() -> None:
+    """Records prefetched before a rebalance can start past the offset Faust seeked back to:
+    taken as a gap they would be committed over and lost. They are dropped and the partition
+    seeked back; only a refetch that starts at the same offset again is a real gap."""
+    calls: Calls = []
+    fetched = {A0: recs("a", 0, range(10, 13)), B0: recs("b", 0, range(20, 22))}
+    _, consumer = consumer_for(fetched, calls)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    setattr(consumer, "_seek", seek)  # noqa: B010 - record the seek instead of sending it
+    consumer._read_offset[A0] = 4
+    consumer._read_offset[B0] = 7
+    rest = asyncio.run(consumer._getmany(set(fetched), 1.0))
+    assert rest == {} and calls == [] and seeks == [(A0, 4), (B0, 7)]  # batch and stock topics alike
+    assert consumer._new_offset(A0) is None
+
+    rest = asyncio.run(consumer._getmany(set(fetched), 1.0))  # the refetch starts there again
+    assert list(rest) == [B0] and [m.offset for _, ms in calls for m in ms] == [10, 11, 12]
+    assert len(seeks) == 2
+    assert (consumer._new_offset(A0) or 0) > 9  # the gap 5..9 is real: committed past
+
+
 def test_nothing_processed_while_flow_is_stopped_or_partition_paused() -> None:
     calls: Calls = []
     _, consumer = consumer_for({A0: recs("a", 0, range(3)), A1: recs("a", 1, range(3))}, calls)
