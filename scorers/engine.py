@@ -6,7 +6,9 @@ Semantics, in event time:
   re-evaluated at its *clock*, the latest event time it has seen. A late event
   lands in its own day. An event before the window but inside the hysteresis
   lookback is kept for history only (``history``); older ones are refused
-  (``too_old``); one stamped further ahead than ``max_future_skew_hours`` of
+  (``too_old``: counted in no window, though the lasting facts they carry --
+  first/last order time, customer group, earliest referral -- are kept, as
+  they are when such an event reaches the entity first); one stamped further ahead than ``max_future_skew_hours`` of
   the receiving clock is refused (``too_new``); a repeated event_id is a
   ``duplicate``.
 * **The tier is a function of the set of events, not of their order.** It is
@@ -191,6 +193,8 @@ class Grader:
             if t > state.clock:
                 self._admit(state, t, out)
         elif not self._admit(state, t, out):
+            if out.status == "too_old":
+                self._keep_facts(state, event, t, out)
             return state, out
         # An assessment is never too old, so its id is never forgotten (assessments are few).
         state.seen[h] = KEEP_FOREVER if isinstance(event, AssessmentEvent) else t // DAY
@@ -285,6 +289,33 @@ class Grader:
             if current is None or (t, ev.event_id) > (current.at, current.event_id):
                 setattr(state, slot, manual)
                 state.daily.clear()  # past end-of-day scores may include a prospect score
+
+    def _keep_facts(self, state: EntityState, ev: AnyEvent, t: int, out: Outcome) -> None:
+        """A too-old event counts in no window, but the lasting facts it carries are kept.
+
+        First and last order time, the customer group and the earliest referral outlive
+        the retention when their event came in time. Keeping them from a late event too
+        makes them independent of arrival order: the stream reads orders, payments and
+        referrals from different topics, so an old order can reach an entity before or
+        after its newer events. All of it is min/max/earliest, so a redelivery changes
+        nothing (the event's id is not remembered: its day is past the retention).
+        """
+        if state.kind != "customer" or not isinstance(ev, OrderEvent | ReferralEvent):
+            return
+        before = (state.first_order, state.last_order, state.group, state.group_at,
+                  state.referred_by, state.referred_at)
+        if isinstance(ev, OrderEvent):
+            if ev.customer_group is not None and (t, ev.customer_group) >= (state.group_at, state.group or ""):
+                state.group, state.group_at = ev.customer_group, t
+            if ev.status == "placed":
+                state.first_order = t if state.first_order is None else min(state.first_order, t)
+                state.last_order = t if state.last_order is None else max(state.last_order, t)
+        elif state.referred_by is None or (t, ev.referrer_id) < (state.referred_at, state.referred_by):
+            state.referred_by, state.referred_at = ev.referrer_id, t
+        if before != (state.first_order, state.last_order, state.group, state.group_at,
+                      state.referred_by, state.referred_at):
+            self._maybe_credit(state, out)
+            self._settle(state, ev.event_id, out)
 
     def _order(self, state: EntityState, ev: OrderEvent, t: int, contrib: list[tuple[int, int]]) -> None:
         """Count a placed order once; reverse it once on cancel/return, whichever comes first."""

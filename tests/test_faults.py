@@ -17,6 +17,7 @@ running rules stay) is ``tests/test_service.py::test_bad_rules_refused_and_runni
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -107,11 +108,6 @@ def test_transactions_on_the_embedded_broker(broker: EmbeddedBroker) -> None:
 # --------------------------------------------------------------------------- the engine, offline
 
 
-def _order(eid: str, day: str) -> bytes:
-    return json.dumps({"type": "order", "event_id": eid, "occurred_at": f"{day}T10:00:00Z", "order_id": "o" + eid,
-                       "customer_id": "c1", "amount": 100.0, "cost": 50.0}).encode()
-
-
 def _payment(eid: str, day: str) -> bytes:
     return json.dumps({"type": "payment", "event_id": eid, "occurred_at": f"{day}T10:00:00Z", "customer_id": "c1",
                        "invoice_id": "i" + eid, "amount": 5.0, "due_at": f"{day}T10:00:00Z"}).encode()
@@ -123,14 +119,26 @@ def _snapshots(lines: list[bytes]) -> list[dict[str, Any]]:
     return [s.model_dump(mode="json") for s in scorer.snapshots(as_of)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG scorers/engine.py: an event older than window + lookback is applied when it reaches an entity "
-    "first (its clock is its own time) and refused as too_old when it comes after newer events; what it "
-    "leaves beyond the window (first/last order, customer group, referral) then depends on the arrival "
-    "order (manual assessments are never too old). The stream reads orders, payments and referrals from "
-    "different topics, so its result can differ from the offline scorer's. Not fixed here: "
-    "tests/test_scorers.py::test_too_old_and_history_edges pins 'refused, state unchanged', which rules "
-    "out keeping those facts; see docs/RELIABILITY.md"))
+def _line(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc).encode()
+
+
 def test_an_event_older_than_the_retention_counts_the_same_in_any_order() -> None:
-    old, recent = _order("old", "2024-01-01"), _payment("recent", "2026-10-01")
-    assert _snapshots([old, recent]) == _snapshots([recent, old])
+    """Too old for the entity's clock when it comes late, applied when it comes first: either
+    way it counts in no window once newer events are in, and the lasting facts it carries (first
+    and last order time, customer group, the earliest referral and so the referrer's credit)
+    are kept. So every arrival order gives the same snapshots (24 orders of 4 events)."""
+    events = [
+        _line({"type": "order", "event_id": "old-o", "occurred_at": "2024-01-01T10:00:00Z", "order_id": "o1",
+               "customer_id": "c1", "amount": 100.0, "cost": 50.0, "customer_group": "wholesale"}),
+        _line({"type": "referral", "event_id": "old-r", "occurred_at": "2024-01-02T10:00:00Z",
+               "referrer_id": "c2", "referred_id": "c1"}),
+        _payment("recent", "2026-10-01"),
+        _line({"type": "order", "event_id": "new-o", "occurred_at": "2026-10-02T10:00:00Z", "order_id": "o2",
+               "customer_id": "c2", "amount": 10.0}),
+    ]
+    first = _snapshots(events)
+    c1 = next(s for s in first if s["entity_id"] == "c1")
+    assert c1["group"] == "wholesale" and c1["aggregates"]["first_order_at"].startswith("2024-01-01")
+    for order in itertools.permutations(events):
+        assert _snapshots(list(order)) == first, [json.loads(e)["event_id"] for e in order]

@@ -264,11 +264,19 @@ def test_too_old_and_history_edges(g: Grader) -> None:
     state, _ = feed(g, [order(now, "o-now", amount=10.0)])
     window_start = now - CW + 1
     retention_start = window_start - C_LOOKBACK
-    before = state.to_bytes()
-    state, out = g.apply(state, order(retention_start - 1, "o-too-old", amount=1000.0))
+    before = EntityState.from_bytes(state.to_bytes())
+    old = order(retention_start - 1, "o-too-old", amount=1000.0)
+    state, out = g.apply(state, old)
     assert out.status == "too_old"
     assert iso_day(DAY0 + retention_start - 1) in out.detail
-    assert state.to_bytes() == before  # refused: not even remembered as seen
+    # refused: counted nowhere, not remembered as seen ...
+    assert (state.days, state.totals, state.seen, state.orders) == (before.days, before.totals, before.seen,
+                                                                     before.orders)
+    # ... but its lasting fact is kept, as when it reaches the entity before the newer order
+    assert state.first_order == ts(old.occurred_at) and state.last_order == before.last_order
+    again = state.to_bytes()
+    state, out = g.apply(state, old)  # a redelivery changes nothing
+    assert out.status == "too_old" and state.to_bytes() == again and not out.changes
 
     for d, oid in ((retention_start, "o-h1"), (window_start - 1, "o-h2")):
         state, out = g.apply(state, order(d, oid, amount=1000.0))
