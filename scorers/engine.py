@@ -197,7 +197,7 @@ class Grader:
                 self._keep_facts(state, event, t, out)
             return state, out
         # An assessment is never too old, so its id is never forgotten (assessments are few).
-        state.seen[h] = KEEP_FOREVER if isinstance(event, AssessmentEvent) else t // DAY
+        state.remember(h, KEEP_FOREVER if isinstance(event, AssessmentEvent) else t // DAY)
         self._apply_body(state, event, t, out)
         self._settle(state, event.event_id, out)
         return state, out
@@ -214,7 +214,7 @@ class Grader:
         t = ts(credit.occurred_at)
         if not self._admit(state, t, out):
             return state, out
-        state.seen[h] = t // DAY
+        state.remember(h, t // DAY)
         state.add(t // DAY, C_REFERRALS, -1 if credit.revoke else 1)
         state.drop_if_empty(t // DAY)
         self._settle(state, credit.credit_id, out)
@@ -326,14 +326,14 @@ class Grader:
                 state.first_order = t if state.first_order is None else min(state.first_order, t)
                 state.last_order = t if state.last_order is None else max(state.last_order, t)
             if rec is None:
-                state.orders[ev.order_id] = [day, ORDER_ACTIVE, *(v for _, v in contrib)]
+                state.record_order(ev.order_id, [day, ORDER_ACTIVE, *(v for _, v in contrib)])
                 for idx, v in contrib:
                     state.add(day, idx, v)
             elif rec[1] == ORDER_REVERSED_FIRST:
                 rec[1] = ORDER_REVERSED  # its reversal already arrived: it never counts
             return
         if rec is None:
-            state.orders[ev.order_id] = [day, ORDER_REVERSED_FIRST]
+            state.record_order(ev.order_id, [day, ORDER_REVERSED_FIRST])
         elif rec[1] == ORDER_ACTIVE:
             rec[1] = ORDER_REVERSED
             if rec[0] in state.days:

@@ -107,12 +107,27 @@ class EntityState:
     #: (topic, key, value), written with the state they explain (see ``streams.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     oldest: int | None = None  # cache of min(days): not serialized, derived
+    oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
 
     def __post_init__(self) -> None:
         if not self.totals:
             self.totals = [0] * (CUSTOMER_FIELDS if self.kind == "customer" else SUPPLIER_FIELDS)
         if self.oldest is None and self.days:
             self.oldest = min(self.days)
+        if self.oldest_id is None and (self.seen or self.orders):
+            self.oldest_id = min([*self.seen.values(), *(o[0] for o in self.orders.values())])
+
+    def remember(self, h: int, day: int) -> None:
+        """Mark event hash ``h`` as applied, kept until ``day`` leaves the retention."""
+        self.seen[h] = day
+        if self.oldest_id is None or day < self.oldest_id:
+            self.oldest_id = day
+
+    def record_order(self, order_id: str, rec: list[int]) -> None:
+        """Remember an order (``[day, status, *contribution]``) until its day leaves the retention."""
+        self.orders[order_id] = rec
+        if self.oldest_id is None or rec[0] < self.oldest_id:
+            self.oldest_id = rec[0]
 
     @property
     def width(self) -> int:
@@ -169,18 +184,20 @@ class EntityState:
     def expire_before(self, first_day: int) -> None:
         """Drop everything retained from days before ``first_day`` (the retention start).
 
-        O(1) unless a day actually leaves (``oldest`` is cached).
+        O(1) unless something actually leaves (``oldest`` and ``oldest_id`` are cached).
         """
         if self.daily and min(self.daily) < first_day:
             self.daily = {d: v for d, v in self.daily.items() if d >= first_day}
+        if self.oldest_id is not None and self.oldest_id < first_day:
+            # event ids and orders, also those of events that left no day bucket (a
+            # referral, a reversal that came before its order)
+            self.seen = {h: d for h, d in self.seen.items() if d >= first_day}
+            self.orders = {k: o for k, o in self.orders.items() if o[0] >= first_day}
+            self.oldest_id = min([*self.seen.values(), *(o[0] for o in self.orders.values())], default=None)
         if self.oldest is None or self.oldest >= first_day:
             return
         for d in [d for d in self.days if d < first_day]:
             del self.days[d]
-        if self.seen and min(self.seen.values()) < first_day:
-            self.seen = {h: d for h, d in self.seen.items() if d >= first_day}
-        if self.orders and any(o[0] < first_day for o in self.orders.values()):
-            self.orders = {k: o for k, o in self.orders.items() if o[0] >= first_day}
         self.oldest = min(self.days) if self.days else None
 
     # --- serialization: compact, deterministic, versioned -------------------

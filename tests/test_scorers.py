@@ -25,7 +25,7 @@ from schemas.events import (
 from schemas.outputs import ReferralCredit, TierChange
 from schemas.rules import load_rules
 from scorers.engine import REREVIEW, Grader, Outcome, iso_day, ts
-from scorers.state import C_ORDERS, C_PLACED, C_REVENUE, DAY, EntityState
+from scorers.state import C_ORDERS, C_PLACED, C_REVENUE, DAY, EntityState, event_hash
 
 RULES = load_rules()
 CW = RULES.customer.window_days  # 365
@@ -303,6 +303,19 @@ def test_history_becomes_too_old_as_the_clock_moves(g: Grader) -> None:
     assert DAY0 not in state.days  # expired past the retention
     state, out = g.apply(state, order(0, "o1c"))
     assert out.status == "too_old"
+
+
+def test_ids_of_events_without_a_day_bucket_leave_with_the_retention(g: Grader) -> None:
+    """A referral and a reversal that comes before its order create no day bucket of the
+    customer's; their ids (and the early reversal) are forgotten when their day leaves."""
+    ref = referral(0, "c9", "c1")
+    early_cancel = OrderEvent(event_id="x1", occurred_at=at(1), order_id="o-late", customer_id="c1",
+                              amount=5.0, status="cancelled")
+    state, _ = feed(g, [ref, early_cancel])
+    assert not state.days and len(state.seen) == 2 and "o-late" in state.orders
+    state, _ = g.apply(state, order(CW + C_LOOKBACK + 1, "o-far"))
+    assert event_hash(ref.event_id) not in state.seen and "o-late" not in state.orders
+    assert len(state.seen) == 1  # the far order's own id
 
 
 # --------------------------------------------------------------------------- metrics
