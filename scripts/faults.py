@@ -21,8 +21,7 @@ the same events, entity by entity. It prints one table of figures:
   counters are scraped just before each kill) / tier-change records republished under an
   existing ``change_id`` (at-least-once) / duplicate change ids in Redis history (must be 0);
 * **parity**: the stream's snapshot equals the offline snapshot for every entity;
-* **result**: ``ok``, ``FAILED``, or ``KNOWN BUG`` (a failure caused by a bug listed in
-  :data:`KNOWN_BUGS`, reported against a file this suite does not own).
+* **result**: ``ok`` or ``FAILED`` (with what failed).
 
 See docs/RELIABILITY.md for what each scenario proves and the figures measured.
 
@@ -112,7 +111,6 @@ class Figures:
     seconds: float = 0.0
     facts: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    known: list[str] = field(default_factory=list)  # failures caused by a reported bug (see KNOWN_BUGS)
 
     @property
     def lost(self) -> int:
@@ -120,11 +118,11 @@ class Figures:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.known
+        return not self.failures
 
     @property
     def result(self) -> str:
-        return "FAILED" if self.failures else "KNOWN BUG" if self.known else "ok"
+        return "FAILED" if self.failures else "ok"
 
     def check(self, condition: bool, message: str) -> None:
         if not condition:
@@ -149,27 +147,8 @@ def render_table(rows: Sequence[Figures]) -> str:
             out.append(f"  {f.scenario}: {k}: {v}")
         for msg in f.failures:
             out.append(f"  {f.scenario}: FAILED: {msg}")
-        for msg in f.known:
-            out.append(f"  {f.scenario}: KNOWN BUG: {msg}")
     return "\n".join(out)
 
-
-# =============================================================================== known bugs
-
-#: Bugs found by these scenarios in files this suite does not own (streams/app.py,
-#: streams/batch.py), reported with their reproduction. A scenario that hits one records it in
-#: ``Figures.known``; tests/test_faults.py turns that into an xfail that names the bug, and
-#: passes on its own once the bug is fixed. Everything else is a failure.
-KNOWN_BUGS = {
-    "redis_skipped_after_join": (
-        "Faust startup race (faust-streaming 0.15.3): a worker that joins mid-stream can skip records "
-        "that reach one of its newly assigned partitions while it is still starting (seen on inbound "
-        "topics by the fast-join investigation; here on tier-changes, consumed by the Redis sink), so an "
-        "entity's latest change may never reach Redis until its next change. Reproduction: the rebalance "
-        "or crash scenario, about 1 run in 3 at 900 events. Workaround: replay the tier-changes topic "
-        "into Redis (idempotent, see the Redis-restart scenario)."
-    ),
-}
 
 RECOVERY_SIGNATURE = b"Error in recovery"
 
@@ -648,7 +627,7 @@ def explain_entity(dep: Deployment, st: EntityState, by_id: dict[str, set[bytes]
             f"tier {cur.get('tier')} change {cur.get('change_id')}; on the topic: seqs {on_topic}")
 
 
-def check_outputs(dep: Deployment, fig: Figures, deadline_s: float = 90.0, joined_mid_stream: bool = False,
+def check_outputs(dep: Deployment, fig: Figures, deadline_s: float = 90.0,
                   redis_scope: Scope | None = None) -> dict[str, EntityState]:
     """Tier changes on the topic and in Redis against the state's change counter.
 
@@ -680,10 +659,7 @@ def check_outputs(dep: Deployment, fig: Figures, deadline_s: float = 90.0, joine
         fig.redis_behind = len(behind)
         detail = f"{len(behind)} entities' latest change not in Redis: " + "; ".join(
             explain_entity(dep, states[k], by_id) for k in behind[:3])
-        if joined_mid_stream:  # a worker started while records flowed: the known Faust race
-            fig.known.append(KNOWN_BUGS["redis_skipped_after_join"] + " Observed: " + detail)
-        else:
-            fig.failures.append(detail)
+        fig.failures.append(detail)
     fig.changes = len(by_id)
     fig.redelivered_changes = records - len(by_id)
     conflicts = {k: v for k, v in by_id.items() if len(v) > 1}
@@ -766,7 +742,7 @@ def scenario_crash(bootstrap: str, tmp: Path, events: int = 20_000, kills: int =
         if check_parity(dep, ref, fig):
             dep.harvest_all(fig)
             check_state(dep, ref, fig)
-            check_outputs(dep, fig, joined_mid_stream=True)
+            check_outputs(dep, fig)
         fig.check(all(w.alive for w in dep.workers), "a worker died on its own")
     fig.seconds = time.monotonic() - started
     return fig
@@ -796,7 +772,7 @@ def scenario_rebalance(bootstrap: str, tmp: Path, events: int = 20_000, seed: in
         if check_parity(dep, ref, fig):
             dep.harvest_all(fig)
             check_state(dep, ref, fig)
-            check_outputs(dep, fig, joined_mid_stream=True)
+            check_outputs(dep, fig)
     fig.seconds = time.monotonic() - started
     return fig
 

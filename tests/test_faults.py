@@ -6,10 +6,7 @@ scenario runs real worker processes on the shared embedded broker, each in its o
 (app id, topic prefix, Redis key prefix) with a private memory-only ``redis-server``, and
 compares the final state with the offline scorer on the same events, entity by entity.
 
-A scenario stopped by a bug reported against a file this suite does not own
-(``scripts.faults.KNOWN_BUGS``, in streams/app.py) xfails with that bug's description; any
-other failure fails. Once the bug is fixed the test passes without changes here. The Redis
-freeze variant (SIGSTOP/SIGCONT) runs in the script only, to keep this file short.
+The Redis freeze variant (SIGSTOP/SIGCONT) runs in the script only, to keep this file short.
 
 Scenario 6 of docs/RELIABILITY.md (a bad rules file pushed to a running worker is refused, the
 running rules stay) is ``tests/test_service.py::test_bad_rules_refused_and_running_rules_stay``.
@@ -44,12 +41,10 @@ pytestmark = pytest.mark.integration
 
 
 def run_scenario(fn: Callable[..., Figures], *args: Any, **kwargs: Any) -> Figures:
-    """Run a scenario; fail on a genuine failure, xfail (naming it) on a known bug."""
+    """Run a scenario; fail with its table of figures if anything failed."""
     fig = fn(*args, **kwargs)
     print(render_table([fig]))
     assert not fig.failures, render_table([fig])
-    if fig.known:
-        pytest.xfail(" | ".join(fig.known))
     return fig
 
 

@@ -1,0 +1,94 @@
+"""Profile one batch worker over a pre-loaded sample: where a worker's CPU goes.
+
+    python -m benchmarks.profile_worker [--customers N] [--days D] [--per-event] [--top 30]
+
+Starts the embedded broker, publishes the sample, runs ``tierstream worker`` under
+cProfile until the group has committed every message, stops it gracefully (the
+profile is written at exit) and prints the functions by own time and the
+cumulative time of the main stages. Prints figures; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.deploy import Deployment, Worker
+from benchmarks.throughput import preload, wait_processed
+from streams.broker import EmbeddedBroker
+from streams.cli_run import stop_process
+from streams.sample import write_sample
+
+STAGES = (
+    ("processor (validate + grade)", "processor.py", "process"),
+    ("grader: apply", "engine.py", "apply"),
+    ("grader: grade", "engine.py", "grade"),
+    ("grader: emit a change", "engine.py", "_emit"),
+    ("state decode", "state.py", "from_bytes"),
+    ("state encode", "state.py", "to_bytes"),
+    ("outbox: write, send, clear", "app.py", "write_and_send"),
+    ("faust: record -> Message", "consumer.py", "_to_message"),
+    ("faust: ack", "consumer.py", "ack"),
+    ("faust: table __setitem__", "table.py", "__setitem__"),
+    ("producer: send", "aiokafka.py", "send"),
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--customers", type=int, default=20_000)
+    ap.add_argument("--suppliers", type=int, default=300)
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--per-event", action="store_true", help="profile the stock per-event path")
+    ap.add_argument("--top", type=int, default=30)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tierstream-profile-"))
+    sample = work / "sample.jsonl"
+    write_sample(sample, customers=args.customers, suppliers=args.suppliers, days=args.days, seed=5)
+    out = work / "worker.prof"
+    with EmbeddedBroker() as broker:
+        dep = Deployment(broker.bootstrap, work, 4, os.environ.get("TIERSTREAM_REDIS_URL",
+                                                                   "redis://127.0.0.1:6379/0"))
+        loaded = preload(dep, sample)
+        print(f"published {loaded.total:,} messages", file=sys.stderr)
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "streams.cli", "worker"]
+        if args.per_event:
+            cmd.append("--per-event")
+        log = work / "worker.log"
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, env=dep.env(port := _port()), stdout=log.open("ab"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        worker = Worker(proc, port, log, started)
+        try:
+            complete, done = wait_processed(loaded, time.monotonic() + 900, "profile", [worker])
+            seconds = time.monotonic() - started
+        finally:
+            stop_process(proc, timeout_s=60)
+            dep.close()
+    print(f"{done:,} messages processed (complete: {complete}) in {seconds:.1f} s including start-up")
+    stats = pstats.Stats(str(out))
+    total = max(stats.total_tt, 1e-9)  # type: ignore[attr-defined]
+    print(f"profile: {total:.1f} s of CPU in the worker's main thread")
+    print("\nstage                              cumulative s   share   per message")
+    raw = stats.stats  # type: ignore[attr-defined]
+    for label, file, func in STAGES:
+        cum = sum(v[3] for (f, _, fn), v in raw.items() if f.endswith(file) and fn == func)
+        print(f"{label:<34} {cum:>12.2f} {cum / total:>7.0%} {cum / max(done, 1) * 1e6:>9.1f} µs")
+    print()
+    stats.sort_stats("tottime").print_stats(args.top)
+
+
+def _port() -> int:
+    from benchmarks.deploy import free_port
+
+    return free_port()
+
+
+if __name__ == "__main__":
+    main()
