@@ -58,6 +58,7 @@ class Pipeline:
         self.processor = Processor(self.settings, self.rules)
         self.names = self.processor.names
         self.batch = batch
+        self._round: dict[int, tuple[BatchStore, Message]] = {}  # the batch path's fetch in progress
         s = self.settings
         self.app = faust.App(
             s.app_id,
@@ -77,7 +78,8 @@ class Pipeline:
         if batch:
             # Before anything creates the app's transport: the grade topics take the batch path.
             install_batch_path(self.app, BatchHandler(
-                topics=frozenset(grade_topics), callback=self.grade_batch, max_batch=s.batch_size,
+                topics=frozenset(grade_topics), callback=self.grade_batch, finish=self.finish_batch,
+                max_batch=s.batch_size,
             ))
             restore_root_log_level(self.app)
         raw: dict[str, Any] = {
@@ -110,20 +112,27 @@ class Pipeline:
         for m in msgs:
             self.out[m.topic].send_soon(key=m.key, value=m.value)
 
-    async def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
+    def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
         """The batch path's callback (:mod:`streams.batch`): one partition's messages, in offset order.
 
-        Processing is synchronous, so nothing else touches the table until the chunk is
-        written; one table write (changelog record) per entity per chunk.
+        States are decoded once per fetch and kept in one :class:`BatchStore` per partition
+        number: an entity's orders, payments, credits and review ticks all live on the same
+        partition number of their topics, so they meet in one store. Dead letters leave now;
+        states and their outboxes wait for :meth:`finish_batch`.
         """
         proc, send = self.processor, self.send
-        store = BatchStore(self.entities)
+        store, _ = self._round.get(tp.partition) or (BatchStore(self.entities), None)
         for m in messages:
             send(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
-        await self.write_and_send(store, messages[-1])
+        self._round[tp.partition] = (store, messages[-1])
         METRICS.batch_size.observe(len(messages))
 
-    async def write_and_send(self, store: BatchStore, message: Message) -> None:
+    async def finish_batch(self) -> None:
+        """The batch path's end of a fetch: write every state it changed, then send their outboxes."""
+        stores, self._round = self._round, {}
+        await self.write_and_send(list(stores.values()))
+
+    async def write_and_send(self, stores: Sequence[tuple[BatchStore, Message]]) -> None:
         """Write the changed states, then send their outboxes, then write them cleared.
 
         Order matters (see :mod:`streams.processor`): the outputs leave only once the
@@ -131,22 +140,26 @@ class Pipeline:
         outputs are. A crash anywhere leaves each output either sent or in a stored outbox,
         which the redelivered messages (their offsets are not committed yet) send again.
         After a rebalance the new owner does that: this worker then stops writing.
+        Two producer round trips per call, however many entities and partitions it covers.
         """
         generation = self.app.consumer_generation_id
-        with as_current_event(self.app, message):  # for stores that place keys by partition
-            store.flush()
-        if not store.unsent:
+        for store, message in stores:
+            with as_current_event(self.app, message):  # for stores that place keys by partition
+                store.flush()
+        if not any(store.unsent for store, _ in stores):
             return
         producer = self.app.producer
         await producer.flush()
         if self.app.consumer_generation_id != generation:
             return
-        self.send(store.take_outbox())
+        for store, _ in stores:
+            self.send(store.take_outbox())
         await producer.flush()
         if self.app.consumer_generation_id != generation:
             return
-        with as_current_event(self.app, message):
-            store.flush()
+        for store, message in stores:
+            with as_current_event(self.app, message):
+                store.flush()
 
     def _register(self) -> None:
         app, proc = self.app, self.processor
@@ -160,7 +173,7 @@ class Pipeline:
                 msg = ev.message
                 store = BatchStore(self.entities)
                 self.send(proc.process(store, msg.topic, msg.partition, msg.offset, ev.key, ev.value, msg.timestamp))
-                await self.write_and_send(store, msg)
+                await self.write_and_send([(store, msg)])
 
         changes_topic = self.app.topic(
             self.names.tier_changes, partitions=self.settings.partitions,

@@ -13,19 +13,22 @@ What: :class:`BatchConsumer` is Faust's aiokafka ``Consumer`` with one hook,
 ``_getmany`` (the call that returns one ``getmany()`` worth of records). For
 the topics of a :class:`BatchHandler` it
 
-1. turns each partition's records into Faust messages (``_to_message``),
-   in chunks of at most ``handler.max_batch``;
-2. awaits ``handler.callback(tp, messages)`` once per chunk -- no await per
-   message; the callback updates the table and sends its outputs (it may
-   await the producer, e.g. to send outputs only once the state that holds
-   them is written);
-3. unless a rebalance started meanwhile, acks every message of the chunk
-   through ``Consumer.ack``, so Faust's own
-   bookkeeping (acked offsets, gaps, ``broker_commit_every``) decides what
-   to commit, and ``_commit_offsets`` flushes the producer before it commits:
-   offsets are committed only after the outputs and changelog writes of the
-   processed messages are acknowledged by the broker (at-least-once);
-4. returns the records of every other topic (the ``tier-changes`` Redis sink,
+1. drops a partition's records if they start past the next offset to read
+   (fetched before a rebalance; see :meth:`BatchConsumer._in_sequence`);
+2. turns each partition's records into Faust messages (``_to_message``),
+   in chunks of at most ``handler.max_batch``, and calls
+   ``handler.callback(tp, messages)`` synchronously per chunk -- no await
+   per message; the callback updates its state and queues its outputs;
+3. once every partition of the fetch went through, awaits
+   ``handler.finish()`` once -- the place to write states and send outputs
+   with as few producer round trips as possible (one fetch, one finish);
+4. unless a rebalance started meanwhile, acks every message of the round
+   through ``Consumer.ack``, so Faust's own bookkeeping (acked offsets,
+   gaps, ``broker_commit_every``) decides what to commit, and
+   ``_commit_offsets`` flushes the producer before it commits: offsets are
+   committed only after the outputs and changelog writes of the processed
+   messages are acknowledged by the broker (at-least-once);
+5. returns the records of every other topic (the ``tier-changes`` Redis sink,
    table changelogs during recovery) to the stock ``getmany``, which delivers
    them per message as usual.
 
@@ -66,6 +69,7 @@ __all__ = [
     "BATCH_PRODUCER_SETTINGS",
     "BatchCallback",
     "BatchConsumer",
+    "BatchFinish",
     "BatchHandler",
     "BatchTransport",
     "as_current_event",
@@ -92,10 +96,13 @@ BATCH_PRODUCER_SETTINGS: dict[str, object] = {
     "producer_linger": 0.010,  # seconds: adds at most 10 ms to a tier change's latency
 }
 
-#: ``await callback(tp, messages)``: handle one chunk of one partition. Must not raise for
-#: bad input (the processor dead-letters it); an exception stops the consumer with the chunk
-#: unacked, so it is processed again after the restart.
-BatchCallback = Callable[[TP, Sequence[Message]], Awaitable[None]]
+#: ``callback(tp, messages)``: handle one chunk of one partition, synchronously. Must not
+#: raise for bad input (the processor dead-letters it); an exception stops the consumer with
+#: the round unacked, so it is processed again after the restart.
+BatchCallback = Callable[[TP, Sequence[Message]], None]
+#: ``await finish()``: after every chunk of one fetch went through ``callback`` and before any
+#: of them is acked (write what they changed, send what they produced).
+BatchFinish = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class BatchHandler:
 
     topics: frozenset[str]
     callback: BatchCallback
+    finish: BatchFinish
     #: at most this many messages per callback; the event loop runs between chunks
     max_batch: int = 2000
     #: after a chunk, wait while more than this many messages sit in Faust's producer
@@ -139,20 +147,20 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     @property
     def in_chunk(self) -> asyncio.Lock:
-        """Held while a chunk's callback runs (it awaits the producer between its writes)."""
+        """Held while a round runs (its ``finish`` awaits the producer between its writes)."""
         if self._chunk_lock is None:
             self._chunk_lock = asyncio.Lock()
         return self._chunk_lock
 
     async def wait_empty(self) -> None:
-        """Faust's "wait for the streams to finish", also waiting for the chunk in progress.
+        """Faust's "wait for the streams to finish", also waiting for the round in progress.
 
         Faust calls this when partitions are revoked (after stopping the flow) and at
-        shutdown, then flushes the producer and commits. A chunk's callback awaits between
-        its state writes and its outputs; letting it finish first means the partition's
-        next owner recovers the states it wrote with their outboxes already sent and
-        cleared. (The chunk stays unacked -- the flow stopped -- so it is redelivered,
-        finds its events already applied, and sends nothing twice.)
+        shutdown, then flushes the producer and commits. A round's ``finish`` awaits
+        between its state writes and its outputs; letting it finish first means the
+        partition's next owner recovers the states it wrote with their outboxes already
+        sent and cleared. (The round stays unacked -- the flow stopped -- so it is
+        redelivered, finds its events already applied, and sends nothing twice.)
         """
         async with self.in_chunk:
             pass
@@ -169,13 +177,26 @@ class BatchConsumer(aiokafka_driver.Consumer):
             return records
         handler = self.batch_handler
         rest: dict[TP, list[Any]] = {}
-        for tp, recs in records.items():
-            if not await self._in_sequence(tp, recs):
-                continue
-            if handler is not None and tp.topic in handler.topics:
-                await self._consume_batch(handler, tp, recs)
-            else:
-                rest[tp] = recs
+        taken: dict[TP, list[Message]] = {}
+        generation_id = self.app.consumer_generation_id
+        async with self.in_chunk:
+            for tp, recs in records.items():
+                if not await self._in_sequence(tp, recs):
+                    continue
+                if handler is not None and tp.topic in handler.topics:
+                    taken[tp] = await self._consume_batch(handler, tp, recs, generation_id)
+                else:
+                    rest[tp] = recs
+            if handler is not None and any(taken.values()):
+                await handler.finish()
+        if handler is not None and taken:
+            ack = self.ack
+            for tp, messages in taken.items():
+                if messages and self._may_process(tp, generation_id):  # else: redelivered to its owner
+                    for message in messages:
+                        ack(message)
+                    self.app.monitor.stream_inbound_time[tp] = monotonic()  # livelock detector
+            await self._after_round(handler)
         return rest
 
     _gap_probe: dict[TP, int] | None = None
@@ -223,15 +244,16 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     and generation_id == self.app.consumer_generation_id
                     and (tp in self._active_partitions or tp in self._buffered_partitions))
 
-    async def _consume_batch(self, handler: BatchHandler, tp: TP, records: Sequence[Any]) -> None:
+    async def _consume_batch(self, handler: BatchHandler, tp: TP, records: Sequence[Any],
+                             generation_id: int) -> list[Message]:
+        """Hand one partition's records to the callback in chunks; the messages it took."""
         to_message = self._to_message
-        ack = self.ack
         step = max(1, handler.max_batch)
         acks_enabled = self.app.topics.acks_enabled_for(tp.topic)
-        generation_id = self.app.consumer_generation_id
+        taken: list[Message] = []
         for start in range(0, len(records), step):
             if not self._may_process(tp, generation_id):
-                return
+                break
             read_offset: int | None = self._read_offset[tp]
             chunk: list[Message] = []
             for record in records[start:start + step]:
@@ -243,22 +265,18 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     # registered as a gap so the commit can move past them
                     await self._add_gap(tp, read_offset + 1, offset)
                     if not self._may_process(tp, generation_id):
-                        return
+                        return taken
                 chunk.append(to_message(tp, record))
                 read_offset = offset
             if not chunk:
                 continue
-            async with self.in_chunk:
-                await handler.callback(tp, chunk)
-            if not self._may_process(tp, generation_id):
-                return  # rebalanced meanwhile: unacked, so processed again by the partition's owner
-            for message in chunk:
-                ack(message)
+            handler.callback(tp, chunk)
+            taken += chunk
             self._read_offset[tp] = chunk[-1].offset
-            self.app.monitor.stream_inbound_time[tp] = monotonic()  # livelock detector
-            await self._after_chunk(handler)
+            await asyncio.sleep(0)  # let the web server and timers run between chunks
+        return taken
 
-    async def _after_chunk(self, handler: BatchHandler) -> None:
+    async def _after_round(self, handler: BatchHandler) -> None:
         commit_every = self._commit_every
         if commit_every is not None and self._n_acked >= commit_every:
             self._n_acked = 0
@@ -266,7 +284,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         buffer = self.app.producer.buffer
         while buffer.size > handler.max_pending_sends and not self.should_stop:
             await buffer.flush_atmost(buffer.size - handler.max_pending_sends)
-        await asyncio.sleep(0)  # let the producer, the web server, timers run between chunks
+        await asyncio.sleep(0)  # let the producer, the web server, timers run between rounds
 
     # --- Tansu: ListOffsets LATEST is the base offset of the newest batch + 1 -------------
 

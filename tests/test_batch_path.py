@@ -69,12 +69,18 @@ def consumer_for(fetched: dict[TP, list[Rec]], calls: Calls, max_batch: int = 3,
     """An app whose consumer is a BatchConsumer fed ``fetched`` by every getmany (never started)."""
     app = faust.App("unit-batch", broker="kafka://127.0.0.1:1", web_enabled=False)
 
-    async def callback(tp: TP, messages: Sequence[Message]) -> None:
+    def callback(tp: TP, messages: Sequence[Message]) -> None:
         if fail:
             raise RuntimeError("boom")
         calls.append((tp, list(messages)))
 
-    install_batch_path(app, BatchHandler(topics=frozenset({"a"}), callback=callback, max_batch=max_batch))
+    async def finish() -> None:
+        # once per fetch, after every chunk and before any ack
+        assert not any(m.acked for _, ms in calls for m in ms)
+        calls.append((TP("finish", -1), []))
+
+    install_batch_path(app, BatchHandler(topics=frozenset({"a"}), callback=callback, finish=finish,
+                                         max_batch=max_batch))
     consumer = app.consumer
     assert isinstance(consumer, BatchConsumer)
 
@@ -99,7 +105,7 @@ def test_batches_per_partition_in_chunks_and_acks_for_commit() -> None:
 
     assert list(rest) == [B0] and rest[B0] == fetched[B0]  # other topics: stock path
     assert [(tp, [m.offset for m in ms]) for tp, ms in calls] == [
-        (A0, [0, 1, 2]), (A0, [3, 4, 5]), (A0, [6]), (A1, [40, 41]),
+        (A0, [0, 1, 2]), (A0, [3, 4, 5]), (A0, [6]), (A1, [40, 41]), (TP("finish", -1), []),
     ]
     first = calls[0][1][0]
     assert (first.topic, first.partition, first.key, first.value, first.timestamp) == ("a", 0, b"k0", b"v0", 0.0)
@@ -137,7 +143,7 @@ def test_records_fetched_past_the_read_offset_are_refetched_not_skipped() -> Non
     assert consumer._new_offset(A0) is None
 
     rest = asyncio.run(consumer._getmany(set(fetched), 1.0))  # the refetch starts there again
-    assert list(rest) == [B0] and [m.offset for _, ms in calls for m in ms] == [10, 11, 12]
+    assert list(rest) == [B0] and [m.offset for tp, ms in calls for m in ms if tp == A0] == [10, 11, 12]
     assert len(seeks) == 2
     assert (consumer._new_offset(A0) or 0) > 9  # the gap 5..9 is real: committed past
 
@@ -150,25 +156,26 @@ def test_nothing_processed_while_flow_is_stopped_or_partition_paused() -> None:
     consumer.resume_flow()
     consumer.pause_partitions([A1])  # e.g. during table recovery
     asyncio.run(consumer._getmany({A0}, 1.0))
-    assert {tp for tp, _ in calls} == {A0}
+    assert {tp for tp, _ in calls} == {A0, TP("finish", -1)}
     assert consumer._new_offset(A1) is None
 
 
-def test_a_rebalance_during_a_chunk_leaves_it_unacked_and_stops_the_batch() -> None:
-    """The callback awaits (the producer): a rebalance meanwhile means the partition's new
-    owner processes the chunk again, from the committed offset, so nothing is acked."""
+def test_a_rebalance_during_a_round_leaves_it_unacked_and_stops_the_batch() -> None:
+    """A rebalance before the round is acked (the finish awaits the producer) means the
+    partition's new owner processes it again, from the committed offset: nothing is acked."""
     calls: Calls = []
     app, consumer = consumer_for({A0: recs("a", 0, range(9))}, calls)
     real = consumer.batch_handler
     assert real is not None
 
-    async def rebalanced_during(tp: TP, messages: Sequence[Message]) -> None:
-        await real.callback(tp, messages)
+    def rebalanced_during(tp: TP, messages: Sequence[Message]) -> None:
+        real.callback(tp, messages)
         app.consumer_generation_id += 1  # as if a rebalance ran while the loop was free
 
-    cast(Any, consumer.transport).batch_handler = BatchHandler(real.topics, rebalanced_during, real.max_batch)
+    cast(Any, consumer.transport).batch_handler = BatchHandler(real.topics, rebalanced_during, real.finish,
+                                                               real.max_batch)
     asyncio.run(consumer._getmany({A0}, 1.0))
-    assert [[m.offset for m in ms] for _, ms in calls] == [[0, 1, 2]]
+    assert [[m.offset for m in ms] for _, ms in calls] == [[0, 1, 2], []]  # then finish, no ack
     assert consumer._new_offset(A0) is None
 
 
