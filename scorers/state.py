@@ -56,6 +56,7 @@ CUSTOMER_FIELDS = 8
 SUPPLIER_FIELDS = 10
 
 # orders[order_id] = [day, status, *contribution]
+_NEXT_REVIEW = 21  # index of next_review in the serialized list (formats 2 and 3)
 ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
 
 
@@ -233,6 +234,15 @@ class EntityState:
             [[t, k.decode(), v.decode()] for t, k, v in self.outbox] if self.outbox else None,
         ]
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+    @staticmethod
+    def next_review_of(data: bytes) -> int | None:
+        """The ``next_review`` of a serialized state, without building the state (the timer's index)."""
+        doc = orjson.loads(data)
+        if doc[0] not in (2, 3):
+            raise ValueError(f"unknown entity state format {doc[0]!r}")
+        next_review: int | None = doc[_NEXT_REVIEW]
+        return next_review
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:

@@ -20,6 +20,7 @@ Thin wiring around :class:`streams.processor.Processor`:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from faust.types import TP, Message
 from schemas.outputs import TierChange
 from schemas.rules import Rules, load_rules
 from schemas.settings import Settings
+from scorers.state import EntityState
 from streams.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
@@ -199,7 +201,7 @@ class Pipeline:
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:
-            self._rebuild_due_if_reassigned()
+            await self._rebuild_due_if_reassigned()
             self._update_lag()
             until = proc.watermark
             if not until:
@@ -248,23 +250,26 @@ class Pipeline:
 
         return int((murmur2(key) & 0x7FFFFFFF) % self.settings.partitions)
 
-    def _rebuild_due_if_reassigned(self) -> None:
-        """After a (re)assignment, index the owned entities' next reviews from the table, once."""
+    async def _rebuild_due_if_reassigned(self) -> None:
+        """After a (re)assignment, index the owned entities' next reviews from the table, once.
+
+        Reads only ``next_review`` from each value and yields to the event loop every
+        20,000 entities: over a million recovered entities this takes seconds, during
+        which the worker keeps processing and answering health checks.
+        """
         owned = self._owned_partitions()
         if owned == self._assigned:
             return
         self._assigned = owned
-        import heapq
-
-        from scorers.state import EntityState
-
+        items = list(self.entities.items())  # a copy: processing goes on while this runs
         heap: list[tuple[int, bytes]] = []
-        for key, value in self.entities.items():
-            if value is None:
-                continue
-            nr = EntityState.from_bytes(value).next_review
-            if nr is not None:
+        next_review_of = EntityState.next_review_of
+        for i, (key, value) in enumerate(items):
+            if value is not None and (nr := next_review_of(value)) is not None:
                 heap.append((nr, key))
+            if i % 20_000 == 19_999:
+                await asyncio.sleep(0)
+        heap += self.processor.due  # what processing indexed meanwhile
         heapq.heapify(heap)
         self.processor.due = heap
 

@@ -680,6 +680,7 @@ def test_state_round_trips_through_bytes(g: Grader) -> None:
     back = EntityState.from_bytes(data)
     assert back.to_bytes() == data
     assert back == state
+    assert state.next_review is not None and EntityState.next_review_of(data) == state.next_review
     assert g.snapshot(back, back.clock + DAY).model_dump() == g.snapshot(state, state.clock + DAY).model_dump()
     # and processing continues identically from the restored state
     nxt = [order(40, "o-next", amount=20.0), payment(41, "i-next", 30)]
@@ -699,3 +700,5 @@ def test_supplier_state_round_trips(g: Grader) -> None:
 def test_unknown_state_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b'[1, "customer", "c1"]')
+    with pytest.raises(ValueError, match="unknown entity state format"):
+        EntityState.next_review_of(b'[1, "customer", "c1"]')
