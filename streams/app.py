@@ -38,7 +38,6 @@ from streams.batch import (
     BatchHandler,
     as_current_event,
     install_batch_path,
-    restore_root_log_level,
 )
 from streams.control import register_control
 from streams.faust_settings import fast_join_settings
@@ -83,7 +82,6 @@ class Pipeline:
                 topics=frozenset(grade_topics), callback=self.grade_batch, finish=self.finish_batch,
                 max_batch=s.batch_size,
             ))
-            restore_root_log_level(self.app)
         raw: dict[str, Any] = {
             "key_serializer": "raw", "value_serializer": "raw", "key_type": bytes, "value_type": bytes,
         }

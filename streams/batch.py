@@ -74,7 +74,6 @@ __all__ = [
     "BatchTransport",
     "as_current_event",
     "install_batch_path",
-    "restore_root_log_level",
 ]
 
 log = logging.getLogger("tierstream.batch")
@@ -388,27 +387,3 @@ def install_batch_path(app: faust.App, handler: BatchHandler) -> BatchTransport:
     transport.batch_handler = handler
     app.transport = transport
     return transport
-
-
-def restore_root_log_level(app: faust.App) -> None:
-    """Undo the DEBUG root log level Faust's worker leaves behind, once the app runs.
-
-    ``faust.Worker`` always creates a terminal spinner (also with ``quiet=True``) and,
-    to spin it on every log record, sets the root logger to DEBUG with a DEBUG-level
-    spinner handler (``Worker._setup_spinner_handler``); the spinner stops after
-    startup but the level stays. Every ``log.debug`` in aiokafka and Faust (two per
-    produced message, more per produce request) then builds a ``LogRecord`` that every
-    handler drops: the batch worker handled ~3,700 events per CPU-second without this and
-    ~4,200 with it. This app task (app tasks start once table recovery is done) sets the
-    root level back to the lowest level of the real handlers (the worker's ``--loglevel``),
-    so nothing that was printed before is lost.
-    """
-    from faust.utils.terminal import SpinnerHandler
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def _restore_root_log_level() -> None:
-        root = logging.getLogger()
-        levels = [h.level for h in root.handlers if not isinstance(h, SpinnerHandler)]
-        if levels and root.level < min(levels):
-            root.setLevel(min(levels))
-

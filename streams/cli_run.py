@@ -24,14 +24,13 @@ ENV_HELP = (
 
 def run_worker(settings: Settings, batch: bool, loglevel: str) -> None:
     """Run one worker in this process until SIGINT/SIGTERM (blocking)."""
-    import faust
-
     from streams.admin import ensure_topics
     from streams.app import create_app
+    from streams.worker import Worker
 
     ensure_topics(settings)
     pipeline = create_app(settings, batch=batch)
-    worker = faust.Worker(pipeline.app, loglevel=loglevel, quiet=True)
+    worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
 
 
