@@ -209,7 +209,8 @@ def test_table_writes_see_the_chunk_as_current_event() -> None:
         store.flush()
     assert current_event() is None
     assert seen == [(b"x", 3)]
-    assert EntityState.from_bytes(store.table[b"x"]).clock == 1
+    written = store.table.get(b"x")
+    assert written is not None and EntityState.from_bytes(written).clock == 1
 
 
 # --------------------------------------------------------------------------- end to end

@@ -145,17 +145,17 @@ UNTYPED = [b"not json at all", b"[1, 2]", orjson.dumps({"type": "refund", "event
 def change(n: int, entity_type: str, direction: str, entity_id: str | None = None) -> TierChange:
     return TierChange(
         change_id=f"tc:{entity_type}:{entity_id or n}:{n}",
-        entity_type=entity_type,  # type: ignore[arg-type]
+        entity_type=entity_type,
         entity_id=entity_id or f"{entity_type[0]}{n:05d}",
         previous_tier=None if direction == "initial" else "general",
         tier="key",
-        direction=direction,  # type: ignore[arg-type]
+        direction=direction,
         score=71.25,
         previous_score=None,
         components={"frequency": 80.0},
         reasons=[f"reason {n}", "second reason"],
         rules_version="v1",
-        occurred_at=T0,  # type: ignore[arg-type]
+        occurred_at=T0,
         cause=f"e{n}",
     )
 
@@ -181,7 +181,7 @@ def test_kafka_config_sasl_keeps_the_password_out_of_reprs_and_errors() -> None:
 
     s = Settings(kafka_bootstrap="a:1", kafka_security_protocol="SASL_PLAINTEXT",
                  kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="svc",
-                 kafka_sasl_password="hunter2-secret")  # type: ignore[arg-type]
+                 kafka_sasl_password="hunter2-secret")
     cfg = kafka_python_config(s)
     assert cfg["sasl_plain_password"] == "hunter2-secret"
     assert cfg["sasl_mechanism"] == "SCRAM-SHA-512" and cfg["sasl_plain_username"] == "svc"
@@ -295,7 +295,7 @@ def test_watch_filters_and_follows_from_the_end(broker: EmbeddedBroker) -> None:
     old = [change(1, "customer", "upgrade"), change(2, "supplier", "downgrade"),
            change(3, "supplier", "upgrade"), change(4, "customer", "downgrade"),
            change(5, "supplier", "initial")]
-    items = [change_msg(c) for c in old]
+    items: list[tuple[bytes | None, bytes | None]] = [change_msg(c) for c in old]
     items.insert(2, (b"customer:x", b"{not a tier change"))  # logged and skipped
     produce(broker, topic, items)  # one batch: Tansu's end offset would fall inside it
 

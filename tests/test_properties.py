@@ -27,6 +27,7 @@ from schemas.outputs import TierChange
 from schemas.rules import Hysteresis, Rules, load_rules
 from scorers.engine import Grader, ts
 from scorers.grading import compile_dims, composite
+from scorers.metrics import Metrics
 from scorers.state import DAY, EntityState
 from streams.offline import OfflineScorer
 
@@ -155,7 +156,8 @@ def run(events: list[AnyEvent], rules: Rules = RULES) -> tuple[dict[tuple[str, s
     as_of, final = scorer.finish()
     emitted += final
     assert as_of == max(ts(e.occurred_at) for e in events)
-    snaps = {(s.entity_type, s.entity_id): s.model_dump() for s in scorer.snapshots(as_of)}
+    snaps: dict[tuple[str, str], dict[str, Any]] = {
+        (s.entity_type, s.entity_id): s.model_dump() for s in scorer.snapshots(as_of)}
     return snaps, emitted, scorer
 
 
@@ -315,7 +317,7 @@ def _alternating_payments(n_base: int, cents: int, base_payments: int, swing: in
 def _even_day_score(n_base: int, cents: int) -> float:
     """The score of day 0 and of every even day (plain composite of the known metrics)."""
     revenue = n_base * cents / 100
-    metrics = {
+    metrics: Metrics = {
         "recency_days": 0.0, "order_count": float(n_base), "revenue": revenue,
         "gross_profit": n_base * (cents - round(cents * 0.7)) / 100, "on_time_payment_ratio": 0.5,
         "late_payments": 1.0, "avg_days_late": 3.0, "qualified_referrals": 0.0,

@@ -134,7 +134,7 @@ def test_offsets_are_kept_as_instants() -> None:
 def test_events_are_frozen() -> None:
     event = INBOUND_ADAPTER.validate_json(orjson.dumps(VALID["order"]))
     with pytest.raises(ValidationError):
-        event.amount = 1.0  # type: ignore[misc]
+        event.amount = 1.0  # type: ignore[misc,union-attr]
 
 
 # --------------------------------------------------------------------------- invalid events

@@ -387,7 +387,7 @@ def test_supplier_without_tickets_leaves_service_out(g: Grader) -> None:
 @pytest.mark.parametrize("referral_first", [True, False])
 def test_referral_credit_once_the_referred_customer_orders(g: Grader, referral_first: bool) -> None:
     ref, first, second = referral(0, "c1", "c2"), order(3, "o1", cust="c2"), order(4, "o2", cust="c2")
-    evs = [ref, first, second] if referral_first else [first, ref, second]
+    evs: list[AnyEvent] = [ref, first, second] if referral_first else [first, ref, second]
     state, outs = feed(g, evs)
     credits = [c for o in outs for c in o.credits]
     assert len(credits) == 1
@@ -683,7 +683,7 @@ def test_state_round_trips_through_bytes(g: Grader) -> None:
     assert state.next_review is not None and EntityState.next_review_of(data) == state.next_review
     assert g.snapshot(back, back.clock + DAY).model_dump() == g.snapshot(state, state.clock + DAY).model_dump()
     # and processing continues identically from the restored state
-    nxt = [order(40, "o-next", amount=20.0), payment(41, "i-next", 30)]
+    nxt: list[AnyEvent] = [order(40, "o-next", amount=20.0), payment(41, "i-next", 30)]
     s1, o1 = feed(g, nxt, state)
     s2, o2 = feed(g, nxt, back)
     assert s1.to_bytes() == s2.to_bytes()

@@ -48,6 +48,12 @@ def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[Stream, in
     s.stop()
 
 
+def tier_of(port: int, entity_type: str, entity_id: str) -> dict[str, Any] | None:
+    """The entity's current tier from the HTTP API, or None while it has none."""
+    status, doc = http(port, f"/tiers/{entity_type}/{entity_id}")
+    return doc if status == 200 and isinstance(doc, dict) else None
+
+
 def order(eid: str, cid: str, amount: float, day: int = 1) -> bytes:
     return json.dumps({"type": "order", "event_id": eid, "occurred_at": f"2026-10-{day:02d}T10:00:00Z",
                        "order_id": "o" + eid, "customer_id": cid, "amount": amount, "cost": amount / 2}).encode()
@@ -56,7 +62,7 @@ def order(eid: str, cid: str, amount: float, day: int = 1) -> bytes:
 def test_current_tier_history_health_and_metrics(service: tuple[Stream, int, Path]) -> None:
     s, port, _ = service
     publish(s.settings, enumerate([order("e1", "c1", 20_000), order("e2", "c1", 30_000, 2)], 1))
-    _, current = poll(lambda: (r := http(port, "/tiers/customer/c1"))[0] == 200 and r, 60, "c1 in the tier store")
+    current = poll(lambda: tier_of(port, "customer", "c1"), 60, "c1 in the tier store")
     assert current["tier"] in {t.name for t in load_rules().customer.tiers}
     assert current["reasons"] and current["components"]
     status, hist = http(port, "/tiers/customer/c1/history")
@@ -95,6 +101,6 @@ def test_assessment_write_path_needs_the_token(service: tuple[Stream, int, Path]
     status, _ = http(port, "/assessments", body, token=TOKEN)
     assert status == 202
     publish(s.settings, enumerate([order("e9", "c9", 10, 2)], 1))
-    _, current = poll(lambda: (r := http(port, "/tiers/customer/c9"))[0] == 200 and r, 60, "c9 graded")
+    current = poll(lambda: tier_of(port, "customer", "c9"), 60, "c9 graded")
     assert current["tier"] == "key" and any("manual override by alice" in r for r in current["reasons"])
     assert TOKEN not in json.dumps(http(port, "/health")[1])
