@@ -146,6 +146,7 @@ class Pipeline:
         for store, message in stores:
             with as_current_event(self.app, message):  # for stores that place keys by partition
                 store.flush()
+            self.processor.index_reviews(store)
         if not any(store.unsent for store, _ in stores):
             return
         producer = self.app.producer

@@ -97,12 +97,16 @@ class BatchStore:
         self.states: dict[bytes, EntityState | None] = {}
         self.dirty: set[bytes] = set()
         self.unsent: set[bytes] = set()
+        self.review_at_load: dict[bytes, int | None] = {}
+        #: (next_review, key) of written states whose next review moved: for the timer's index
+        self.reviews: list[tuple[int, bytes]] = []
 
     def load(self, key: bytes) -> EntityState | None:
         if key in self.states:
             return self.states[key]
         raw = self.table.get(key)
         state = self.states[key] = EntityState.from_bytes(raw) if raw is not None else None
+        self.review_at_load[key] = state.next_review if state is not None else None
         if state is not None and state.outbox:  # left by a worker that stopped before sending it
             self.unsent.add(key)
         return state
@@ -114,11 +118,15 @@ class BatchStore:
             self.unsent.add(key)
 
     def flush(self) -> None:
-        """Write every state changed since the last flush."""
+        """Write every state changed since the last flush (and note the next reviews that moved)."""
         for key in self.dirty:
             state = self.states[key]
             if state is not None:
                 self.table[key] = state.to_bytes()
+                nr = state.next_review
+                if nr is not None and nr != self.review_at_load.get(key):
+                    self.reviews.append((nr, key))
+                self.review_at_load[key] = nr
         self.dirty.clear()
 
     def take_outbox(self) -> list[Outgoing]:
@@ -254,8 +262,6 @@ class Processor:
 
     def _store(self, store: StateCache, key: bytes, state: EntityState) -> None:
         store.save(key, state)
-        if state.next_review is not None:
-            heapq.heappush(self.due, (state.next_review, key))
 
     def _count(self, out: Outcome) -> None:
         if out.status == "duplicate":
@@ -324,6 +330,16 @@ class Processor:
             kept = kept[: len(kept) // 2]  # escaping made it too big: keep a shorter prefix
 
     # --- the re-review timer's index ------------------------------------------------
+
+    def index_reviews(self, store: BatchStore) -> None:
+        """Add the next reviews a flushed store noted to the timer's index (once per entity per flush).
+
+        Every stored state's ``next_review`` has an entry: from the flush that set it, or
+        from the rebuild after an assignment; a review tick pops it and moves it.
+        """
+        for entry in store.reviews:
+            heapq.heappush(self.due, entry)
+        store.reviews.clear()
 
     def pop_due(self, until: int, owned: Callable[[bytes], bool]) -> list[bytes]:
         """Entities whose next review is at or before ``until`` (each once), owned by this worker."""

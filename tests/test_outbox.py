@@ -94,3 +94,18 @@ def test_states_written_before_the_outbox_existed_still_load() -> None:
     assert doc[0] == 3 and doc[-1] is None  # an empty outbox costs four bytes
     old = json.dumps([2, *doc[1:-1]]).encode()
     assert EntityState.from_bytes(old).clock == 7
+
+
+def test_the_timer_index_gets_one_entry_per_entity_per_flush_and_only_when_it_moved() -> None:
+    table: dict[bytes, bytes] = {}
+    store = BatchStore(table)
+    for n in range(3):
+        PROC.process(store, NAMES.inbound("order"), 0, n, KEY, order(n))
+    store.flush()
+    due = stored(table).next_review
+    assert due is not None and store.reviews == [(due, KEY)]  # three messages, one entry
+    store.reviews.clear()
+    again = BatchStore(table)
+    PROC.process(again, NAMES.inbound("order"), 0, 1, KEY, order(1))  # a duplicate: nothing moves
+    again.flush()
+    assert again.reviews == []
