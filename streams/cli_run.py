@@ -60,6 +60,10 @@ def spawn_worker(env: dict[str, str], batch: bool = True, log: Path | None = Non
     return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
     if proc.poll() is not None:
         return
@@ -102,6 +106,7 @@ def attach_run(group: click.Group) -> None:
         from streams.broker import EmbeddedBroker
         from streams.client import publish, watch
 
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` (or a supervisor) stops it like Ctrl-C
         with EmbeddedBroker() as broker:
             env = {**os.environ, "TIERSTREAM_KAFKA_BOOTSTRAP": broker.bootstrap,
                    "TIERSTREAM_WEB_PORT": str(web_port), "TIERSTREAM_PARTITIONS": str(partitions)}
