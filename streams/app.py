@@ -24,10 +24,10 @@ import heapq
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.types import TP, Message
+from faust.types import TP, FutureMessage, Message
 
 from schemas.outputs import TierChange
 from schemas.rules import Rules, load_rules
@@ -45,6 +45,7 @@ from streams.kafka_config import faust_broker_kwargs
 from streams.metrics import METRICS
 from streams.processor import BatchStore, Outgoing, Processor
 from streams.redis_store import AsyncTierStore, StoreUnavailable
+from streams.tables import EntityTable, delivered
 from streams.web import register_web
 
 log = logging.getLogger("tierstream")
@@ -60,6 +61,7 @@ class Pipeline:
         self.names = self.processor.names
         self.batch = batch
         self._round: dict[int, tuple[BatchStore, Message]] = {}  # the batch path's fetch in progress
+        self._round_letters: list[FutureMessage] = []  # its dead letters
         s = self.settings
         self.app = faust.App(
             s.app_id,
@@ -71,6 +73,7 @@ class Pipeline:
             web_port=s.web_port,
             web_host=s.web_host,
             web_enabled=True,
+            Table=EntityTable,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             **{**fast_join_settings(), **(BATCH_PRODUCER_SETTINGS if batch else {})},
@@ -80,6 +83,7 @@ class Pipeline:
             # Before anything creates the app's transport: the grade topics take the batch path.
             install_batch_path(self.app, BatchHandler(
                 topics=frozenset(grade_topics), callback=self.grade_batch, finish=self.finish_batch,
+                abort=self.abort_batch,
                 max_batch=s.batch_size,
             ))
         raw: dict[str, Any] = {
@@ -97,20 +101,19 @@ class Pipeline:
         # changelog topic's) serializers from them, defaulting to JSON -- which also rewrote
         # the shared schema to JSON, so recovery could not decode the changelog and a
         # restarted worker never became ready ("Error in recovery unexpected character").
-        self.entities = self.app.Table(
+        self.entities = cast(EntityTable, self.app.Table(
             "entities", default=None, partitions=s.partitions, use_partitioner=True,
             key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-        )
+        ))
         self.tier_store = AsyncTierStore.from_settings(s)
         self.started = time.time()
         self._register()
 
     # --- wiring ------------------------------------------------------------------
 
-    def send(self, msgs: list[Outgoing]) -> None:
-        for m in msgs:
-            self.out[m.topic].send_soon(key=m.key, value=m.value)
+    def send(self, msgs: list[Outgoing]) -> list[FutureMessage]:
+        return [self.out[m.topic].send_soon(key=m.key, value=m.value) for m in msgs]
 
     def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
         """The batch path's callback (:mod:`streams.batch`): one partition's messages, in offset order.
@@ -120,19 +123,25 @@ class Pipeline:
         partition number of their topics, so they meet in one store. Dead letters leave now;
         states and their outboxes wait for :meth:`finish_batch`.
         """
-        proc, send = self.processor, self.send
+        proc, send, letters = self.processor, self.send, self._round_letters
         store, _ = self._round.get(tp.partition) or (BatchStore(self.entities), None)
         for m in messages:
-            send(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
+            letters += send(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
         self._round[tp.partition] = (store, messages[-1])
         METRICS.batch_size.observe(len(messages))
 
     async def finish_batch(self) -> None:
         """The batch path's end of a fetch: write every state it changed, then send their outboxes."""
         stores, self._round = self._round, {}
-        await self.write_and_send(list(stores.values()))
+        letters, self._round_letters = self._round_letters, []
+        await self.write_and_send(list(stores.values()), letters)
 
-    async def write_and_send(self, stores: Sequence[tuple[BatchStore, Message]]) -> None:
+    def abort_batch(self) -> None:
+        """A round that failed or was cancelled before its finish: forget its decoded states."""
+        self._round, self._round_letters = {}, []
+
+    async def write_and_send(self, stores: Sequence[tuple[BatchStore, Message]],
+                             letters: Sequence[FutureMessage] = ()) -> None:
         """Write the changed states, then send their outboxes, then write them cleared.
 
         Order matters (see :mod:`streams.processor`): the outputs leave only once the
@@ -140,27 +149,31 @@ class Pipeline:
         outputs are. A crash anywhere leaves each output either sent or in a stored outbox,
         which the redelivered messages (their offsets are not committed yet) send again.
         After a rebalance the new owner does that: this worker then stops writing.
-        Two producer round trips per call, however many entities and partitions it covers.
+        Two producer round trips per call, however many entities and partitions it covers;
+        the waits are on the records' own futures (``Producer.flush()`` is no barrier, see
+        :mod:`streams.tables`), dead letters included, so what the caller acks next is on
+        the broker.
         """
         generation = self.app.consumer_generation_id
         for store, message in stores:
             with as_current_event(self.app, message):  # for stores that place keys by partition
                 store.flush()
             self.processor.index_reviews(store)
+        await self.entities.written()
         if not any(store.unsent for store, _ in stores):
+            await delivered(list(letters))
             return
-        producer = self.app.producer
-        await producer.flush()
         if self.app.consumer_generation_id != generation:
             return
+        sent = list(letters)
         for store, _ in stores:
-            self.send(store.take_outbox())
-        await producer.flush()
+            sent += self.send(store.take_outbox())
+        await delivered(sent)
         if self.app.consumer_generation_id != generation:
             return
         for store, message in stores:
             with as_current_event(self.app, message):
-                store.flush()
+                store.flush()  # the cleared outboxes: acknowledged by the next round's wait or a commit
 
     def _register(self) -> None:
         app, proc = self.app, self.processor
@@ -173,8 +186,9 @@ class Pipeline:
             async for ev in stream.events():
                 msg = ev.message
                 store = BatchStore(self.entities)
-                self.send(proc.process(store, msg.topic, msg.partition, msg.offset, ev.key, ev.value, msg.timestamp))
-                await self.write_and_send([(store, msg)])
+                letters = self.send(proc.process(store, msg.topic, msg.partition, msg.offset, ev.key, ev.value,
+                                                 msg.timestamp))
+                await self.write_and_send([(store, msg)], letters)
 
         changes_topic = self.app.topic(
             self.names.tier_changes, partitions=self.settings.partitions,
@@ -254,10 +268,11 @@ class Pipeline:
 
         Reads only ``next_review`` from each value and yields to the event loop every
         20,000 entities: over a million recovered entities this takes seconds, during
-        which the worker keeps processing and answering health checks.
+        which the worker keeps processing and answering health checks. Waits for the
+        table's recovery: an index of a half-recovered table would miss entities.
         """
         owned = self._owned_partitions()
-        if owned == self._assigned:
+        if owned == self._assigned or not self.ready():
             return
         self._assigned = owned
         items = list(self.entities.items())  # a copy: processing goes on while this runs

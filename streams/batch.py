@@ -123,6 +123,8 @@ class BatchHandler:
     #: buffer (the stock conductor waits above 100 per message): bounds memory when the
     #: broker is slower than processing, without a wait per message.
     max_pending_sends: int = 20_000
+    #: called instead of ``finish`` when a round fails or is cancelled before it
+    abort: Callable[[], None] = lambda: None
 
 
 @contextlib.contextmanager
@@ -203,15 +205,20 @@ class BatchConsumer(aiokafka_driver.Consumer):
         taken: dict[TP, list[Message]] = {}
         generation_id = self.app.consumer_generation_id
         async with self.in_chunk:
-            for tp, recs in records.items():
-                if not await self._in_sequence(tp, recs):
-                    continue
-                if handler is not None and tp.topic in handler.topics:
-                    taken[tp] = await self._consume_batch(handler, tp, recs, generation_id)
-                else:
-                    rest[tp] = recs
-            if handler is not None and any(taken.values()):
-                await handler.finish()
+            try:
+                for tp, recs in records.items():
+                    if not await self._in_sequence(tp, recs):
+                        continue
+                    if handler is not None and tp.topic in handler.topics:
+                        taken[tp] = await self._consume_batch(handler, tp, recs, generation_id)
+                    else:
+                        rest[tp] = recs
+                if handler is not None and any(taken.values()):
+                    await handler.finish()
+            except BaseException:
+                if handler is not None:
+                    handler.abort()  # nothing of the round is acked: it is processed again
+                raise
         if handler is not None and taken:
             ack = self.ack
             for tp, messages in taken.items():
@@ -222,7 +229,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
             await self._after_round(handler)
         return rest
 
-    _gap_probe: dict[TP, int] | None = None
+    _gap_probe: dict[TP, tuple[int, int]] | None = None  # tp -> (generation, first offset fetched)
 
     async def _in_sequence(self, tp: TP, records: Sequence[Any]) -> bool:
         """False (and the partition seeked back) for records that start past the next offset to read.
@@ -237,22 +244,27 @@ class BatchConsumer(aiokafka_driver.Consumer):
         seeked back to the read offset; if the refetch starts at the same offset
         again, the gap is real (compaction, transaction markers) and goes through.
         """
+        if self._gap_probe is None:
+            self._gap_probe = {}
+        probes = self._gap_probe
+        probe = probes.pop(tp, None)
         read_offset = self._read_offset[tp]
         if read_offset is None or not records or records[0].offset - read_offset <= 1:
             return True
         first = next((r.offset for r in records if r.offset >= read_offset), None)
         if first is None or first - read_offset <= 1:
             return True  # only already-read records before the next one: dropped as usual
-        if self._gap_probe is None:
-            self._gap_probe = {}
-        probes = self._gap_probe
-        if probes.pop(tp, None) == first:
+        generation = self.app.consumer_generation_id
+        if probe == (generation, first):
             return True  # fetched again from the read offset: a real gap
-        probes[tp] = first
+        probes[tp] = (generation, first)
         log.info("%s: records from offset %d fetched while the next to read is %d (fetched before a "
                  "rebalance?): seeking back to %d", tp, first, read_offset, read_offset)
         try:
-            await self._seek(tp, read_offset)
+            # through the consumer thread (aiokafka runs there); also sets the read offset.
+            # After a read, the read offset is the last offset read: that one record comes
+            # again and is deduplicated like any redelivery.
+            await self._thread.seek_wait({tp: read_offset})
         except Exception as exc:  # e.g. no longer assigned: the next assignment seeks anyway
             log.warning("could not seek %s back to %d: %r", tp, read_offset, exc)
         return False

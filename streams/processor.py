@@ -69,6 +69,8 @@ class StateCache(Protocol):
 
     def save(self, key: bytes, state: EntityState) -> None: ...
 
+    def reviewed(self, key: bytes) -> None: ...
+
 
 class Table(Protocol):
     """A ``bytes -> EntityState.to_bytes()`` mapping: the Faust table, or a dict."""
@@ -116,6 +118,10 @@ class BatchStore:
         self.dirty.add(key)
         if state.outbox:
             self.unsent.add(key)
+
+    def reviewed(self, key: bytes) -> None:
+        """The timer popped ``key``'s index entry (a review tick): index it again at the next flush."""
+        self.review_at_load[key] = None
 
     def flush(self) -> None:
         """Write every state changed since the last flush (and note the next reviews that moved)."""
@@ -252,6 +258,7 @@ class Processor:
         state = store.load(key)
         if state is None:
             return []
+        store.reviewed(key)
         before = state.next_review
         out = self.grader.review_due(state, until)
         if self._stash(state, out, None) or state.next_review != before:

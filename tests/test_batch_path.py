@@ -132,10 +132,12 @@ def test_records_fetched_past_the_read_offset_are_refetched_not_skipped() -> Non
     _, consumer = consumer_for(fetched, calls)
     seeks: list[tuple[TP, int]] = []
 
-    async def seek(tp: TP, offset: int) -> None:
-        seeks.append((tp, offset))
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        for tp, offset in partitions.items():
+            seeks.append((tp, offset))
+            consumer._read_offset[tp] = offset  # as the consumer thread's seek_wait does
 
-    setattr(consumer, "_seek", seek)  # noqa: B010 - record the seek instead of sending it
+    setattr(consumer._thread, "seek_wait", seek_wait)  # noqa: B010 - record the seek instead of sending it
     consumer._read_offset[A0] = 4
     consumer._read_offset[B0] = 7
     rest = asyncio.run(consumer._getmany(set(fetched), 1.0))
@@ -179,11 +181,17 @@ def test_a_rebalance_during_a_round_leaves_it_unacked_and_stops_the_batch() -> N
     assert consumer._new_offset(A0) is None
 
 
-def test_a_failing_callback_acks_nothing() -> None:
+def test_a_failing_callback_acks_nothing_and_aborts_the_round() -> None:
     _, consumer = consumer_for({A0: recs("a", 0, range(3))}, [], fail=True)
+    real = consumer.batch_handler
+    assert real is not None
+    aborted: list[bool] = []
+    cast(Any, consumer.transport).batch_handler = BatchHandler(real.topics, real.callback, real.finish,
+                                                               abort=lambda: aborted.append(True))
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(consumer._getmany({A0}, 1.0))
     assert consumer._new_offset(A0) is None
+    assert aborted == [True]  # the app drops the round's decoded states
 
 
 def test_table_writes_see_the_chunk_as_current_event() -> None:

@@ -109,3 +109,20 @@ def test_the_timer_index_gets_one_entry_per_entity_per_flush_and_only_when_it_mo
     PROC.process(again, NAMES.inbound("order"), 0, 1, KEY, order(1))  # a duplicate: nothing moves
     again.flush()
     assert again.reviews == []
+
+
+def test_a_review_tick_always_reindexes_the_entity_it_touched() -> None:
+    """The tick's heap entry is gone: even if a later message of the same round puts the
+    next review back where it was at load, the flush indexes it again."""
+    table: dict[bytes, bytes] = {}
+    deliver(table, order(1))
+    due = stored(table).next_review
+    assert due is not None
+    store = BatchStore(table)
+    PROC.process(store, NAMES.reviews, 0, 9, KEY, str(due).encode())  # the timer's tick
+    state = store.load(KEY)
+    assert state is not None and state.next_review != due
+    state.next_review = due  # as a late event can do
+    store.save(KEY, state)
+    store.flush()
+    assert store.reviews == [(due, KEY)]

@@ -1,0 +1,44 @@
+"""The ``entities`` table: a Faust table whose changelog writes can be awaited.
+
+Faust's ``Producer.flush()`` is not a barrier: its buffer gives up waiting after
+0.1 s without a record handed to aiokafka (``ProducerBuffer.flush_atmost``), and a
+record taken from the buffer but not yet accepted by aiokafka is in neither place.
+Under backpressure it can return with writes still queued. The outbox needs a real
+barrier (outputs leave only once the state holding them is on the broker), so the
+table keeps the ``FutureMessage`` of every changelog write, and the worker awaits
+exactly those (:meth:`EntityTable.written`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+from faust.types import FutureMessage
+
+__all__ = ["EntityTable", "delivered"]
+
+
+async def delivered(futures: list[FutureMessage]) -> None:
+    """Wait until every record is acknowledged by the broker (raises if one failed)."""
+    if futures:
+        await asyncio.gather(*futures)
+
+
+class EntityTable(faust.Table[bytes, bytes]):
+    """``faust.Table`` that remembers its changelog writes until :meth:`written` awaits them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unacked: list[FutureMessage] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
+        fut: FutureMessage = super().send_changelog(*args, **kwargs)
+        self.unacked.append(fut)
+        return fut
+
+    async def written(self) -> None:
+        """Wait until every changelog write made so far is acknowledged."""
+        pending, self.unacked = self.unacked, []
+        await delivered(pending)
