@@ -86,7 +86,7 @@ log = logging.getLogger("tierstream.batch")
 #: consumer reads true high watermarks, so multi-record batches are safe for recovery again.
 #: At today's ~4k events/s (~6.5k produced records/s) the batch path measured the same with
 #: one-record batches as with these settings on a quiet machine (~4,100-4,300 events per
-#: CPU-second either way); on a busy one, before the log fix below, one-record batches
+#: CPU-second either way); on a busy one, before the log fix (streams.worker), one-record batches
 #: measured ~1,800 against ~3,600. Multi-record batches are the headroom the producer needs
 #: once the processor gets faster (20k events/s is ~32k records/s). 256 KiB or 1 MiB
 #: measured the same as 64 KiB. The linger is short because every round waits for the
