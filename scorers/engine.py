@@ -8,9 +8,9 @@ Semantics, in event time:
   lookback is kept for history only (``history``); older ones are refused
   (``too_old``: counted in no window, though the lasting facts they carry --
   first/last order time, customer group, earliest referral -- are kept, as
-  they are when such an event reaches the entity first); one stamped further ahead than ``max_future_skew_hours`` of
-  the receiving clock is refused (``too_new``); a repeated event_id is a
-  ``duplicate``.
+  they are when such an event reaches the entity first); one stamped further
+  ahead than ``max_future_skew_hours`` of the receiving clock is refused
+  (``too_new``); a repeated event_id is a ``duplicate``.
 * **The tier is a function of the set of events, not of their order.** It is
   computed from the score now and the end-of-day scores of recent days with
   activity (see :class:`schemas.rules.Hysteresis`), all derived from the day
@@ -136,6 +136,21 @@ def _active(manual: Manual | None, at: int) -> bool:
     return manual is not None and manual.at <= at < manual.expires
 
 
+def _order_facts(state: EntityState, ev: OrderEvent, t: int) -> None:
+    """A customer order's lasting facts: the latest group it names, first and last order time."""
+    if ev.customer_group is not None and (t, ev.customer_group) >= (state.group_at, state.group or ""):
+        state.group, state.group_at = ev.customer_group, t
+    if ev.status == "placed":
+        state.first_order = t if state.first_order is None else min(state.first_order, t)
+        state.last_order = t if state.last_order is None else max(state.last_order, t)
+
+
+def _referral_fact(state: EntityState, ev: ReferralEvent, t: int) -> None:
+    """The earliest referral of a customer wins."""
+    if state.referred_by is None or (t, ev.referrer_id) < (state.referred_at, state.referred_by):
+        state.referred_by, state.referred_at = ev.referrer_id, t
+
+
 class Grader:
     """Applies events to entity states and grades them under one set of rules."""
 
@@ -248,8 +263,7 @@ class Grader:
         day = t // DAY
         if isinstance(ev, OrderEvent):
             if state.kind == "customer":
-                if ev.customer_group is not None and (t, ev.customer_group) >= (state.group_at, state.group or ""):
-                    state.group, state.group_at = ev.customer_group, t
+                _order_facts(state, ev, t)
                 profit = _cents(ev.amount - ev.cost) if ev.cost is not None else 0
                 self._order(state, ev, t, [(C_ORDERS, 1), (C_REVENUE, _cents(ev.amount)), (C_PROFIT, profit)])
                 if ev.status == "placed":
@@ -277,9 +291,7 @@ class Grader:
             state.add(day, S_TICKETS, 1)
             state.add(day, S_RESPONSE_MIN, round((ts(ev.first_response_at) - t) / 60))
         elif isinstance(ev, ReferralEvent):
-            # The earliest referral wins (a credit already sent moves if need be).
-            if state.referred_by is None or (t, ev.referrer_id) < (state.referred_at, state.referred_by):
-                state.referred_by, state.referred_at = ev.referrer_id, t
+            _referral_fact(state, ev, t)  # a credit already sent moves if need be
             self._maybe_credit(state, out)
         elif isinstance(ev, AssessmentEvent):
             value: float | str = ev.prospect_score if ev.prospect_score is not None else str(ev.tier_override)
@@ -305,13 +317,9 @@ class Grader:
         before = (state.first_order, state.last_order, state.group, state.group_at,
                   state.referred_by, state.referred_at)
         if isinstance(ev, OrderEvent):
-            if ev.customer_group is not None and (t, ev.customer_group) >= (state.group_at, state.group or ""):
-                state.group, state.group_at = ev.customer_group, t
-            if ev.status == "placed":
-                state.first_order = t if state.first_order is None else min(state.first_order, t)
-                state.last_order = t if state.last_order is None else max(state.last_order, t)
-        elif state.referred_by is None or (t, ev.referrer_id) < (state.referred_at, state.referred_by):
-            state.referred_by, state.referred_at = ev.referrer_id, t
+            _order_facts(state, ev, t)
+        else:
+            _referral_fact(state, ev, t)
         if before != (state.first_order, state.last_order, state.group, state.group_at,
                       state.referred_by, state.referred_at):
             self._maybe_credit(state, out)
@@ -322,9 +330,6 @@ class Grader:
         day = t // DAY
         rec = state.orders.get(ev.order_id)
         if ev.status == "placed":
-            if state.kind == "customer":
-                state.first_order = t if state.first_order is None else min(state.first_order, t)
-                state.last_order = t if state.last_order is None else max(state.last_order, t)
             if rec is None:
                 state.record_order(ev.order_id, [day, ORDER_ACTIVE, *(v for _, v in contrib)])
                 for idx, v in contrib:

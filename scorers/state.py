@@ -56,7 +56,8 @@ CUSTOMER_FIELDS = 8
 SUPPLIER_FIELDS = 10
 
 # orders[order_id] = [day, status, *contribution]
-_NEXT_REVIEW = 21  # index of next_review in the serialized list (formats 2 and 3)
+_FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
+_NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
 
 
@@ -115,8 +116,11 @@ class EntityState:
             self.totals = [0] * (CUSTOMER_FIELDS if self.kind == "customer" else SUPPLIER_FIELDS)
         if self.oldest is None and self.days:
             self.oldest = min(self.days)
-        if self.oldest_id is None and (self.seen or self.orders):
-            self.oldest_id = min([*self.seen.values(), *(o[0] for o in self.orders.values())])
+        if self.oldest_id is None:
+            self.oldest_id = self._oldest_id()
+
+    def _oldest_id(self) -> int | None:
+        return min([*self.seen.values(), *(o[0] for o in self.orders.values())], default=None)
 
     def remember(self, h: int, day: int) -> None:
         """Mark event hash ``h`` as applied, kept until ``day`` leaves the retention."""
@@ -194,7 +198,7 @@ class EntityState:
             # referral, a reversal that came before its order)
             self.seen = {h: d for h, d in self.seen.items() if d >= first_day}
             self.orders = {k: o for k, o in self.orders.items() if o[0] >= first_day}
-            self.oldest_id = min([*self.seen.values(), *(o[0] for o in self.orders.values())], default=None)
+            self.oldest_id = self._oldest_id()
         if self.oldest is None or self.oldest >= first_day:
             return
         for d in [d for d in self.days if d < first_day]:
@@ -239,7 +243,7 @@ class EntityState:
     def next_review_of(data: bytes) -> int | None:
         """The ``next_review`` of a serialized state, without building the state (the timer's index)."""
         doc = orjson.loads(data)
-        if doc[0] not in (2, 3):
+        if doc[0] not in _FORMATS:
             raise ValueError(f"unknown entity state format {doc[0]!r}")
         next_review: int | None = doc[_NEXT_REVIEW]
         return next_review

@@ -161,7 +161,7 @@ class Pipeline:
             self.processor.index_reviews(store)
         await self.entities.written()
         if not any(store.unsent for store, _ in stores):
-            await delivered(list(letters))
+            await delivered(letters)
             return
         if self.app.consumer_generation_id != generation:
             return

@@ -165,17 +165,17 @@ class BatchConsumer(aiokafka_driver.Consumer):
     #: client-only consumer used to read true high watermarks (see :meth:`highwaters`)
     highwater_probe_timeout: ClassVar[float] = 10.0
 
-    _chunk_lock: asyncio.Lock | None = None
+    _round_lock: asyncio.Lock | None = None
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     @property
-    def in_chunk(self) -> asyncio.Lock:
+    def in_round(self) -> asyncio.Lock:
         """Held while a round runs (its ``finish`` awaits the producer between its writes)."""
-        if self._chunk_lock is None:
-            self._chunk_lock = asyncio.Lock()
-        return self._chunk_lock
+        if self._round_lock is None:
+            self._round_lock = asyncio.Lock()
+        return self._round_lock
 
     async def wait_empty(self) -> None:
         """Faust's "wait for the streams to finish", also waiting for the round in progress.
@@ -187,7 +187,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         sent and cleared. (The round stays unacked -- the flow stopped -- so it is
         redelivered, finds its events already applied, and sends nothing twice.)
         """
-        async with self.in_chunk:
+        async with self.in_round:
             pass
         await super().wait_empty()
 
@@ -204,7 +204,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         rest: dict[TP, list[Any]] = {}
         taken: dict[TP, list[Message]] = {}
         generation_id = self.app.consumer_generation_id
-        async with self.in_chunk:
+        async with self.in_round:
             try:
                 for tp, recs in records.items():
                     if not await self._in_sequence(tp, recs):

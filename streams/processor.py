@@ -220,14 +220,14 @@ class Processor:
         state, out = self.grader.apply(state, event, received_at=int(self.wall_clock()))
         if out.status == "invalid":
             if produced:  # the review before it did publish: keep what it published
-                self._store(store, ekey, state)
+                store.save(ekey, state)
             return [self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail)]
         self._count(out)
         if out.status in ("applied", "history"):
             self.watermark = max(self.watermark, ts(event.occurred_at))
         self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
-            self._store(store, ekey, state)
+            store.save(ekey, state)
         return []
 
     def _credit(self, store: StateCache, topic: str, partition: int, offset: int, key: bytes | None,
@@ -245,7 +245,7 @@ class Processor:
         self._count(out)
         self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
-            self._store(store, ekey, state)
+            store.save(ekey, state)
         return []
 
     def _review(self, store: StateCache, key: bytes | None, raw: bytes) -> list[Outgoing]:
@@ -262,13 +262,10 @@ class Processor:
         before = state.next_review
         out = self.grader.review_due(state, until)
         if self._stash(state, out, None) or state.next_review != before:
-            self._store(store, key, state)
+            store.save(key, state)
         return []
 
     # --- helpers -----------------------------------------------------------------
-
-    def _store(self, store: StateCache, key: bytes, state: EntityState) -> None:
-        store.save(key, state)
 
     def _count(self, out: Outcome) -> None:
         if out.status == "duplicate":

@@ -12,6 +12,7 @@ exactly those (:meth:`EntityTable.written`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import faust
@@ -20,10 +21,9 @@ from faust.types import FutureMessage
 __all__ = ["EntityTable", "delivered"]
 
 
-async def delivered(futures: list[FutureMessage]) -> None:
+async def delivered(futures: Iterable[FutureMessage]) -> None:
     """Wait until every record is acknowledged by the broker (raises if one failed)."""
-    if futures:
-        await asyncio.gather(*futures)
+    await asyncio.gather(*futures)
 
 
 class EntityTable(faust.Table[bytes, bytes]):
