@@ -29,12 +29,13 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, cast
 
 from schemas.events import (
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
+    EntityType,
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
@@ -60,7 +61,14 @@ from scorers.grading import (
     rfm_segment,
     tier_index,
 )
-from scorers.metrics import Metrics, aggregates_of, metrics_of, window_totals
+from scorers.metrics import (
+    Metrics,
+    aggregates_of,
+    customer_metrics,
+    last_order_day,
+    supplier_metrics,
+    window_totals,
+)
 from scorers.scale import first_x_reaching
 from scorers.state import (
     C_DAYS_LATE,
@@ -161,6 +169,8 @@ class Grader:
         self._dims = {k: compile_dims(r) for k, r in self._rules.items()}
         self._window = {k: r.window_days for k, r in self._rules.items()}
         self._lookback = {k: r.hysteresis.lookback_days for k, r in self._rules.items()}
+        self._newcomer_max_orders = rules.customer.prospect.newcomer_max_orders
+        self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -364,12 +374,12 @@ class Grader:
             return
         if state.credited is not None:
             old, old_at = state.credited
-            out.credits.append(ReferralCredit(
+            out.credits.append(ReferralCredit.model_construct(
                 credit_id=f"rv:{old}:{state.entity_id}:{old_at}", referrer_id=old,
                 referred_id=state.entity_id, occurred_at=utc(old_at), revoke=True,
             ))
         state.credited = due
-        out.credits.append(ReferralCredit(
+        out.credits.append(ReferralCredit.model_construct(
             credit_id=f"rc:{due[0]}:{state.entity_id}:{at}", referrer_id=due[0],
             referred_id=state.entity_id, occurred_at=utc(at),
         ))
@@ -378,38 +388,38 @@ class Grader:
 
     def _score(self, state: EntityState, totals: list[int], day: int, instant: int) -> tuple[Composite, Metrics, bool]:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
-        rules = self._rules[state.kind]
-        m = metrics_of(state, totals, day)
-        comp = composite(self._dims[state.kind], m)
-        p = state.prospect
-        if (
-            isinstance(rules, CustomerRules)
-            and _active(p, instant)
-            and totals[C_ORDERS] <= rules.prospect.newcomer_max_orders
-        ):
-            assert p is not None
-            score = float(p.value)
-            return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
-        return comp, m, False
+        if state.kind == "customer":
+            m = customer_metrics(totals, day, last_order_day(state, day))
+            comp = composite(self._dims["customer"], m)
+            p = state.prospect
+            if p is not None and p.at <= instant < p.expires and totals[C_ORDERS] <= self._newcomer_max_orders:
+                score = float(p.value)
+                return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
+            return comp, m, False
+        m = supplier_metrics(totals)
+        return composite(self._dims["supplier"], m), m, False
 
     def _past(self, state: EntityState, today: int) -> list[tuple[int, float]]:
         """End-of-day scores of the days with activity in the lookback, newest first (cached)."""
         first = today - self._lookback[state.kind]
-        window = self._window[state.kind]
+        daily = state.daily
         out: list[tuple[int, float]] = []
-        for d in sorted((d for d in state.days if first <= d < today), reverse=True):
-            s = state.daily.get(d)
-            if s is None:
-                comp, _, _ = self._score(state, window_totals(state, d, window), d, (d + 1) * DAY - 1)
-                s = state.daily[d] = comp.score
-            out.append((d, s))
+        for d in state.days:
+            if first <= d < today:
+                s = daily.get(d)
+                if s is None:
+                    window = self._window[state.kind]
+                    comp, _, _ = self._score(state, window_totals(state, d, window), d, (d + 1) * DAY - 1)
+                    s = daily[d] = comp.score
+                out.append((d, s))
+        out.sort(reverse=True)
         return out
 
     def totals_at(self, state: EntityState, now: int) -> list[int]:
         """Window totals as of ``now`` (>= clock) without changing the state."""
         first = self.window_start(state, now)
-        if first <= state.window_start:
-            return state.totals
+        if first <= state.window_start or state.oldest is None or state.oldest >= first:
+            return state.totals  # nothing between the state's window start and ``first``
         t = state.totals[:]
         for d, b in state.days.items():
             if state.window_start <= d < first:
@@ -427,10 +437,10 @@ class Grader:
         tiers = self.tiers_for(state)
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
         notes: list[str] = []
-        past = self._past(state, today)
+        # The past end-of-day scores only matter for a tier better than the score's own.
+        past = self._past(state, today) if comp.score < tiers[0].min_score else []
         ov = state.override
-        if _active(ov, now):
-            assert ov is not None
+        if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
             notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
@@ -451,27 +461,44 @@ class Grader:
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
-        cands = [d * DAY for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, past)]
+        nxt: int | None = None
+        if comp.score < tiers[held].min_score:
+            # A hold matters only while the score is under the held tier's minimum: until then
+            # the score moves with time only through recency ageing, a day leaving the window
+            # or a manual assessment expiring, each a candidate below, and the review at that
+            # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
+            if not past and comp.score >= tiers[0].min_score:
+                past = self._past(state, now // DAY)  # an override above the score's own tier
+            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, past):
+                c = d * DAY
+                if c > now and (nxt is None or c < nxt):
+                    nxt = c
         for manual in (state.override, state.prospect):
-            if manual is not None and manual.expires > now:
-                cands.append(manual.expires)
+            if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
+                nxt = manual.expires
         first = now // DAY - rules.window_days + 1
-        oldest_in_window = min((d for d in state.days if d >= first), default=None)
+        oldest_in_window = state.oldest
+        if oldest_in_window is not None and oldest_in_window < first:
+            oldest_in_window = min((d for d in state.days if d >= first), default=None)
         if oldest_in_window is not None:
-            cands.append((oldest_in_window + rules.window_days) * DAY)
+            c = (oldest_in_window + rules.window_days) * DAY
+            if c > now and (nxt is None or c < nxt):
+                nxt = c
         if state.kind == "customer" and state.last_order is not None and held < len(tiers) - 1 and comp.weight_total:
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
             t = tiers[held]
             line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
-            self._recency_crossing(state, now, comp, line, cands)
-        later = [c for c in cands if c > now]
-        return min(later) if later else None
+            c2 = self._recency_crossing(state, now, comp, line)
+            if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
+                nxt = c2
+        return nxt
 
-    def _recency_crossing(self, state: EntityState, now: int, comp: Composite, line: float, cands: list[int]) -> None:
-        """When recency ageing alone will pull the score under ``line`` (appended to ``cands``)."""
+    def _recency_crossing(self, state: EntityState, now: int, comp: Composite, line: float) -> int | None:
+        """When recency ageing alone will pull the score under ``line`` (``None``: never)."""
         assert state.last_order is not None
-        for dim in self._dims["customer"]:
-            if dim.metric != "recency_days" or dim.name not in comp.components:
+        when: int | None = None
+        for dim in self._recency_dims:
+            if dim.name not in comp.components:
                 continue
             others = comp.score * comp.weight_total - dim.weight * comp.components[dim.name]
             target = (line * comp.weight_total - others) / dim.weight
@@ -480,7 +507,9 @@ class Grader:
             age = now // DAY - state.last_order // DAY
             x = first_x_reaching(dim.scale.points, age, target, rising=False)
             if x is not None:
-                cands.append((state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY)
+                c = (state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY
+                when = c if when is None else min(when, c)
+        return when
 
     def _settle(self, state: EntityState, cause: str, out: Outcome) -> None:
         g = self.grade(state, state.clock)
@@ -538,9 +567,12 @@ class Grader:
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1
-        change = TierChange(
+        # Outputs are built from the engine's own typed values: validation (pydantic's
+        # __init__) is for input, and cost a fifth of an offline run. tests/test_scorers.py
+        # re-validates every output of a sample run, so a field cannot silently go wrong.
+        change = TierChange.model_construct(
             change_id=f"tc:{state.kind}:{state.entity_id}:{state.seq}",
-            entity_type=state.kind,
+            entity_type=cast(EntityType, state.kind),
             entity_id=state.entity_id,
             previous_tier=old,
             tier=new,
@@ -559,7 +591,7 @@ class Grader:
             lowest = new == tiers[-1].name
             if lowest or self.rules.supplier.alert_on == "any_downgrade":
                 out.alerts.append(
-                    SupplierAlert(
+                    SupplierAlert.model_construct(
                         alert_id=f"sa:{state.entity_id}:{state.seq}",
                         supplier_id=state.entity_id,
                         previous_tier=old,
@@ -585,8 +617,8 @@ class Grader:
         rules = self._rules[s.kind]
         tiers = self.tiers_for(s)
         segment = rfm_segment(rules.rfm_for(s.group), g.metrics) if isinstance(rules, CustomerRules) else None
-        return EntitySnapshot(
-            entity_type=s.kind,
+        return EntitySnapshot.model_construct(
+            entity_type=cast(EntityType, s.kind),
             entity_id=s.entity_id,
             tier=g.tier,
             score=g.comp.score,
@@ -594,7 +626,7 @@ class Grader:
             group=s.group,
             components=g.comp.components,
             aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
-            window=WindowInfo(
+            window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
             ),
             next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics),

@@ -83,7 +83,7 @@ def next_tier(
             if text:
                 hints.append((dim.weight, text))
     hints.sort(key=lambda h: -h[0])
-    return NextTier(
+    return NextTier.model_construct(
         tier=target_tier.name,
         score_gap=max(gap, 0.0),
         hints=[" or ".join(h for _, h in hints[:3])] if hints else [],

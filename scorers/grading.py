@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
 from scorers.metrics import Metrics
 from scorers.scale import Scale
 
 
-@dataclass(frozen=True, slots=True)
-class Composite:
+class Composite(NamedTuple):
+    """A weighted score (a tuple: built once per grade, on the hot path)."""
+
     score: float
     components: dict[str, float]  # dimension -> 0..100, only dimensions with evidence
     weight_total: float  # sum of the weights of the dimensions present
@@ -31,20 +34,32 @@ def compile_dims(rules: EntityRules) -> tuple[Dim, ...]:
 
 
 def composite(dims: tuple[Dim, ...], metrics: Metrics) -> Composite:
-    """Weighted mean of the dimension scores that have evidence (weights rescaled)."""
+    """Weighted mean of the dimension scores that have evidence (weights rescaled).
+
+    The scale is :meth:`Scale.__call__` written out: this runs for every grade.
+    """
     components: dict[str, float] = {}
     num = 0.0
     den = 0.0
     for dim in dims:
-        value = metrics[dim.metric]
-        if value is None:
+        x = metrics[dim.metric]
+        if x is None:
             continue
-        c = dim.scale(value)
+        sc = dim.scale
+        xs, ys = sc.xs, sc.ys
+        if x <= xs[0]:
+            c = ys[0]
+        elif x >= xs[-1]:
+            c = ys[-1]
+        else:
+            i = bisect_right(xs, x)
+            x0, y0 = xs[i - 1], ys[i - 1]
+            c = y0 + (ys[i] - y0) * (x - x0) / (xs[i] - x0)
         components[dim.name] = round(c, 2)
-        num += dim.weight * c
-        den += dim.weight
-    score = round(num / den, 2) if den else 0.0
-    return Composite(score, components, den)
+        w = dim.weight
+        num += w * c
+        den += w
+    return Composite(round(num / den, 2) if den else 0.0, components, den)
 
 
 def raw_tier_index(tiers: list[Tier], score: float) -> int:

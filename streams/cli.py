@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.rules import RulesError, load_rules
@@ -68,47 +69,66 @@ def main() -> None:
               help="write one JSON line per entity: tier, score, segment, components, aggregates, window")
 @click.option("--changes", type=click.Path(dir_okay=False, path_type=Path),
               help="write every TierChange in the order it happened")
-@click.option("--strict", is_flag=True, help="stop at the first invalid line (exit 2)")
+@click.option("--strict", is_flag=True, help="stop at the first invalid line (exit 2); runs in one process")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="processes to score in (default: one per core, at most 8); the output is the same "
+                   "for any N")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, strict: bool) -> None:
+          changes: Path | None, strict: bool, workers: int | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Invalid lines are
     reported with their line number and skipped; the counts come at the end.
+    With several cores the entities are split between processes (referral
+    partners stay together) and the results merged in file order: STATE and
+    CHANGES are byte for byte those of one process.
     """
-    from streams.offline import InputError, OfflineScorer, read_lines, run, write_snapshots
+    from streams.offline import InputError, OfflineScorer, read_lines, run
+    from streams.offline_parallel import ParallelRun, default_workers, score_parallel
     from streams.progress import Progress
 
     rules = _rules(rules_path)
-    scorer = OfflineScorer(rules, as_of=_instant(as_of))
+    instant_as_of = _instant(as_of)
+    workers = 1 if strict else (workers or default_workers())
     total = events.stat().st_size
     changes_fh = changes.open("wb") if changes else None
     try:
         with Progress(total, "scoring (bytes)") as bar:
-            def lines() -> Iterator[tuple[int, bytes]]:
-                for lineno, raw in read_lines(events):
-                    bar.update(len(raw) + 1)
-                    yield lineno, raw
-            try:
-                instant = run(scorer, lines(), changes_fh, strict=strict)
-            except InputError as exc:
-                click.echo(f"error: {events}:{exc}", err=True)
-                sys.exit(2)
+            if workers > 1:
+                res = score_parallel(events, rules, workers, instant_as_of, changes_fh, on_progress=bar.update)
+            else:
+                scorer = OfflineScorer(rules, as_of=instant_as_of)
+
+                def lines() -> Iterator[tuple[int, bytes]]:
+                    for lineno, raw in read_lines(events):
+                        bar.update(len(raw) + 1)
+                        yield lineno, raw
+                try:
+                    instant = run(scorer, lines(), changes_fh, strict=strict)
+                except InputError as exc:
+                    click.echo(f"error: {events}:{exc}", err=True)
+                    sys.exit(2)
+                snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+                         for s in scorer.snapshots(instant)]
+                res = ParallelRun(instant, scorer.report, snaps, 1)
     finally:
         if changes_fh:
             changes_fh.close()
-    rep = scorer.report
+    rep = res.report
+    if res.fell_back:
+        click.echo(f"note: scored in one process ({res.fell_back})", err=True)
     for err in rep.errors:
         click.echo(f"rejected {events}:{err}", err=True)
     if rep.invalid > len(rep.errors):
         click.echo(f"... and {rep.invalid - len(rep.errors)} more rejected lines", err=True)
-    snaps = list(scorer.snapshots(instant))
     if out:
         with out.open("wb") as fh:
-            write_snapshots(snaps, fh)
-    dist = Counter((s.entity_type, s.tier) for s in snaps)
-    click.echo(rep.summary(), err=True)
-    click.echo(f"as of {datetime.fromtimestamp(instant).astimezone().isoformat()}: {len(snaps):,} entities", err=True)
+            for _, _, line in res.snapshots:
+                fh.write(line + b"\n")
+    dist = Counter((kind, tier) for (kind, _), tier, _ in res.snapshots)
+    click.echo(rep.summary() + (f" [{res.shards} processes]" if res.shards > 1 else ""), err=True)
+    when = datetime.fromtimestamp(res.as_of).astimezone().isoformat()
+    click.echo(f"as of {when}: {len(res.snapshots):,} entities", err=True)
     for (kind, tier), n in sorted(dist.items()):
         click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
 

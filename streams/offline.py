@@ -17,7 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.errors import describe
-from schemas.events import INBOUND_ADAPTER, entity_of
+from schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
 from schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
 from schemas.rules import Rules
 from scorers.engine import Grader, Outcome, ts
@@ -32,6 +32,10 @@ class InputError(ValueError):
     def __init__(self, lineno: int, message: str) -> None:
         super().__init__(f"line {lineno}: {message}")
         self.lineno = lineno
+
+
+class ForeignCredit(RuntimeError):
+    """A shard of a parallel run earned a referral credit for an entity another shard holds."""
 
 
 @dataclass
@@ -87,13 +91,24 @@ class OfflineScorer:
         self.received_at = int(time.time()) if received_at is None else received_at
         self.latest = 0
         self.report = Report()
+        #: set by a shard of a parallel run: which entities it holds (a referral credit for
+        #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline_parallel`)
+        self.owns: Callable[[Key], bool] | None = None
 
     def feed_line(self, lineno: int, raw: bytes) -> list[TierChange]:
         """Decode and apply one line; raises :class:`InputError` for a bad line."""
+        return self.feed(lineno, self.decode(lineno, raw))
+
+    @staticmethod
+    def decode(lineno: int, raw: bytes) -> AnyEvent:
+        """Validate one line into an event; raises :class:`InputError` naming the line and field."""
         try:
-            event = INBOUND_ADAPTER.validate_json(raw)
+            return INBOUND_ADAPTER.validate_json(raw)
         except ValidationError as exc:
             raise InputError(lineno, describe(exc)) from None
+
+    def feed(self, lineno: int, event: AnyEvent) -> list[TierChange]:
+        """Apply one validated event (and the reviews due before it, and its referral credits)."""
         t = ts(event.occurred_at)
         if self.as_of is not None and t > self.as_of:
             self.report.after_as_of += 1
@@ -120,6 +135,8 @@ class OfflineScorer:
         while pending:
             credit = pending.pop(0)
             key = ("customer", credit.referrer_id)
+            if self.owns is not None and not self.owns(key):
+                raise ForeignCredit(key)
             state, more = self.grader.credit(self.states.get(key), credit)
             self.states[key] = state
             changes.extend(more.changes)
@@ -128,9 +145,10 @@ class OfflineScorer:
         self.report.changes += len(changes)
         return changes
 
-    def finish(self) -> tuple[int, list[TierChange]]:
-        """Review every entity as of the as-of instant (default: the latest event time)."""
-        as_of = self.as_of if self.as_of is not None else self.latest
+    def finish(self, as_of: int | None = None) -> tuple[int, list[TierChange]]:
+        """Review every entity as of ``as_of`` (default: ``--as-of``, else the latest event time)."""
+        if as_of is None:
+            as_of = self.as_of if self.as_of is not None else self.latest
         changes: list[TierChange] = []
         for key in sorted(self.states):
             changes.extend(self._settle(self.grader.review(self.states[key], as_of)))

@@ -229,6 +229,34 @@ def test_shuffled_file_gives_identical_state(scored: Scored, sample: Path, workd
     assert all(last[(s["entity_type"], s["entity_id"])] == s["tier"] for s in again.snapshots())
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_any_number_of_processes_writes_the_same_files(scored: Scored, sample: Path, workdir: Path,
+                                                        workers: int) -> None:
+    again = score(sample, workdir / f"workers-{workers}", "--workers", str(workers))
+    assert again.result.exit_code == 0, again.result.stderr
+    assert again.state.read_bytes() == scored.state.read_bytes()
+    assert again.changes.read_bytes() == scored.changes.read_bytes()  # same changes, same order
+    rejected = [line for line in again.result.stderr.splitlines() if line.startswith("rejected ")]
+    assert rejected == [line for line in scored.result.stderr.splitlines() if line.startswith("rejected ")]
+    assert ("[3 processes]" in again.result.stderr) == (workers == 3)
+
+
+def test_a_split_that_separates_referral_partners_falls_back_to_one_process(
+    scored: Scored, sample: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shards check the split; a wrong one is caught and the run redone, never answered."""
+    import streams.offline_parallel as par
+    from schemas.rules import load_rules
+
+    monkeypatch.setattr(par, "referral_components", lambda lines: {})  # partners split by hash
+    with (workdir / "fallback-changes.jsonl").open("wb") as fh:
+        res = par.score_parallel(sample, load_rules(), 3, changes_out=fh)
+    assert res.fell_back is not None and "ForeignCredit" in res.fell_back
+    assert res.shards == 1
+    assert (workdir / "fallback-changes.jsonl").read_bytes() == scored.changes.read_bytes()
+    assert b"".join(line + b"\n" for _, _, line in res.snapshots) == scored.state.read_bytes()
+
+
 def test_rejected_line_numbers_in_a_small_file(tmp_path: Path) -> None:
     good = {"type": "order", "event_id": "e1", "occurred_at": "2025-03-01T10:00:00Z", "order_id": "o1",
             "customer_id": "c1", "amount": 10.0}
