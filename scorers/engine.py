@@ -69,7 +69,6 @@ from scorers.metrics import (
     supplier_metrics,
     window_totals,
 )
-from scorers.scale import first_x_reaching
 from scorers.state import (
     C_DAYS_LATE,
     C_LATE,
@@ -221,6 +220,7 @@ class Grader:
             if out.status == "too_old":
                 self._keep_facts(state, event, t, out)
             return state, out
+        state.graded = None  # the body changes what the last grade saw
         # An assessment is never too old, so its id is never forgotten (assessments are few).
         state.remember(h, KEEP_FOREVER if isinstance(event, AssessmentEvent) else t // DAY)
         self._apply_body(state, event, t, out)
@@ -239,6 +239,7 @@ class Grader:
         t = ts(credit.occurred_at)
         if not self._admit(state, t, out):
             return state, out
+        state.graded = None
         state.remember(h, t // DAY)
         state.add(t // DAY, C_REFERRALS, -1 if credit.revoke else 1)
         state.drop_if_empty(t // DAY)
@@ -259,8 +260,8 @@ class Grader:
             if now // DAY > old_day and old_day in state.days and old_day not in state.daily:
                 # The day just closed: its end-of-day score is the score of the current totals,
                 # which saves recomputing its window from the buckets later.
-                comp, _, _ = self._score(state, state.totals, old_day, (old_day + 1) * DAY - 1)
-                state.daily[old_day] = comp.score
+                state.daily[old_day] = self._end_of_day(state, old_day, state.totals)
+            state.graded = None
             state.clock = now
             state.slide_window(self.window_start(state, now))
             state.expire_before(first)
@@ -326,6 +327,7 @@ class Grader:
             return
         before = (state.first_order, state.last_order, state.group, state.group_at,
                   state.referred_by, state.referred_at)
+        state.graded = None
         if isinstance(ev, OrderEvent):
             _order_facts(state, ev, t)
         else:
@@ -408,12 +410,29 @@ class Grader:
             if first <= d < today:
                 s = daily.get(d)
                 if s is None:
-                    window = self._window[state.kind]
-                    comp, _, _ = self._score(state, window_totals(state, d, window), d, (d + 1) * DAY - 1)
-                    s = daily[d] = comp.score
+                    s = daily[d] = self._end_of_day(state, d, None)
                 out.append((d, s))
         out.sort(reverse=True)
         return out
+
+    def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
+        """The score at the end of ``day`` (a day with activity, up to the clock's).
+
+        ``totals``: that day's window totals when the caller has them. The last grade
+        of the state as it is, if made that day, usually gave the same score: the
+        same window, the same recency; only a prospect score starting or ending
+        later that day could differ.
+        """
+        end = (day + 1) * DAY - 1
+        g = state.graded
+        if g is not None and g[0] == self.tag and g[1] // DAY == day:
+            p = state.prospect
+            if p is None or ((p.at <= g[1] < p.expires) == (p.at <= end < p.expires)):
+                return g[2]
+        if totals is None:
+            totals = window_totals(state, day, self._window[state.kind])
+        comp, _, _ = self._score(state, totals, day, end)
+        return comp.score
 
     def totals_at(self, state: EntityState, now: int) -> list[int]:
         """Window totals as of ``now`` (>= clock) without changing the state."""
@@ -436,6 +455,7 @@ class Grader:
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
+        state.graded = (self.tag, now, comp.score)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
         past = self._past(state, today) if comp.score < tiers[0].min_score else []
@@ -505,7 +525,7 @@ class Grader:
             if target <= dim.scale.lo:
                 continue  # ageing alone can never pull it under the line
             age = now // DAY - state.last_order // DAY
-            x = first_x_reaching(dim.scale.points, age, target, rising=False)
+            x = dim.scale.first_x_reaching(age, target, rising=False)
             if x is not None:
                 c = (state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY
                 when = c if when is None else min(when, c)

@@ -110,6 +110,11 @@ class EntityState:
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
+    #: the retention start last applied: not serialized, and not part of what a state *is*
+    expired_before: int | None = field(default=None, compare=False)
+    #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
+    #: score of that day, usually, without computing it again (see ``Grader._end_of_day``)
+    graded: tuple[str, int, float] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.totals:
@@ -150,7 +155,9 @@ class EntityState:
         self.bucket(day)[idx] += amount
         if day >= self.window_start:
             self.totals[idx] += amount
-        if self.daily and day <= max(self.daily):
+        daily = self.daily
+        # ``daily`` only holds days up to the clock's: on the clock's own day a lookup says it all
+        if daily and (day in daily or (day < self.clock // DAY and day <= max(daily))):
             self.invalidate_from(day)
 
     def is_empty(self) -> bool:
@@ -189,8 +196,13 @@ class EntityState:
     def expire_before(self, first_day: int) -> None:
         """Drop everything retained from days before ``first_day`` (the retention start).
 
-        O(1) unless something actually leaves (``oldest`` and ``oldest_id`` are cached).
+        O(1) unless something actually leaves (``oldest`` and ``oldest_id`` are cached),
+        and nothing at all when the retention start has not moved: nothing older than it
+        is ever added (the engine refuses such events as too old).
         """
+        if self.expired_before is not None and first_day <= self.expired_before:
+            return
+        self.expired_before = first_day
         if self.daily and min(self.daily) < first_day:
             self.daily = {d: v for d, v in self.daily.items() if d >= first_day}
         if self.oldest_id is not None and self.oldest_id < first_day:

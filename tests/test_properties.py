@@ -28,6 +28,7 @@ from schemas.rules import Hysteresis, Rules, load_rules
 from scorers.engine import Grader, ts
 from scorers.grading import compile_dims, composite
 from scorers.metrics import Metrics
+from scorers.scale import Scale, first_x_reaching
 from scorers.state import DAY, EntityState
 from streams.offline import OfflineScorer
 
@@ -480,3 +481,18 @@ def test_active_override_is_kept_whatever_the_arrival_order() -> None:
     assert a[("supplier", "s1")]["tier"] == "unqualified"
     assert scorer.report.too_old == 0, "an assessment still in force was refused as too old"
     assert_same_snapshots(a, b)
+
+
+@given(
+    points=st.lists(st.tuples(st.floats(-100, 1000), st.floats(0, 100)), min_size=2, max_size=6,
+                    unique_by=lambda p: p[0]),
+    x_from=st.floats(-200, 1200),
+    target=st.floats(-10, 110),
+    rising=st.booleans(),
+)
+def test_scale_first_x_reaching_is_the_function_to_the_bit(
+    points: list[tuple[float, float]], x_from: float, target: float, rising: bool
+) -> None:
+    """The compiled scale's search (the review timer's hot path) equals the plain function exactly."""
+    pts = sorted(points)
+    assert Scale(pts).first_x_reaching(x_from, target, rising) == first_x_reaching(pts, x_from, target, rising)
