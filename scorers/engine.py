@@ -262,6 +262,9 @@ class Grader:
                 # which saves recomputing its window from the buckets later.
                 state.daily[old_day] = self._end_of_day(state, old_day, state.totals)
             state.graded = None
+            if now // DAY > old_day:
+                # a grade looks back ``lookback`` days from its own day, never before the clock's
+                state.forget_daily_before(now // DAY - self._lookback[state.kind])
             state.clock = now
             state.slide_window(self.window_start(state, now))
             state.expire_before(first)
@@ -406,13 +409,15 @@ class Grader:
         first = today - self._lookback[state.kind]
         daily = state.daily
         out: list[tuple[int, float]] = []
-        for d in state.days:
-            if first <= d < today:
-                s = daily.get(d)
-                if s is None:
-                    s = daily[d] = self._end_of_day(state, d, None)
-                out.append((d, s))
-        out.sort(reverse=True)
+        for d in reversed(state.days):  # newest first (``days`` is in day order)
+            if d >= today:
+                continue
+            if d < first:
+                break
+            s = daily.get(d)
+            if s is None:
+                s = daily[d] = self._end_of_day(state, d, None)
+            out.append((d, s))
         return out
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
@@ -441,7 +446,9 @@ class Grader:
             return state.totals  # nothing between the state's window start and ``first``
         t = state.totals[:]
         for d, b in state.days.items():
-            if state.window_start <= d < first:
+            if d >= first:
+                break  # in day order
+            if d >= state.window_start:
                 for i, v in enumerate(b):
                     t[i] -= v
         return t
@@ -499,7 +506,7 @@ class Grader:
         first = now // DAY - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:
-            oldest_in_window = min((d for d in state.days if d >= first), default=None)
+            oldest_in_window = next((d for d in state.days if d >= first), None)  # in day order
         if oldest_in_window is not None:
             c = (oldest_in_window + rules.window_days) * DAY
             if c > now and (nxt is None or c < nxt):

@@ -73,9 +73,10 @@ def last_order_day(state: EntityState, day: int) -> int | None:
     if lo is not None and state.oldest is not None and state.oldest <= lo // DAY <= day:
         return lo // DAY  # the latest order overall is retained and not after ``day``: it is the answer
     best: int | None = None
-    for d, b in state.days.items():
-        if d <= day and b[C_PLACED] and (best is None or d > best):
+    for d in reversed(state.days):  # newest first: the first placed order up to ``day``
+        if d <= day and state.days[d][C_PLACED]:
             best = d
+            break
     if best is None and state.first_order is not None and state.first_order // DAY <= day:
         oldest = state.oldest if state.oldest is not None else day
         best = min(state.first_order // DAY, oldest - 1)
@@ -86,10 +87,14 @@ def window_totals(state: EntityState, day: int, window_days: int) -> list[int]:
     """Totals of the window ending on ``day`` (a past day), summed from the buckets."""
     first = day - window_days + 1
     t = [0] * state.width
-    for d, b in state.days.items():
-        if first <= d <= day:
-            for i, v in enumerate(b):
-                t[i] += v
+    days = state.days
+    for d in reversed(days):  # ``days`` is in day order: from the newest back to the window's start
+        if d > day:
+            continue
+        if d < first:
+            break
+        for i, v in enumerate(days[d]):
+            t[i] += v
     return t
 
 

@@ -119,6 +119,8 @@ class EntityState:
     def __post_init__(self) -> None:
         if not self.totals:
             self.totals = [0] * (CUSTOMER_FIELDS if self.kind == "customer" else SUPPLIER_FIELDS)
+        if self.days:
+            self.days = dict(sorted(self.days.items()))  # kept in day order: see bucket()
         if self.oldest is None and self.days:
             self.oldest = min(self.days)
         if self.oldest_id is None:
@@ -144,9 +146,19 @@ class EntityState:
         return len(self.totals)
 
     def bucket(self, day: int) -> list[int]:
-        b = self.days.get(day)
+        """The counters of ``day``, created if need be.
+
+        ``days`` is kept in ascending day order, so the scans that want a range of
+        days (the lookback, what leaves the window) stop at its edge. Events mostly
+        come in time order; a late one re-sorts the few days retained.
+        """
+        days = self.days
+        b = days.get(day)
         if b is None:
-            b = self.days[day] = [0] * self.width
+            late = bool(days) and day < next(reversed(days))
+            b = days[day] = [0] * self.width
+            if late:
+                self.days = dict(sorted(days.items()))
             if self.oldest is None or day < self.oldest:
                 self.oldest = day
         return b
@@ -178,6 +190,12 @@ class EntityState:
             if self.oldest == day:
                 self.oldest = min(self.days) if self.days else None
 
+    def forget_daily_before(self, day: int) -> None:
+        """Drop cached end-of-day scores before ``day``: no later grade looks that far back."""
+        daily = self.daily
+        if daily and min(daily) < day:
+            self.daily = {d: v for d, v in daily.items() if d >= day}
+
     def invalidate_from(self, day: int) -> None:
         """Forget cached end-of-day scores of ``day`` and later (a late event changed them)."""
         self.daily = {d: v for d, v in self.daily.items() if d < day}
@@ -188,7 +206,9 @@ class EntityState:
             return
         if self.oldest is not None and self.oldest < first_day:
             for d, b in self.days.items():
-                if self.window_start <= d < first_day:
+                if d >= first_day:
+                    break  # in day order
+                if d >= self.window_start:
                     for i, v in enumerate(b):
                         self.totals[i] -= v
         self.window_start = first_day
@@ -213,7 +233,12 @@ class EntityState:
             self.oldest_id = self._oldest_id()
         if self.oldest is None or self.oldest >= first_day:
             return
-        for d in [d for d in self.days if d < first_day]:
+        leaving = []
+        for d in self.days:
+            if d >= first_day:
+                break  # in day order
+            leaving.append(d)
+        for d in leaving:
             del self.days[d]
         self.oldest = min(self.days) if self.days else None
 
