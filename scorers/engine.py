@@ -462,7 +462,6 @@ class Grader:
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
-        state.graded = (self.tag, now, comp.score)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
         past = self._past(state, today) if comp.score < tiers[0].min_score else []
@@ -480,7 +479,9 @@ class Grader:
         if prospect and state.prospect is not None:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
-        return Grade(tiers[held].name, held, comp, m, notes, self._next_review(state, now, tiers, held, comp, past))
+        nxt = self._next_review(state, now, tiers, held, comp, past)
+        state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
+        return Grade(tiers[held].name, held, comp, m, notes, nxt)
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
