@@ -207,17 +207,23 @@ def entity_of(event: AnyEvent) -> tuple[EntityType, str]:
     state knows when it places its first order, which is what qualifies the
     referral; the credit then travels to the referrer (see ``ReferralCredit``).
     """
-    match event:
-        case OrderEvent(customer_id=str(cid)):
-            return "customer", cid
-        case OrderEvent(supplier_id=str(sid)):
-            return "supplier", sid
-        case PaymentEvent():
+    kind = type(event)  # one lookup, not a chain of class patterns: this runs for every event
+    if kind is OrderEvent:
+        assert isinstance(event, OrderEvent)
+        if event.customer_id is not None:
             return "customer", event.customer_id
-        case DeliveryEvent() | ServiceEvent():
+        if event.supplier_id is not None:
             return "supplier", event.supplier_id
-        case ReferralEvent():
-            return "customer", event.referred_id
-        case AssessmentEvent():
-            return event.entity_type, event.entity_id
+    elif kind is PaymentEvent:
+        assert isinstance(event, PaymentEvent)
+        return "customer", event.customer_id
+    elif kind is DeliveryEvent or kind is ServiceEvent:
+        assert isinstance(event, DeliveryEvent | ServiceEvent)
+        return "supplier", event.supplier_id
+    elif kind is ReferralEvent:
+        assert isinstance(event, ReferralEvent)
+        return "customer", event.referred_id
+    elif kind is AssessmentEvent:
+        assert isinstance(event, AssessmentEvent)
+        return event.entity_type, event.entity_id
     raise TypeError(f"not an inbound event: {type(event).__name__}")

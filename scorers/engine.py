@@ -507,7 +507,11 @@ class Grader:
         first = now // DAY - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:
-            oldest_in_window = next((d for d in state.days if d >= first), None)  # in day order
+            oldest_in_window = None
+            for d in state.days:  # in day order
+                if d >= first:
+                    oldest_in_window = d
+                    break
         if oldest_in_window is not None:
             c = (oldest_in_window + rules.window_days) * DAY
             if c > now and (nxt is None or c < nxt):

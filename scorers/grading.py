@@ -76,6 +76,14 @@ def tier_index(tiers: list[Tier], name: str | None) -> int | None:
     return None
 
 
+def _newest_reaching(past: list[tuple[int, float]], line: float) -> int | None:
+    """The newest day of ``past`` (newest first) whose score reached ``line``."""
+    for d, s in past:
+        if s >= line:
+            return d
+    return None
+
+
 def held_tier(
     tiers: list[Tier], hyst: Hysteresis, score: float, today: int, past: list[tuple[int, float]]
 ) -> tuple[int, str | None]:
@@ -88,7 +96,7 @@ def held_tier(
     for i in range(raw):  # tiers better than the raw one, best first
         t = tiers[i]
         hold_line = t.min_score - hyst.downgrade_margin
-        q = next((d for d, s in past if s >= t.min_score), None)
+        q = _newest_reaching(past, t.min_score)
         if q is None:
             continue
         age = today - q
@@ -99,7 +107,7 @@ def held_tier(
         if score >= hold_line:
             return i, (f"held in {t.name}: score {score:.1f} is within the {hyst.downgrade_margin:g}-point "
                        f"margin below {t.min_score:g}")
-        h = next((d for d, s in past if s >= hold_line), None)
+        h = _newest_reaching(past, hold_line)
         if h is not None and today - h < hyst.grace_days:
             return i, (f"held in {t.name}: score under {hold_line:g} for {today - h} days, "
                        f"grace is {hyst.grace_days} days")
@@ -112,11 +120,11 @@ def hold_lapses(
     """Days on which a hysteresis hold of tier ``held`` can lapse with no new event."""
     t = tiers[held]
     hold_line = t.min_score - hyst.downgrade_margin
-    q = next((d for d, s in past if s >= t.min_score), None)
+    q = _newest_reaching(past, t.min_score)
     if q is None:
         return []
     days = [q + hyst.min_days_in_tier, q + hyst.hold_days]
-    h = next((d for d, s in past if s >= hold_line), None)
+    h = _newest_reaching(past, hold_line)
     if h is not None:
         days.append(h + hyst.grace_days)
     return days
