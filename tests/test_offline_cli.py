@@ -451,3 +451,34 @@ def test_score_with_bad_rules_fails_before_reading(sample: Path, tmp_path: Path)
     assert res.exit_code != 0
     assert "invalid rules" in res.stderr
     assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_referral_partners_share_a_shard_even_when_json_escapes_spell_referral(tmp_path: Path) -> None:
+    import streams.offline_parallel as par
+    from schemas.rules import load_rules
+
+    # two customers the hash alone would put in different shards
+    ids = [f"c{i}" for i in range(50)]
+    plain = par.Split(2, {})
+    a = ids[0]
+    b = next(x for x in ids if plain.of(("customer", x)) != plain.of(("customer", a)))
+    lines = [
+        {"event_id": "e1", "occurred_at": "2026-01-01T10:00:00Z", "type": "order", "order_id": "o1",
+         "customer_id": a, "amount": 100.0},
+        {"event_id": "e2", "occurred_at": "2026-01-02T10:00:00Z", "type": "REFERRAL", "referrer_id": a,
+         "referred_id": b},
+        {"event_id": "e3", "occurred_at": "2026-01-03T10:00:00Z", "type": "order", "order_id": "o2",
+         "customer_id": b, "amount": 80.0},
+    ]
+    text = b"\n".join(orjson.dumps(x) for x in lines).replace(b'"REFERRAL"', b'"r\\u0065ferral"') + b"\n"
+    events = tmp_path / "escaped.jsonl"
+    events.write_bytes(text)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    with one.open("wb") as fh:
+        par._one_process(events, load_rules(), None, fh, False, 0.0, "reference")
+    with two.open("wb") as fh:
+        res = par.score_parallel(events, load_rules(), 2, changes_out=fh)
+    assert res.fell_back is None and res.shards == 2
+    assert two.read_bytes() == one.read_bytes()
+    referrer = next(orjson.loads(line) for key, _, line in res.snapshots if key == ("customer", a))
+    assert referrer["aggregates"]["qualified_referrals"] == 1  # credited, inside its own shard
