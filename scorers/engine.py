@@ -191,14 +191,17 @@ class Grader:
     # --- events --------------------------------------------------------------
 
     def apply(
-        self, state: EntityState | None, event: AnyEvent, received_at: int | None = None
+        self, state: EntityState | None, event: AnyEvent, received_at: int | None = None, at: int | None = None
     ) -> tuple[EntityState, Outcome]:
-        """Apply one validated event to its entity's state (created when ``None``)."""
+        """Apply one validated event to its entity's state (created when ``None``).
+
+        ``at``: ``ts(event.occurred_at)``, when the caller has it already.
+        """
         if state is None:
             kind, eid = entity_of(event)
             state = EntityState(kind, eid)
         out = Outcome()
-        t = ts(event.occurred_at)
+        t = ts(event.occurred_at) if at is None else at
         if received_at is not None and t > received_at + self.max_skew:
             out.status, out.detail = "too_new", f"occurred_at is more than {self.max_skew // 3600} h ahead"
             return state, out
@@ -346,7 +349,7 @@ class Grader:
         rec = state.orders.get(ev.order_id)
         if ev.status == "placed":
             if rec is None:
-                state.record_order(ev.order_id, [day, ORDER_ACTIVE, *(v for _, v in contrib)])
+                state.record_order(ev.order_id, [day, ORDER_ACTIVE, *[v for _, v in contrib]])
                 for idx, v in contrib:
                     state.add(day, idx, v)
             elif rec[1] == ORDER_REVERSED_FIRST:

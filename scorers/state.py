@@ -191,9 +191,13 @@ class EntityState:
                 self.oldest = min(self.days) if self.days else None
 
     def forget_daily_before(self, day: int) -> None:
-        """Drop cached end-of-day scores before ``day``: no later grade looks that far back."""
+        """Drop cached end-of-day scores before ``day``: no later grade looks that far back.
+
+        Checked on the first entry only (days are mostly cached in day order), so a
+        stale entry may stay a little longer: it is never read, only carried.
+        """
         daily = self.daily
-        if daily and min(daily) < day:
+        if daily and next(iter(daily)) < day:
             self.daily = {d: v for d, v in daily.items() if d >= day}
 
     def invalidate_from(self, day: int) -> None:
@@ -223,8 +227,7 @@ class EntityState:
         if self.expired_before is not None and first_day <= self.expired_before:
             return
         self.expired_before = first_day
-        if self.daily and min(self.daily) < first_day:
-            self.daily = {d: v for d, v in self.daily.items() if d >= first_day}
+        self.forget_daily_before(first_day)
         if self.oldest_id is not None and self.oldest_id < first_day:
             # event ids and orders, also those of events that left no day bucket (a
             # referral, a reversal that came before its order)

@@ -118,7 +118,7 @@ class OfflineScorer:
         due: list[TierChange] = []
         if prior is not None and prior.next_review is not None and prior.next_review <= t:
             due = self._settle(self.grader.review_due(prior, t))  # as the stream's timer would
-        state, out = self.grader.apply(prior, event, self.received_at)
+        state, out = self.grader.apply(prior, event, self.received_at, at=t)
         if prior is not None or out.status in ("applied", "history"):  # the stream writes its table by the same rule
             self.states[key] = state
         self.report.count(out)
