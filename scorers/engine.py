@@ -168,6 +168,7 @@ class Grader:
         self._dims = {k: compile_dims(r) for k, r in self._rules.items()}
         self._window = {k: r.window_days for k, r in self._rules.items()}
         self._lookback = {k: r.hysteresis.lookback_days for k, r in self._rules.items()}
+        self._scales = {k: {d.name: d.scale for d in dims} for k, dims in self._dims.items()}
         self._newcomer_max_orders = rules.customer.prospect.newcomer_max_orders
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
@@ -619,7 +620,7 @@ class Grader:
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=next_tier(rules, tiers, new, g.comp, g.metrics),
+            next_tier=next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -664,7 +665,7 @@ class Grader:
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
             ),
-            next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics),
+            next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
             as_of=utc(now),
             rules_version=self.rules.version,
         )

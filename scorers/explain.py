@@ -8,7 +8,7 @@ from schemas.outputs import NextTier
 from schemas.rules import EntityRules, Tier
 from scorers.grading import Composite
 from scorers.metrics import Metrics
-from scorers.scale import apply_scale, first_x_down_reaching, first_x_reaching
+from scorers.scale import Scale, apply_scale, first_x_down_reaching, first_x_reaching
 
 # metric -> (lower is better, how to phrase "this much more/less")
 _LOWER_IS_BETTER = {"recency_days", "price_index", "avg_first_response_hours", "late_payments", "avg_days_late"}
@@ -54,9 +54,14 @@ def _hint(metric: str, current: float, target: float) -> str | None:
 
 
 def next_tier(
-    rules: EntityRules, tiers: list[Tier], tier: str, comp: Composite, metrics: Metrics
+    rules: EntityRules, tiers: list[Tier], tier: str, comp: Composite, metrics: Metrics,
+    scales: dict[str, Scale] | None = None,
 ) -> NextTier | None:
-    """The next tier up and, per dimension, the metric move that alone would close the gap."""
+    """The next tier up and, per dimension, the metric move that alone would close the gap.
+
+    ``scales``: the dimensions' scales compiled (the engine passes its own); the
+    answer is the same, only found faster.
+    """
     names = [t.name for t in tiers]
     i = names.index(tier) if tier in names else len(tiers) - 1
     if i == 0:
@@ -73,10 +78,13 @@ def next_tier(
             needed = current + gap * comp.weight_total / dim.weight
             if needed > 100 + 1e-9:
                 continue
+            sc = scales.get(name) if scales is not None else None
             if dim.metric in _LOWER_IS_BETTER:
-                x = first_x_down_reaching(dim.scale, value, needed)
+                x = (sc.first_x_down_reaching(value, needed) if sc is not None
+                     else first_x_down_reaching(dim.scale, value, needed))
             else:
-                x = first_x_reaching(dim.scale, value, needed, rising=True)
+                x = (sc.first_x_reaching(value, needed, rising=True) if sc is not None
+                     else first_x_reaching(dim.scale, value, needed, rising=True))
             if x is None:
                 continue
             text = _hint(dim.metric, value, x)

@@ -73,6 +73,28 @@ class Scale:
         return None
 
 
+    def first_x_down_reaching(self, x_from: float, target: float) -> float | None:
+        """:func:`first_x_down_reaching` over this scale's points: the same arithmetic, step for step."""
+        points = self.points
+        y_from = apply_scale(points, x_from)
+        if y_from >= target:
+            return x_from
+        xs, ys, knots = self.xs, self.ys, self.at_knots
+        best: float | None = None
+        for i in range(len(xs) - 1):
+            xa, ya, xb = xs[i], ys[i], xs[i + 1]
+            if xa >= x_from:
+                break
+            hi, yhi = (xb, knots[i + 1]) if xb <= x_from else (x_from, y_from)
+            if ya >= target:
+                if yhi != ya and yhi < target:
+                    x = xa + (target - ya) * (hi - xa) / (yhi - ya)
+                    best = max(min(x, hi), xa)
+                else:
+                    best = hi
+        return best
+
+
 def first_x_reaching(points: Points, x_from: float, target: float, rising: bool) -> float | None:
     """Smallest ``x >= x_from`` whose score is ``>= target`` (``rising``) or ``< target`` (falling).
 

@@ -28,7 +28,7 @@ from schemas.rules import Hysteresis, Rules, load_rules
 from scorers.engine import Grader, ts
 from scorers.grading import compile_dims, composite
 from scorers.metrics import Metrics
-from scorers.scale import Scale, first_x_reaching
+from scorers.scale import Scale, first_x_down_reaching, first_x_reaching
 from scorers.state import DAY, EntityState
 from streams.offline import OfflineScorer
 
@@ -490,9 +490,10 @@ def test_active_override_is_kept_whatever_the_arrival_order() -> None:
     target=st.floats(-10, 110),
     rising=st.booleans(),
 )
-def test_scale_first_x_reaching_is_the_function_to_the_bit(
+def test_scale_searches_are_the_functions_to_the_bit(
     points: list[tuple[float, float]], x_from: float, target: float, rising: bool
 ) -> None:
-    """The compiled scale's search (the review timer's hot path) equals the plain function exactly."""
+    """The compiled scale's searches (review timer, next-tier hints) equal the plain functions exactly."""
     pts = sorted(points)
     assert Scale(pts).first_x_reaching(x_from, target, rising) == first_x_reaching(pts, x_from, target, rising)
+    assert Scale(pts).first_x_down_reaching(x_from, target) == first_x_down_reaching(pts, x_from, target)
