@@ -8,7 +8,7 @@ from schemas.outputs import NextTier
 from schemas.rules import EntityRules, Tier
 from scorers.grading import Composite
 from scorers.metrics import Metrics
-from scorers.scale import Scale, apply_scale, first_x_down_reaching, first_x_reaching
+from scorers.scale import Scale, apply_scale
 
 # metric -> (lower is better, how to phrase "this much more/less")
 _LOWER_IS_BETTER = {"recency_days", "price_index", "avg_first_response_hours", "late_payments", "avg_days_late"}
@@ -78,13 +78,11 @@ def next_tier(
             needed = current + gap * comp.weight_total / dim.weight
             if needed > 100 + 1e-9:
                 continue
-            sc = scales.get(name) if scales is not None else None
+            sc = scales[name] if scales is not None else Scale(dim.scale)
             if dim.metric in _LOWER_IS_BETTER:
-                x = (sc.first_x_down_reaching(value, needed) if sc is not None
-                     else first_x_down_reaching(dim.scale, value, needed))
+                x = sc.first_x_down_reaching(value, needed)
             else:
-                x = (sc.first_x_reaching(value, needed, rising=True) if sc is not None
-                     else first_x_reaching(dim.scale, value, needed, rising=True))
+                x = sc.first_x_reaching(value, needed, rising=True)
             if x is None:
                 continue
             text = _hint(dim.metric, value, x)

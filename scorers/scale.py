@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import pairwise
 
 Points = Sequence[tuple[float, float]]
 
@@ -102,43 +101,9 @@ def first_x_reaching(points: Points, x_from: float, target: float, rising: bool)
     to schedule time-driven reviews (when an ageing metric drops a score below
     a line). ``None`` when the scale never gets there.
     """
-
-    def hit(y: float) -> bool:
-        return y >= target if rising else y < target
-
-    if hit(apply_scale(points, x_from)):
-        return x_from
-    for (xa, _ya), (xb, yb) in pairwise(points):
-        if xb <= x_from:
-            continue
-        lo = max(xa, x_from)
-        ylo = apply_scale(points, lo)
-        if hit(yb) and yb != ylo:
-            # solve ylo + (yb - ylo) * (x - lo) / (xb - lo) == target
-            x = lo + (target - ylo) * (xb - lo) / (yb - ylo)
-            x = min(max(x, lo), xb)
-            if not hit(apply_scale(points, x)):
-                x = math.nextafter(x, math.inf)
-            return min(x, xb)
-        if hit(yb):
-            return xb
-    return None
+    return Scale(points).first_x_reaching(x_from, target, rising)
 
 
 def first_x_down_reaching(points: Points, x_from: float, target: float) -> float | None:
     """Largest ``x <= x_from`` whose score is ``>= target``: for metrics where lower is better."""
-    if apply_scale(points, x_from) >= target:
-        return x_from
-    best: float | None = None
-    for (xa, ya), (xb, _yb) in pairwise(points):
-        if xa >= x_from:
-            break
-        hi = min(xb, x_from)
-        yhi = apply_scale(points, hi)
-        if ya >= target:
-            if yhi != ya and yhi < target:
-                x = xa + (target - ya) * (hi - xa) / (yhi - ya)
-                best = max(min(x, hi), xa)
-            else:
-                best = hi
-    return best
+    return Scale(points).first_x_down_reaching(x_from, target)

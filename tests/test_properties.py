@@ -8,7 +8,9 @@ as JSON lines, exactly as ``tierstream score`` reads a file.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -28,7 +30,7 @@ from schemas.rules import Hysteresis, Rules, load_rules
 from scorers.engine import Grader, ts
 from scorers.grading import compile_dims, composite
 from scorers.metrics import Metrics
-from scorers.scale import Scale, first_x_down_reaching, first_x_reaching
+from scorers.scale import Points, Scale, apply_scale, first_x_down_reaching, first_x_reaching
 from scorers.state import DAY, EntityState
 from streams.offline import OfflineScorer
 
@@ -483,6 +485,50 @@ def test_active_override_is_kept_whatever_the_arrival_order() -> None:
     assert_same_snapshots(a, b)
 
 
+def _reference_first_x_reaching(points: Points, x_from: float, target: float, rising: bool) -> float | None:
+    """The search as first written (a pairwise walk): the oracle for the compiled one."""
+
+    def hit(y: float) -> bool:
+        return y >= target if rising else y < target
+
+    if hit(apply_scale(points, x_from)):
+        return x_from
+    for (xa, _ya), (xb, yb) in pairwise(points):
+        if xb <= x_from:
+            continue
+        lo = max(xa, x_from)
+        ylo = apply_scale(points, lo)
+        if hit(yb) and yb != ylo:
+            # solve ylo + (yb - ylo) * (x - lo) / (xb - lo) == target
+            x = lo + (target - ylo) * (xb - lo) / (yb - ylo)
+            x = min(max(x, lo), xb)
+            if not hit(apply_scale(points, x)):
+                x = math.nextafter(x, math.inf)
+            return min(x, xb)
+        if hit(yb):
+            return xb
+    return None
+
+
+def _reference_first_x_down_reaching(points: Points, x_from: float, target: float) -> float | None:
+    """The downward search as first written: the oracle for the compiled one."""
+    if apply_scale(points, x_from) >= target:
+        return x_from
+    best: float | None = None
+    for (xa, ya), (xb, _yb) in pairwise(points):
+        if xa >= x_from:
+            break
+        hi = min(xb, x_from)
+        yhi = apply_scale(points, hi)
+        if ya >= target:
+            if yhi != ya and yhi < target:
+                x = xa + (target - ya) * (hi - xa) / (yhi - ya)
+                best = max(min(x, hi), xa)
+            else:
+                best = hi
+    return best
+
+
 @given(
     points=st.lists(st.tuples(st.floats(-100, 1000), st.floats(0, 100)), min_size=2, max_size=6,
                     unique_by=lambda p: p[0]),
@@ -495,5 +541,9 @@ def test_scale_searches_are_the_functions_to_the_bit(
 ) -> None:
     """The compiled scale's searches (review timer, next-tier hints) equal the plain functions exactly."""
     pts = sorted(points)
-    assert Scale(pts).first_x_reaching(x_from, target, rising) == first_x_reaching(pts, x_from, target, rising)
-    assert Scale(pts).first_x_down_reaching(x_from, target) == first_x_down_reaching(pts, x_from, target)
+    expected = _reference_first_x_reaching(pts, x_from, target, rising)
+    assert Scale(pts).first_x_reaching(x_from, target, rising) == expected
+    assert first_x_reaching(pts, x_from, target, rising) == expected
+    expected_down = _reference_first_x_down_reaching(pts, x_from, target)
+    assert Scale(pts).first_x_down_reaching(x_from, target) == expected_down
+    assert first_x_down_reaching(pts, x_from, target) == expected_down
