@@ -103,22 +103,29 @@ def reasons(
     metrics: Metrics,
     limit: int = 3,
 ) -> list[str]:
-    """The dimensions that moved most (by weighted effect), each with its metric value."""
-    moves: list[tuple[float, str]] = []
+    """The dimensions that moved most (by weighted effect), each with its metric value.
+
+    Ranked first, worded after: only the ``limit`` that are shown are formatted.
+    """
+    moves: list[tuple[float, str, float | None, float | None]] = []
     for name, dim in rules.dimensions.items():
         before = previous.get(name)
         after = comp.components.get(name)
-        if before == after:
-            continue
+        if before != after:
+            moves.append((abs((after or 0) - (before or 0)) * dim.weight, name, before, after))
+    moves.sort(key=lambda m: -m[0])  # stable: ties keep the rules' order
+    out: list[str] = []
+    for _, name, before, after in moves[:limit]:
+        dim = rules.dimensions[name]
         label = dim.label or name
-        value = _fmt_metric(dim.metric, metrics.get(dim.metric))
+        what = dim.metric.replace("_", " ")
         if before is None:
-            text = f"{label} now scored {after:.0f} ({dim.metric.replace('_', ' ')} {value})"
+            value = _fmt_metric(dim.metric, metrics.get(dim.metric))
+            out.append(f"{label} now scored {after:.0f} ({what} {value})")
         elif after is None:
-            text = f"{label} no longer scored (no {dim.metric.replace('_', ' ')} in the window)"
+            out.append(f"{label} no longer scored (no {what} in the window)")
         else:
+            value = _fmt_metric(dim.metric, metrics.get(dim.metric))
             way = "up" if after > before else "down"
-            text = f"{label} {way} from {before:.0f} to {after:.0f} ({dim.metric.replace('_', ' ')} {value})"
-        moves.append((abs((after or 0) - (before or 0)) * dim.weight, text))
-    moves.sort(key=lambda m: -m[0])
-    return [t for _, t in moves[:limit]]
+            out.append(f"{label} {way} from {before:.0f} to {after:.0f} ({what} {value})")
+    return out
