@@ -160,14 +160,19 @@ def rules_check(file: Path) -> None:
 @click.option("--as-of", "as_of", metavar="RFC3339", help="compare as of this instant")
 @click.option("--limit", default=50, show_default=True, help="how many movers to list")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int, as_json: bool) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="processes per rule set (default: one per core, at most 8), as for `score`")
+def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int, as_json: bool,
+               workers: int | None) -> None:
     """What changing OLD rules to NEW would do on the history in EVENTS.
 
     Prints the tier distribution under each and the entities that would move.
+    Both rule sets grade the same events as of the same instant.
     """
+    from streams.offline_parallel import default_workers
     from streams.rules_diff import diff_rules, render
 
-    result = diff_rules(_rules(old), _rules(new), events, _instant(as_of))
+    result = diff_rules(_rules(old), _rules(new), events, _instant(as_of), workers or default_workers())
     click.echo(render(result, limit, as_json))
 
 

@@ -175,8 +175,10 @@ def run(
     changes_out: IO[bytes] | None = None,
     strict: bool = False,
     on_line: Callable[[int], None] | None = None,
+    finish_at: int | None = None,
 ) -> int:
-    """Feed lines; write tier changes as they happen; return the as-of instant."""
+    """Feed lines; write tier changes as they happen; return the as-of instant (``finish_at``
+    if given, else ``--as-of``, else the latest event time)."""
     started = time.perf_counter()
     rep = scorer.report
     for lineno, raw in lines:
@@ -194,7 +196,7 @@ def run(
         if changes_out is not None:
             for c in changes:
                 changes_out.write(c.model_dump_json().encode() + b"\n")
-    as_of, final = scorer.finish()
+    as_of, final = scorer.finish(finish_at)
     if changes_out is not None:
         for c in final:
             changes_out.write(c.model_dump_json().encode() + b"\n")

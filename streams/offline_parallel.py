@@ -260,8 +260,14 @@ def score_parallel(
     changes_out: IO[bytes] | None = None,
     want_snapshots: bool = True,
     on_progress: Callable[[int], None] | None = None,
+    finish_at: int | None = None,
 ) -> ParallelRun:
-    """Score ``path`` in ``workers`` shards; write changes to ``changes_out`` in file order."""
+    """Score ``path`` in ``workers`` shards; write changes to ``changes_out`` in file order.
+
+    ``as_of`` skips later events and is the instant of the final reviews and snapshots
+    (default: the latest event time); ``finish_at`` sets that instant alone (``rules
+    diff`` grades both rule sets at the same one).
+    """
     started = time.perf_counter()
     received_at = int(time.time())
     split = Split(workers, referral_components(candidate_lines(path.read_bytes())))
@@ -300,7 +306,8 @@ def score_parallel(
             latests.append(_receive(conn, "latest"))
         progress()
         ok = all(v is not None for v in latests)
-        run_as_of = as_of if as_of is not None else max((v for v in latests if v is not None), default=0)
+        latest = max((v for v in latests if v is not None), default=0)
+        run_as_of = finish_at if finish_at is not None else as_of if as_of is not None else latest
         for conn in conns:
             conn.send(run_as_of if ok else None)
         parts: list[ShardResult] = [_receive(conn, "result") for conn in conns]
@@ -311,7 +318,7 @@ def score_parallel(
                 p.kill()
     mismatch = next((p.mismatch for p in parts if p.mismatch), None)
     if mismatch is not None:
-        return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch)
+        return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at)
     if changes_out is not None:
         for _, line in heapq.merge(*(p.changes for p in parts)):
             changes_out.write(line + b"\n")
@@ -336,12 +343,12 @@ def _receive(conn: Connection, expected: str) -> Any:
 
 def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
-    started: float, why: str,
+    started: float, why: str, finish_at: int | None = None,
 ) -> ParallelRun:
     from streams.offline import run
 
     scorer = OfflineScorer(rules, as_of=as_of)
-    run_as_of = run(scorer, read_lines(path), changes_out)
+    run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at)
     snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []
     scorer.report.seconds = time.perf_counter() - started

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from schemas.rules import Rules
-from streams.offline import InputError, OfflineScorer, read_lines
+from streams.offline_parallel import score_parallel
 
 
 @dataclass
@@ -24,27 +24,23 @@ class DiffResult:
     rejected: int = 0
 
 
-def diff_rules(old: Rules, new: Rules, events: Path, as_of: int | None) -> DiffResult:
-    a, b = OfflineScorer(old, as_of), OfflineScorer(new, as_of)
-    for lineno, raw in read_lines(events):
-        for scorer in (a, b):
-            try:
-                scorer.feed_line(lineno, raw)
-            except InputError:
-                scorer.report.invalid += 1
-    instant, _ = a.finish()
-    b.as_of = instant
-    b.finish()
-    res = DiffResult(old.version, new.version, instant, rejected=a.report.invalid)
-    for sa, sb in zip(a.snapshots(instant), b.snapshots(instant), strict=True):
-        res.entities += 1
-        res.before[(sa.entity_type, sa.tier)] += 1
-        res.after[(sb.entity_type, sb.tier)] += 1
-        if sa.tier != sb.tier:
+def diff_rules(old: Rules, new: Rules, events: Path, as_of: int | None, workers: int = 1) -> DiffResult:
+    """Grade ``events`` under both rule sets (each run on ``workers`` processes), at one instant."""
+    a = score_parallel(events, old, workers, as_of)
+    b = score_parallel(events, new, workers, as_of, finish_at=a.as_of)
+    res = DiffResult(old.version, new.version, a.as_of, rejected=a.report.invalid)
+    after = {key: (tier, line) for key, tier, line in b.snapshots}
+    res.entities = len({key for key, _, _ in a.snapshots} | set(after))
+    for key, tier, line in a.snapshots:
+        res.before[(key[0], tier)] += 1
+        moved = after.get(key)
+        if moved is not None and moved[0] != tier:
             res.movers.append({
-                "entity_type": sa.entity_type, "entity_id": sa.entity_id,
-                "from": sa.tier, "to": sb.tier, "score_before": sa.score, "score_after": sb.score,
+                "entity_type": key[0], "entity_id": key[1], "from": tier, "to": moved[0],
+                "score_before": orjson.loads(line)["score"], "score_after": orjson.loads(moved[1])["score"],
             })
+    for key, (tier, _) in after.items():
+        res.after[(key[0], tier)] += 1
     res.movers.sort(key=lambda m: (str(m["entity_type"]), -abs(float(m["score_after"]) - float(m["score_before"]))))  # type: ignore[arg-type]
     return res
 

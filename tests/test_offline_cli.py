@@ -401,6 +401,15 @@ def test_rules_diff_reports_fewer_key_customers(sample: Path, default_rules_path
         assert f"customer {m['entity_id']}: key -> general" in text.stdout
 
 
+def test_rules_diff_is_the_same_on_any_number_of_processes(sample: Path, default_rules_path: Path,
+                                                           key80: Path) -> None:
+    one = invoke("rules", "diff", default_rules_path, key80, sample, "--json", "--workers", "1")
+    three = invoke("rules", "diff", default_rules_path, key80, sample, "--json", "--workers", "3")
+    assert one.exit_code == three.exit_code == 0, one.stderr + three.stderr
+    assert orjson.loads(one.stdout)["movers"]  # something moves, and identically
+    assert one.stdout == three.stdout
+
+
 def test_rules_diff_of_identical_rules_moves_nobody(sample: Path, default_rules_path: Path) -> None:
     res = invoke("rules", "diff", default_rules_path, default_rules_path, sample, "--json")
     doc = orjson.loads(res.stdout)
