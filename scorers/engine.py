@@ -29,7 +29,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 from schemas.events import (
     AnyEvent,
@@ -111,9 +111,11 @@ class Outcome:
     credits: list[ReferralCredit] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Grade:
-    """An evaluation at one instant: everything a change, a snapshot or the timer needs."""
+class Grade(NamedTuple):
+    """An evaluation at one instant: everything a change, a snapshot or the timer needs.
+
+    A tuple: one is built for every event and every review.
+    """
 
     tier: str
     tier_idx: int

@@ -59,6 +59,7 @@ SUPPLIER_FIELDS = 10
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
+_DAILY_SLACK = 7  # days an unused end-of-day score may be carried before the cache is pruned
 
 
 def event_hash(event_id: str) -> int:
@@ -193,11 +194,12 @@ class EntityState:
     def forget_daily_before(self, day: int) -> None:
         """Drop cached end-of-day scores before ``day``: no later grade looks that far back.
 
-        Checked on the first entry only (days are mostly cached in day order), so a
-        stale entry may stay a little longer: it is never read, only carried.
+        Checked on the first entry only (days are mostly cached in day order), and
+        only once it is a week stale, so the dict is rebuilt about once a week, not
+        every day: a stale entry is never read, only carried a little longer.
         """
         daily = self.daily
-        if daily and next(iter(daily)) < day:
+        if daily and next(iter(daily)) < day - _DAILY_SLACK:
             self.daily = {d: v for d, v in daily.items() if d >= day}
 
     def invalidate_from(self, day: int) -> None:
