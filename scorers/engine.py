@@ -436,10 +436,9 @@ class Grader:
         """
         end = (day + 1) * DAY - 1
         g = state.graded
-        if g is not None and g[0] == self.tag and g[1] // DAY == day:
-            p = state.prospect
-            if p is None or ((p.at <= g[1] < p.expires) == (p.at <= end < p.expires)):
-                return g[2]
+        if (g is not None and g[0] == self.tag and g[1] // DAY == day
+                and _active(state.prospect, g[1]) == _active(state.prospect, end)):
+            return g[2]
         if totals is None:
             totals = window_totals(state, day, self._window[state.kind])
         comp, _, _ = self._score(state, totals, day, end)
@@ -605,9 +604,9 @@ class Grader:
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1
-        # Outputs are built from the engine's own typed values: validation (pydantic's
-        # __init__) is for input, and cost a fifth of an offline run. tests/test_scorers.py
-        # re-validates every output of a sample run, so a field cannot silently go wrong.
+        # Outputs are built from the engine's own typed values (mypy checks every field):
+        # validation, pydantic's __init__, is for input, and cost a fifth of an offline run.
+        # tests/test_offline_cli.py validates every change of a sample run again.
         change = TierChange.model_construct(
             change_id=f"tc:{state.kind}:{state.entity_id}:{state.seq}",
             entity_type=cast(EntityType, state.kind),

@@ -98,12 +98,6 @@ def window_totals(state: EntityState, day: int, window_days: int) -> list[int]:
     return t
 
 
-def metrics_of(state: EntityState, totals: list[int], day: int) -> Metrics:
-    if state.kind == "customer":
-        return customer_metrics(totals, day, last_order_day(state, day))
-    return supplier_metrics(totals)
-
-
 def _iso(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
