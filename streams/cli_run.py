@@ -26,12 +26,14 @@ def run_worker(settings: Settings, batch: bool, loglevel: str) -> None:
     """Run one worker in this process until SIGINT/SIGTERM (blocking)."""
     from streams.admin import ensure_topics
     from streams.app import create_app
+    from streams.gc_tuning import fewer_collections
     from streams.worker import Worker
 
     ensure_topics(settings)
     pipeline = create_app(settings, batch=batch)
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    with fewer_collections():
+        worker.execute_from_commandline()
 
 
 def wait_ready(port: int, deadline_s: float, proc: subprocess.Popen[bytes] | None = None) -> dict[str, object]:

@@ -7,10 +7,8 @@ them, as the stream applies them when they come back through their topic.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -24,6 +22,7 @@ from schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
 from schemas.rules import Rules
 from scorers.engine import Grader, Outcome, ts
 from scorers.state import EntityState
+from streams.gc_tuning import fewer_collections
 
 Key = tuple[str, str]
 
@@ -163,25 +162,6 @@ class OfflineScorer:
                 yield self.grader.snapshot(state, as_of)
 
 
-@contextmanager
-def batch_gc(young: int = 100_000) -> Iterator[None]:
-    """Run the cyclic garbage collector's young generation every ``young`` allocations, not 700.
-
-    A scoring run allocates a few objects per event and keeps most of them (the
-    entities' states), so the default threshold makes the collector walk young
-    objects that all survive, over and over: about a tenth of a 1M-event run
-    (``benchmarks/offline.py``: 16,877 -> 18,716 events/s in one process). The
-    engine makes no cyclic garbage of note (the same peak RSS with the collector
-    off), and the collector still runs, only less often. Restored on exit.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(young, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
 def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -190,7 +170,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield lineno, line
 
 
-@batch_gc()
+@fewer_collections()
 def run(
     scorer: OfflineScorer,
     lines: Iterable[tuple[int, bytes]],

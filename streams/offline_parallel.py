@@ -41,7 +41,8 @@ import orjson
 
 from schemas.events import entity_of
 from schemas.rules import Rules
-from streams.offline import ForeignCredit, InputError, Key, OfflineScorer, Report, batch_gc, read_lines
+from streams.gc_tuning import fewer_collections
+from streams.offline import ForeignCredit, InputError, Key, OfflineScorer, Report, read_lines
 
 #: sort keys of merged output: (line, order within the line) for changes while reading,
 #: (entity kind, entity id) for the final reviews and the snapshots
@@ -252,7 +253,7 @@ def _merge_reports(parts: list[ShardResult]) -> tuple[Report, list[tuple[int, st
     return total, errors
 
 
-@batch_gc()  # the shards are forked with it
+@fewer_collections()  # the shards are forked with it
 def score_parallel(
     path: Path,
     rules: Rules,
