@@ -62,6 +62,14 @@ ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
 _DAILY_SLACK = 7  # days an unused end-of-day score may be carried before the cache is pruned
 
 
+def _second(item: tuple[Any, int]) -> int:
+    return item[1]
+
+
+def _first_of_second(item: tuple[Any, list[int]]) -> int:
+    return item[1][0]
+
+
 def event_hash(event_id: str) -> int:
     """Stable 63-bit hash of an event id (Python's ``hash`` is salted per process)."""
     digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
@@ -111,6 +119,9 @@ class EntityState:
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
+    #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their
+    #: front (see ``expire_before``): derived, not serialized
+    ids_in_day_order: bool = field(default=False, compare=False)
     #: the retention start last applied: not serialized, and not part of what a state *is*
     expired_before: int | None = field(default=None, compare=False)
     #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
@@ -126,19 +137,27 @@ class EntityState:
             self.oldest = min(self.days)
         if self.oldest_id is None:
             self.oldest_id = self._oldest_id()
+        if not self.seen and not self.orders:
+            self.ids_in_day_order = True
 
     def _oldest_id(self) -> int | None:
         return min([*self.seen.values(), *(o[0] for o in self.orders.values())], default=None)
 
     def remember(self, h: int, day: int) -> None:
         """Mark event hash ``h`` as applied, kept until ``day`` leaves the retention."""
-        self.seen[h] = day
+        seen = self.seen
+        if seen and day < next(reversed(seen.values())):
+            self.ids_in_day_order = False  # a late event: sorted again at the next expiry
+        seen[h] = day
         if self.oldest_id is None or day < self.oldest_id:
             self.oldest_id = day
 
     def record_order(self, order_id: str, rec: list[int]) -> None:
         """Remember an order (``[day, status, *contribution]``) until its day leaves the retention."""
-        self.orders[order_id] = rec
+        orders = self.orders
+        if orders and rec[0] < next(reversed(orders.values()))[0]:
+            self.ids_in_day_order = False
+        orders[order_id] = rec
         if self.oldest_id is None or rec[0] < self.oldest_id:
             self.oldest_id = rec[0]
 
@@ -233,9 +252,7 @@ class EntityState:
         if self.oldest_id is not None and self.oldest_id < first_day:
             # event ids and orders, also those of events that left no day bucket (a
             # referral, a reversal that came before its order)
-            self.seen = {h: d for h, d in self.seen.items() if d >= first_day}
-            self.orders = {k: o for k, o in self.orders.items() if o[0] >= first_day}
-            self.oldest_id = self._oldest_id()
+            self._expire_ids_before(first_day)
         if self.oldest is None or self.oldest >= first_day:
             return
         leaving = []
@@ -246,6 +263,40 @@ class EntityState:
         for d in leaving:
             del self.days[d]
         self.oldest = min(self.days) if self.days else None
+
+    def _expire_ids_before(self, first_day: int) -> None:
+        """Forget the event ids and orders of days before ``first_day``.
+
+        Both dicts are kept in day order while events come in time order, so the ones
+        leaving are a few at the front; a late event (or a state just read back, whose
+        dicts are in hash order) costs one sort, at its next expiry.
+        """
+        seen, orders = self.seen, self.orders
+        if not self.ids_in_day_order:
+            self.seen = seen = dict(sorted(((h, d) for h, d in seen.items() if d >= first_day), key=_second))
+            self.orders = orders = dict(
+                sorted(((k, o) for k, o in orders.items() if o[0] >= first_day), key=_first_of_second))
+            self.ids_in_day_order = True
+        else:
+            leaving: list[Any] = []
+            for h, d in seen.items():
+                if d >= first_day:
+                    break
+                leaving.append(h)
+            for h in leaving:
+                del seen[h]
+            leaving.clear()
+            for k, o in orders.items():
+                if o[0] >= first_day:
+                    break
+                leaving.append(k)
+            for k in leaving:
+                del orders[k]
+        # in day order, the oldest of each is its first
+        first_seen = next(iter(seen.values()), None)
+        first_order = next(iter(orders.values()), None)
+        firsts = [d for d in (first_seen, first_order[0] if first_order else None) if d is not None]
+        self.oldest_id = min(firsts, default=None)
 
     # --- serialization: compact, deterministic, versioned -------------------
 

@@ -318,6 +318,24 @@ def test_ids_of_events_without_a_day_bucket_leave_with_the_retention(g: Grader) 
     assert len(state.seen) == 1  # the far order's own id
 
 
+
+@pytest.mark.parametrize("read_back", [False, True], ids=["in memory", "read back from bytes"])
+def test_ids_that_came_out_of_day_order_leave_with_the_retention_exactly(g: Grader, read_back: bool) -> None:
+    """Event ids and orders are pruned from the front of their (day-ordered) dicts; a late
+    event, or a state read back (its dicts in hash order), must not hide an id that is due."""
+    late = payment(1, "i1", 1)
+    state, _ = feed(g, [order(10, "a"), late, order(12, "c")])
+    if read_back:
+        state = EntityState.from_bytes(state.to_bytes())
+    far = 3 + CW - 1 + C_LOOKBACK  # the retention then starts on day 3: the late payment's id leaves
+    state, _ = g.apply(state, order(far, "far"))
+    assert event_hash(late.event_id) not in state.seen
+    assert sorted(state.seen.values()) == [DAY0 + 10, DAY0 + 12, DAY0 + far]
+    assert state.oldest_id == DAY0 + 10
+    state, _ = g.apply(state, order(far + 8, "later"))  # day 11: "a" leaves next, from the front
+    assert set(state.orders) == {"c", "far", "later"} and state.oldest_id == DAY0 + 12
+
+
 # --------------------------------------------------------------------------- metrics
 
 
