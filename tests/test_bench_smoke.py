@@ -30,3 +30,13 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert {"faust", "aiokafka", "kafka-python", "tansu"} <= set(doc["versions"])
     assert doc["phases"]["pipeline-batch"]["complete"] is True
     assert "pipeline (batch, 1 worker)" in result.stdout
+
+
+def test_offline_floor_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.offline_floor import main as floor
+
+    assert floor(["--customers", "60", "--suppliers", "5", "--days", "20", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    grades = int(out.split(" grades)")[0].rsplit("events/s, ", 1)[1].replace(",", ""))
+    assert grades > 0
+    assert "floor (1 + 2 + 3)" in out and "budget at 100,000 events/s" in out
