@@ -62,11 +62,11 @@ ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
 _DAILY_SLACK = 7  # days an unused end-of-day score may be carried before the cache is pruned
 
 
-def _second(item: tuple[Any, int]) -> int:
+def _day_of_id(item: tuple[Any, int]) -> int:
     return item[1]
 
 
-def _first_of_second(item: tuple[Any, list[int]]) -> int:
+def _day_of_order(item: tuple[Any, list[int]]) -> int:
     return item[1][0]
 
 
@@ -273,9 +273,9 @@ class EntityState:
         """
         seen, orders = self.seen, self.orders
         if not self.ids_in_day_order:
-            self.seen = seen = dict(sorted(((h, d) for h, d in seen.items() if d >= first_day), key=_second))
+            self.seen = seen = dict(sorted(((h, d) for h, d in seen.items() if d >= first_day), key=_day_of_id))
             self.orders = orders = dict(
-                sorted(((k, o) for k, o in orders.items() if o[0] >= first_day), key=_first_of_second))
+                sorted(((k, o) for k, o in orders.items() if o[0] >= first_day), key=_day_of_order))
             self.ids_in_day_order = True
         else:
             leaving: list[Any] = []
