@@ -27,10 +27,10 @@ import orjson
 import psutil
 from kafka import KafkaAdminClient
 
-from schemas.settings import Settings
-from streams.admin import ensure_topics
-from streams.cli_run import spawn_worker, stop_process
-from streams.topics import topic_names
+from tierstream.schemas.settings import Settings
+from tierstream.streams.admin import ensure_topics
+from tierstream.streams.cli_run import spawn_worker, stop_process
+from tierstream.streams.topics import topic_names
 
 POLL_S = 0.25  # interval between progress checks (polling, not synchronisation)
 

@@ -27,9 +27,9 @@ from kafka import KafkaConsumer, TopicPartition
 from benchmarks.common import Budget, percentile, say
 from benchmarks.deploy import Deployment
 from benchmarks.throughput import READY_TIMEOUT_S, Loaded, consume_all, wait_processed
-from streams.client import publish
-from streams.offline import read_lines
-from streams.topics import topic_names
+from tierstream.streams.client import publish
+from tierstream.streams.offline import read_lines
+from tierstream.streams.topics import topic_names
 
 IDLE_S = 2.0  # after the last event is processed, stop tailing once no change came for this long
 

@@ -28,14 +28,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from benchmarks.offline import SAMPLE, sample_file
-from schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
-from schemas.rules import load_rules
-from scorers.engine import Grade, Grader, ts
-from scorers.grading import composite
-from scorers.metrics import customer_metrics
-from scorers.state import EntityState, event_hash
-from streams.gc_tuning import fewer_collections
-from streams.offline import OfflineScorer, read_lines, run
+from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
+from tierstream.schemas.rules import load_rules
+from tierstream.scorers.engine import Grade, Grader, ts
+from tierstream.scorers.grading import composite
+from tierstream.scorers.metrics import customer_metrics
+from tierstream.scorers.state import EntityState, event_hash
+from tierstream.streams.gc_tuning import fewer_collections
+from tierstream.streams.offline import OfflineScorer, read_lines, run
 
 
 def _us(seconds: float, n: int) -> float:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from benchmarks.deploy import Deployment, Worker
 from benchmarks.throughput import preload, wait_processed
-from streams.broker import EmbeddedBroker
-from streams.cli_run import stop_process
-from streams.sample import write_sample
+from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.cli_run import stop_process
+from tierstream.streams.sample import write_sample
 
 STAGES = (
     ("processor (validate + grade)", "processor.py", "process"),
@@ -59,7 +59,7 @@ def main() -> None:
         loaded = preload(dep, sample)
         print(f"published {loaded.total:,} messages", file=sys.stderr)
         profiler = [] if args.no_profile else ["-m", "cProfile", "-o", str(out)]
-        cmd = [sys.executable, *profiler, "-m", "streams.cli", "worker"]
+        cmd = [sys.executable, *profiler, "-m", "tierstream", "worker"]
         if args.per_event:
             cmd.append("--per-event")
         log = work / "worker.log"

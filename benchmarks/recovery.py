@@ -26,8 +26,8 @@ from kafka.partitioner.default import murmur2
 
 from benchmarks.common import Budget, say
 from benchmarks.deploy import POLL_S, Deployment
-from scorers.state import EntityState
-from streams.topics import topic_names
+from tierstream.scorers.state import EntityState
+from tierstream.streams.topics import topic_names
 
 STALL_S = 30.0  # not ready and no entity added for this long: recovery is stuck
 _MARK = "@@entity-id@@"

@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.common import Budget, rate, say
 from benchmarks.deploy import POLL_S, Deployment, Worker, wait_until
-from schemas.rules import load_rules
-from scorers.state import EntityState
-from streams.client import publish, read_states
-from streams.offline import OfflineScorer, read_lines, run
-from streams.offline_parallel import default_workers, score_parallel
+from tierstream.schemas.rules import load_rules
+from tierstream.scorers.state import EntityState
+from tierstream.streams.client import publish, read_states
+from tierstream.streams.offline import OfflineScorer, read_lines, run
+from tierstream.streams.offline_parallel import default_workers, score_parallel
 
 READY_TIMEOUT_S = 120.0
 PROGRESS_EVERY_S = 15.0

@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from schemas.events import EVENT_TYPES, INBOUND_ADAPTER
-from schemas.outputs import DeadLetter, EntitySnapshot, ReferralCredit, SupplierAlert, TierChange
-from schemas.rules import Rules
+from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER
+from tierstream.schemas.outputs import DeadLetter, EntitySnapshot, ReferralCredit, SupplierAlert, TierChange
+from tierstream.schemas.rules import Rules
 
 OUTPUTS: dict[str, type[BaseModel]] = {
     "tier_change": TierChange,

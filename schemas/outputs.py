@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.events import EntityType
+from tierstream.schemas.events import EntityType
 
 _setattr = object.__setattr__
 

@@ -218,7 +218,7 @@ def parse_rules(text: str, source: str = "<rules>") -> Rules:
 def load_rules(path: str | Path | None = None) -> Rules:
     """Load and validate a rules file; ``None`` loads the default shipped with the package."""
     if path is None:
-        text = resources.files("schemas").joinpath("default_rules.yaml").read_text("utf-8")
+        text = resources.files("tierstream.schemas").joinpath("default_rules.yaml").read_text("utf-8")
         return parse_rules(text, "default_rules.yaml")
     p = Path(path)
     try:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal, NamedTuple, cast
 
-from schemas.events import (
+from tierstream.schemas.events import (
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
@@ -42,7 +42,7 @@ from schemas.events import (
     ServiceEvent,
     entity_of,
 )
-from schemas.outputs import (
+from tierstream.schemas.outputs import (
     Direction,
     EntitySnapshot,
     ReferralCredit,
@@ -50,9 +50,9 @@ from schemas.outputs import (
     TierChange,
     WindowInfo,
 )
-from schemas.rules import CustomerRules, EntityRules, Rules, Tier
-from scorers.explain import next_tier, reasons
-from scorers.grading import (
+from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.explain import next_tier, reasons
+from tierstream.scorers.grading import (
     Composite,
     compile_dims,
     composite,
@@ -61,7 +61,7 @@ from scorers.grading import (
     rfm_segment,
     tier_index,
 )
-from scorers.metrics import (
+from tierstream.scorers.metrics import (
     Metrics,
     aggregates_of,
     customer_metrics,
@@ -69,7 +69,7 @@ from scorers.metrics import (
     supplier_metrics,
     window_totals,
 )
-from scorers.state import (
+from tierstream.scorers.state import (
     C_DAYS_LATE,
     C_LATE,
     C_ORDERS,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from schemas.outputs import NextTier
-from schemas.rules import EntityRules, Tier
-from scorers.grading import Composite
-from scorers.metrics import Metrics
-from scorers.scale import Scale, apply_scale
+from tierstream.schemas.outputs import NextTier
+from tierstream.schemas.rules import EntityRules, Tier
+from tierstream.scorers.grading import Composite
+from tierstream.scorers.metrics import Metrics
+from tierstream.scorers.scale import Scale, apply_scale
 
 # metric -> (lower is better, how to phrase "this much more/less")
 _LOWER_IS_BETTER = {"recency_days", "price_index", "avg_first_response_hours", "late_payments", "avg_days_late"}

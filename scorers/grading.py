@@ -6,9 +6,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
-from scorers.metrics import Metrics
-from scorers.scale import Scale
+from tierstream.schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
+from tierstream.scorers.metrics import Metrics
+from tierstream.scorers.scale import Scale
 
 
 class Composite(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from scorers.state import (
+from tierstream.scorers.state import (
     C_DAYS_LATE,
     C_LATE,
     C_ORDERS,

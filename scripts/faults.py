@@ -60,21 +60,21 @@ import redis  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from pydantic import SecretStr, ValidationError  # noqa: E402
 
-from schemas.events import INBOUND_ADAPTER, entity_of  # noqa: E402
-from schemas.outputs import DeadLetter, TierChange  # noqa: E402
-from schemas.rules import load_rules  # noqa: E402
-from schemas.settings import Settings  # noqa: E402
-from scorers.engine import Grader  # noqa: E402
-from scorers.state import EntityState, event_hash  # noqa: E402
-from streams.broker import EmbeddedBroker  # noqa: E402
-from streams.cli_run import stop_process, wait_ready  # noqa: E402
-from streams.client import _decode_table_key, _decode_table_value, publish, raw_entity_key  # noqa: E402
-from streams.kafka_config import kafka_python_config  # noqa: E402
-from streams.offline import OfflineScorer, Report, run  # noqa: E402
-from streams.redis_store import TierStore, changes_stream_key, history_key, tier_key  # noqa: E402
-from streams.sample import estimate_lines, write_sample  # noqa: E402
-from streams.topics import TopicNames, entity_key, topic_names  # noqa: E402
 from tests.streaming import Stream, diff, free_port, poll  # noqa: E402
+from tierstream.schemas.events import INBOUND_ADAPTER, entity_of  # noqa: E402
+from tierstream.schemas.outputs import DeadLetter, TierChange  # noqa: E402
+from tierstream.schemas.rules import load_rules  # noqa: E402
+from tierstream.schemas.settings import Settings  # noqa: E402
+from tierstream.scorers.engine import Grader  # noqa: E402
+from tierstream.scorers.state import EntityState, event_hash  # noqa: E402
+from tierstream.streams.broker import EmbeddedBroker  # noqa: E402
+from tierstream.streams.cli_run import stop_process, wait_ready  # noqa: E402
+from tierstream.streams.client import _decode_table_key, _decode_table_value, publish, raw_entity_key  # noqa: E402
+from tierstream.streams.kafka_config import kafka_python_config  # noqa: E402
+from tierstream.streams.offline import OfflineScorer, Report, run  # noqa: E402
+from tierstream.streams.redis_store import TierStore, changes_stream_key, history_key, tier_key  # noqa: E402
+from tierstream.streams.sample import estimate_lines, write_sample  # noqa: E402
+from tierstream.streams.topics import TopicNames, entity_key, topic_names  # noqa: E402
 
 Key = tuple[str, str]
 Snapshots = dict[Key, dict[str, Any]]
@@ -265,7 +265,7 @@ class Deployment:
         env = {**self.stream.env(port), "TIERSTREAM_REDIS_URL": self.redis.url, **(extra_env or {})}
         log = self.tmp / f"worker-{port}.log"
         with log.open("ab") as fh:
-            proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=fh,
+            proc = subprocess.Popen([sys.executable, "-m", "tierstream", "worker"], env=env, stdout=fh,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.stream.workers.append(proc)
         w = Worker(proc, port)
@@ -1294,9 +1294,9 @@ def scenario_security(bootstrap: str, tmp: Path, kafka_worker: bool = False) -> 
     empty = tmp / "security" / "one.jsonl"
     empty.write_bytes(_j(_order("sec-1", "sec-c1")) + b"\n")
     # The client with SASL against a broker without it: runs in the background (about 11 s).
-    sasl_client = subprocess.Popen([sys.executable, "-m", "streams.cli", "publish", str(empty)], env=sasl_env,
+    sasl_client = subprocess.Popen([sys.executable, "-m", "tierstream", "publish", str(empty)], env=sasl_env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    misconf = subprocess.run([sys.executable, "-m", "streams.cli", "publish", str(empty)],
+    misconf = subprocess.run([sys.executable, "-m", "tierstream", "publish", str(empty)],
                              env={**sasl_env, "TIERSTREAM_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},
                              capture_output=True, timeout=60)
     outputs["client, SASL password with PLAINTEXT (misconfiguration)"] = misconf.stdout + misconf.stderr
@@ -1308,7 +1308,7 @@ def scenario_security(bootstrap: str, tmp: Path, kafka_worker: bool = False) -> 
     env = {**os.environ, **stream.env(port), "TIERSTREAM_REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:{dead}/0",
            "TIERSTREAM_ADMIN_TOKEN": ADMIN_TOKEN}
     with log.open("ab") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "debug"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "tierstream", "worker", "--loglevel", "debug"], env=env,
                                 stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_ready(port, 60, proc)
@@ -1352,7 +1352,7 @@ def scenario_security(bootstrap: str, tmp: Path, kafka_worker: bool = False) -> 
     fig.check(sasl_client.returncode != 0, "the SASL client did not fail")
     if kafka_worker:
         try:
-            r = subprocess.run([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "debug"], env=sasl_env,
+            r = subprocess.run([sys.executable, "-m", "tierstream", "worker", "--loglevel", "debug"], env=sasl_env,
                                capture_output=True, timeout=120)
             outputs["worker with SASL against a broker without SASL"] = r.stdout + r.stderr
         except subprocess.TimeoutExpired as e:

@@ -12,9 +12,9 @@ from typing import Any
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from schemas.settings import Settings
-from streams.kafka_config import kafka_python_config
-from streams.topics import topic_names
+from tierstream.schemas.settings import Settings
+from tierstream.streams.kafka_config import kafka_python_config
+from tierstream.streams.topics import topic_names
 
 COMPACT = {"cleanup.policy": "compact"}
 

@@ -29,24 +29,24 @@ from typing import Any, cast
 import faust
 from faust.types import TP, FutureMessage, Message
 
-from schemas.outputs import TierChange
-from schemas.rules import Rules, load_rules
-from schemas.settings import Settings
-from scorers.state import EntityState
-from streams.batch import (
+from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.rules import Rules, load_rules
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.state import EntityState
+from tierstream.streams.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
     as_current_event,
     install_batch_path,
 )
-from streams.control import register_control
-from streams.faust_settings import fast_join_settings
-from streams.kafka_config import faust_broker_kwargs
-from streams.metrics import METRICS
-from streams.processor import BatchStore, Outgoing, Processor
-from streams.redis_store import AsyncTierStore, StoreUnavailable
-from streams.tables import EntityTable, delivered
-from streams.web import register_web
+from tierstream.streams.control import register_control
+from tierstream.streams.faust_settings import fast_join_settings
+from tierstream.streams.kafka_config import faust_broker_kwargs
+from tierstream.streams.metrics import METRICS
+from tierstream.streams.processor import BatchStore, Outgoing, Processor
+from tierstream.streams.redis_store import AsyncTierStore, StoreUnavailable
+from tierstream.streams.tables import EntityTable, delivered
+from tierstream.streams.web import register_web
 
 log = logging.getLogger("tierstream")
 

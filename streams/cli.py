@@ -18,7 +18,7 @@ import click
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.rules import RulesError, load_rules
+from tierstream.schemas.rules import RulesError, load_rules
 
 _DT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
@@ -84,9 +84,9 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     partners stay together) and the results merged in file order: STATE and
     CHANGES are byte for byte those of one process.
     """
-    from streams.offline import InputError, OfflineScorer, read_lines, run
-    from streams.offline_parallel import ParallelRun, default_workers, score_parallel
-    from streams.progress import Progress
+    from tierstream.streams.offline import InputError, OfflineScorer, read_lines, run
+    from tierstream.streams.offline_parallel import ParallelRun, default_workers, score_parallel
+    from tierstream.streams.progress import Progress
 
     rules = _rules(rules_path)
     instant_as_of = _instant(as_of)
@@ -169,8 +169,8 @@ def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int
     Prints the tier distribution under each and the entities that would move.
     Both rule sets grade the same events as of the same instant.
     """
-    from streams.offline_parallel import default_workers
-    from streams.rules_diff import diff_rules, render
+    from tierstream.streams.offline_parallel import default_workers
+    from tierstream.streams.rules_diff import diff_rules, render
 
     result = diff_rules(_rules(old), _rules(new), events, _instant(as_of), workers or default_workers())
     click.echo(render(result, limit, as_json))
@@ -184,7 +184,7 @@ def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def sample(customers: int, suppliers: int, days: int, seed: int, out: Path) -> None:
     """Write a realistic, reproducible mixed event file (with late, duplicated and invalid lines)."""
-    from streams.sample import write_sample
+    from tierstream.streams.sample import write_sample
 
     stats = write_sample(out, customers=customers, suppliers=suppliers, days=days, seed=seed, progress=True)
     click.echo(f"{out}: {stats}", err=True)
@@ -199,26 +199,26 @@ def schema() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def schema_export(directory: Path) -> None:
     """Write one JSON Schema file per message into DIRECTORY."""
-    from schemas.export import export_schemas
+    from tierstream.schemas.export import export_schemas
 
     for path in export_schemas(directory):
         click.echo(str(path))
 
 
-from streams.cli_run import attach_run  # noqa: E402 - commands register on the group above
+from tierstream.streams.cli_run import attach_run  # noqa: E402 - commands register on the group above
 
 attach_run(main)
 
 try:  # the client commands (publish, watch, snapshot)
-    from streams.cli_stream import attach as _attach_stream
+    from tierstream.streams.cli_stream import attach as _attach_stream
 except ImportError as _exc:  # pragma: no cover - only without the streaming dependencies
-    if "streams.cli_stream" not in str(_exc):
+    if "tierstream.streams.cli_stream" not in str(_exc):
         raise
 else:
     _attach_stream(main)
 
 
-from streams.cli_bench import attach_bench  # noqa: E402 - `tierstream bench`
+from tierstream.streams.cli_bench import attach_bench  # noqa: E402 - `tierstream bench`
 
 attach_bench(main)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import orjson
 
-from schemas.settings import Settings
+from tierstream.schemas.settings import Settings
 
 ENV_HELP = (
     "Settings come from TIERSTREAM_* environment variables: KAFKA_BOOTSTRAP, REDIS_URL, "
@@ -24,10 +24,10 @@ ENV_HELP = (
 
 def run_worker(settings: Settings, batch: bool, loglevel: str) -> None:
     """Run one worker in this process until SIGINT/SIGTERM (blocking)."""
-    from streams.admin import ensure_topics
-    from streams.app import create_app
-    from streams.gc_tuning import fewer_collections
-    from streams.worker import Worker
+    from tierstream.streams.admin import ensure_topics
+    from tierstream.streams.app import create_app
+    from tierstream.streams.gc_tuning import fewer_collections
+    from tierstream.streams.worker import Worker
 
     ensure_topics(settings)
     pipeline = create_app(settings, batch=batch)
@@ -57,7 +57,7 @@ def wait_ready(port: int, deadline_s: float, proc: subprocess.Popen[bytes] | Non
 
 
 def spawn_worker(env: dict[str, str], batch: bool = True, log: Path | None = None) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "streams.cli", "worker"] + ([] if batch else ["--per-event"])
+    args = [sys.executable, "-m", "tierstream", "worker"] + ([] if batch else ["--per-event"])
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -105,8 +105,8 @@ def attach_run(group: click.Group) -> None:
         storage), a worker, optionally replays a file, and prints tier changes as
         they happen. Ctrl-C stops everything.
         """
-        from streams.broker import EmbeddedBroker
-        from streams.client import publish, watch
+        from tierstream.streams.broker import EmbeddedBroker
+        from tierstream.streams.client import publish, watch
 
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` (or a supervisor) stops it like Ctrl-C
         with EmbeddedBroker() as broker:
@@ -122,7 +122,7 @@ def attach_run(group: click.Group) -> None:
                            f"http://127.0.0.1:{web_port}/health, /metrics, /tiers/<type>/<id>; log {log}",
                            err=True)
                 if replay:
-                    from streams.offline import read_lines
+                    from tierstream.streams.offline import read_lines
 
                     rep = publish(settings, read_lines(replay), rate=rate, progress=True)
                     click.echo(f"replayed {replay}: {rep}", err=True)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 if TYPE_CHECKING:
-    from schemas.outputs import Direction, TierChange
-    from schemas.settings import Settings
-    from streams.client import EntityTypeFilter
+    from tierstream.schemas.outputs import Direction, TierChange
+    from tierstream.schemas.settings import Settings
+    from tierstream.streams.client import EntityTypeFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +45,7 @@ def _bootstrap_option(func: F) -> F:
 def _settings(bootstrap: str | None) -> Settings:
     from pydantic import ValidationError
 
-    from schemas.settings import Settings
+    from tierstream.schemas.settings import Settings
 
     try:
         settings = Settings() if bootstrap is None else Settings(kafka_bootstrap=bootstrap)
@@ -55,7 +55,7 @@ def _settings(bootstrap: str | None) -> Settings:
             for err in exc.errors(include_url=False)
         )
         raise click.ClickException(f"invalid settings: {problems}") from None
-    from streams.kafka_config import KafkaConfigError, bootstrap_servers, kafka_python_config
+    from tierstream.streams.kafka_config import KafkaConfigError, bootstrap_servers, kafka_python_config
 
     try:
         bootstrap_servers(settings)
@@ -139,8 +139,8 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
       tierstream publish events.jsonl
       head -n 1000 events.jsonl | tierstream publish - --rate 200
     """
-    from streams.client import ClientError, publish
-    from streams.progress import Progress
+    from tierstream.streams.client import ClientError, publish
+    from tierstream.streams.progress import Progress
 
     settings = _settings(bootstrap)
     stdin = str(events) == "-"
@@ -212,7 +212,7 @@ def watch_cmd(
     For a subscriber that must not miss changes across restarts, use the
     Python API streams.client.TierChangeSubscriber (a consumer group) instead.
     """
-    from streams.client import ClientError, watch
+    from tierstream.streams.client import ClientError, watch
 
     settings = _settings(bootstrap)
     try:
@@ -280,10 +280,10 @@ def snapshot_cmd(
     grades each entity with the same scorers, so the result can be diffed
     against an offline `tierstream score` of the same events.
     """
-    from schemas.rules import RulesError, load_rules
-    from scorers.engine import Grader
-    from streams.client import ClientError, snapshot
-    from streams.offline import write_snapshots
+    from tierstream.schemas.rules import RulesError, load_rules
+    from tierstream.scorers.engine import Grader
+    from tierstream.streams.client import ClientError, snapshot
+    from tierstream.streams.offline import write_snapshots
 
     settings = _settings(bootstrap)
     instant = _instant(as_of)

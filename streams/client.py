@@ -44,13 +44,13 @@ from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from schemas.events import INBOUND_ADAPTER, entity_of
-from schemas.outputs import Direction, EntitySnapshot, TierChange
-from schemas.settings import Settings
-from scorers.engine import Grader
-from scorers.state import EntityState
-from streams.kafka_config import kafka_python_config
-from streams.topics import INBOUND_KINDS, entity_key, topic_names
+from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
+from tierstream.schemas.outputs import Direction, EntitySnapshot, TierChange
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.engine import Grader
+from tierstream.scorers.state import EntityState
+from tierstream.streams.kafka_config import kafka_python_config
+from tierstream.streams.topics import INBOUND_KINDS, entity_key, topic_names
 
 __all__ = [
     "ClientError",
@@ -390,7 +390,7 @@ def publish(
     broker refuses it; ``True`` / ``False`` force the choice.
     """
     if progress is True:
-        from streams.progress import Progress
+        from tierstream.streams.progress import Progress
 
         with Progress(None, "publishing", unit="lines") as bar:
             return _publish(settings, lines, rate, bar.update, idempotent, flush_timeout_s)

@@ -30,7 +30,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from schemas.settings import Settings
+from tierstream.schemas.settings import Settings
 
 __all__ = ["KafkaConfigError", "bootstrap_servers", "faust_broker_kwargs", "kafka_python_config"]
 

@@ -16,13 +16,13 @@ from typing import IO
 import orjson
 from pydantic import ValidationError
 
-from schemas.errors import describe
-from schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
-from schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
-from schemas.rules import Rules
-from scorers.engine import Grader, Outcome, ts
-from scorers.state import EntityState
-from streams.gc_tuning import fewer_collections
+from tierstream.schemas.errors import describe
+from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
+from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
+from tierstream.schemas.rules import Rules
+from tierstream.scorers.engine import Grader, Outcome, ts
+from tierstream.scorers.state import EntityState
+from tierstream.streams.gc_tuning import fewer_collections
 
 Key = tuple[str, str]
 

@@ -35,15 +35,15 @@ from typing import Protocol
 import orjson
 from pydantic import ValidationError
 
-from schemas.errors import describe, error_kind
-from schemas.events import INBOUND_ADAPTER, entity_of
-from schemas.outputs import DeadLetter, ReferralCredit, TierChange
-from schemas.rules import Rules
-from schemas.settings import Settings
-from scorers.engine import Grader, Outcome, ts
-from scorers.state import EntityState
-from streams.metrics import METRICS
-from streams.topics import TopicNames, entity_key, topic_names
+from tierstream.schemas.errors import describe, error_kind
+from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
+from tierstream.schemas.outputs import DeadLetter, ReferralCredit, TierChange
+from tierstream.schemas.rules import Rules
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.engine import Grader, Outcome, ts
+from tierstream.scorers.state import EntityState
+from tierstream.streams.metrics import METRICS
+from tierstream.streams.topics import TopicNames, entity_key, topic_names
 
 #: A dead letter must stay well under the producer's request limit (Faust's default:
 #: 1,000,000 bytes): sending a larger one crashes the worker, and the redelivered message

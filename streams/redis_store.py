@@ -53,9 +53,9 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from schemas.events import EntityType
-from schemas.outputs import TierChange
-from schemas.settings import Settings
+from tierstream.schemas.events import EntityType
+from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.settings import Settings
 
 __all__ = [
     "APPLY_LUA",

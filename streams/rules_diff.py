@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from schemas.rules import Rules
-from streams.offline_parallel import score_parallel
+from tierstream.schemas.rules import Rules
+from tierstream.streams.offline_parallel import score_parallel
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.settings import Settings
+from tierstream.schemas.settings import Settings
 
 INBOUND_KINDS = {
     "order": "orders",

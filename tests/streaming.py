@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from schemas.rules import load_rules
-from schemas.settings import Settings
-from scorers.engine import Grader
-from streams.admin import ensure_topics
-from streams.cli_run import stop_process, wait_ready
-from streams.client import snapshot
-from streams.offline import OfflineScorer, read_lines, run
+from tierstream.schemas.rules import load_rules
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.engine import Grader
+from tierstream.streams.admin import ensure_topics
+from tierstream.streams.cli_run import stop_process, wait_ready
+from tierstream.streams.client import snapshot
+from tierstream.streams.offline import OfflineScorer, read_lines, run
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ class Stream:
         self, batch: bool = True, extra_env: dict[str, str] | None = None
     ) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
-        args = [sys.executable, "-m", "streams.cli", "worker"] + ([] if batch else ["--per-event"])
+        args = [sys.executable, "-m", "tierstream", "worker"] + ([] if batch else ["--per-event"])
         log = open(self.tmp / f"worker-{port}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(args, env={**self.env(port), **(extra_env or {})}, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)

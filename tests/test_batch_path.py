@@ -28,15 +28,15 @@ import pytest
 from faust.streams import current_event
 from faust.types import TP, Message
 
-from scorers.state import EntityState
-from streams.batch import BatchConsumer, BatchHandler, as_current_event, install_batch_path
-from streams.broker import EmbeddedBroker
-from streams.client import publish, read_states
-from streams.offline import read_lines
-from streams.processor import BatchStore
-from streams.sample import write_sample
-from streams.topics import topic_names
 from tests.streaming import Stream, diff, offline_snapshot, poll
+from tierstream.scorers.state import EntityState
+from tierstream.streams.batch import BatchConsumer, BatchHandler, as_current_event, install_batch_path
+from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.client import publish, read_states
+from tierstream.streams.offline import read_lines
+from tierstream.streams.processor import BatchStore
+from tierstream.streams.sample import write_sample
+from tierstream.streams.topics import topic_names
 
 # --------------------------------------------------------------------------- in-process
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.cli import main
+from tierstream.streams.cli import main
 
 pytestmark = pytest.mark.integration
 

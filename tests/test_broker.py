@@ -13,7 +13,7 @@ import psutil
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams.broker import EmbeddedBroker
+from tierstream.streams.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
-from schemas.outputs import TierChange
-from schemas.rules import load_rules
-from schemas.settings import Settings
-from scorers.engine import Grader
-from scorers.state import EntityState
-from streams.broker import EmbeddedBroker
-from streams.client import (
+from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.rules import load_rules
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.engine import Grader
+from tierstream.scorers.state import EntityState
+from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.client import (
     TierChangeSubscriber,
     publish,
     raw_entity_key,
@@ -33,10 +33,10 @@ from streams.client import (
     snapshot,
     watch,
 )
-from streams.kafka_config import KafkaConfigError, faust_broker_kwargs, kafka_python_config
-from streams.offline import OfflineScorer, read_lines, run
-from streams.sample import write_sample
-from streams.topics import topic_names
+from tierstream.streams.kafka_config import KafkaConfigError, faust_broker_kwargs, kafka_python_config
+from tierstream.streams.offline import OfflineScorer, read_lines, run
+from tierstream.streams.sample import write_sample
+from tierstream.streams.topics import topic_names
 
 DEADLINE_S = 30.0
 
@@ -427,7 +427,7 @@ def test_snapshot_of_the_table_equals_the_offline_scorer(
     assert streamed == offline
 
     # the CLI writes the same lines as `tierstream score --out`
-    from streams.cli import main
+    from tierstream.streams.cli import main
 
     out = tmp_path / "state.jsonl"
     res = CliRunner().invoke(
@@ -443,7 +443,7 @@ def test_snapshot_of_the_table_equals_the_offline_scorer(
 
 @pytest.mark.integration
 def test_cli_publish_and_watch(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    from streams.cli import main
+    from tierstream.streams.cli import main
 
     s = make_settings(broker)
     names = topic_names(s)
@@ -471,7 +471,7 @@ def test_cli_publish_and_watch(broker: EmbeddedBroker, tmp_path: Path) -> None:
 
 
 def test_cli_help_teaches_env_vars() -> None:
-    from streams.cli import main
+    from tierstream.streams.cli import main
 
     for cmd in ("publish", "watch", "snapshot"):
         res = CliRunner().invoke(main, [cmd, "--help"])

@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from streams.cli_run import wait_ready
 from tests.streaming import free_port, poll
+from tierstream.streams.cli_run import wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +21,13 @@ pytestmark = pytest.mark.integration
 def test_dev_runs_and_stops_with_no_process_left(tmp_path: Path, how: signal.Signals) -> None:
     port = free_port()
     env = {**os.environ, "TIERSTREAM_DEV_LOG": str(tmp_path / "dev.log"), "TIERSTREAM_APP_ID": "devtest"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "dev", "--web-port", str(port), "--quiet"],
+    proc = subprocess.Popen([sys.executable, "-m", "tierstream", "dev", "--web-port", str(port), "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_ready(port, 60, proc)
         family = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
-        assert "tansu" in names and "streams.cli worker" in names, names
+        assert "tansu" in names and "-m tierstream worker" in names, names
         proc.send_signal(how)
         out, _ = proc.communicate(timeout=60)
         assert b"stopping" in out, out[-2000:]

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from schemas.rules import load_rules
 from scripts.faults import (
     Figures,
     render_table,
@@ -34,8 +33,9 @@ from scripts.faults import (
     scenario_security,
     transactions_probe,
 )
-from streams.broker import EmbeddedBroker
-from streams.offline import OfflineScorer, run
+from tierstream.schemas.rules import load_rules
+from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.offline import OfflineScorer, run
 
 pytestmark = pytest.mark.integration
 

@@ -25,15 +25,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schemas.errors import describe, error_kind
-from schemas.events import EVENT_TYPES, INBOUND_ADAPTER, entity_of
-from schemas.outputs import DeadLetter, ReferralCredit
-from schemas.rules import load_rules
-from schemas.settings import Settings
-from scorers.engine import Grader
-from scorers.state import EntityState
-from streams.processor import DLQ_MAX_BYTES, BatchStore, Outgoing, Processor
-from streams.topics import entity_key
+from tierstream.schemas.errors import describe, error_kind
+from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER, entity_of
+from tierstream.schemas.outputs import DeadLetter, ReferralCredit
+from tierstream.schemas.rules import load_rules
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.engine import Grader
+from tierstream.scorers.state import EntityState
+from tierstream.streams.processor import DLQ_MAX_BYTES, BatchStore, Outgoing, Processor
+from tierstream.streams.topics import entity_key
 
 RULES = load_rules()
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from streams.gc_tuning import fewer_collections
+from tierstream.streams.gc_tuning import fewer_collections
 
 
 def test_the_young_threshold_is_raised_inside_and_restored_after() -> None:

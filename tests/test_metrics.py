@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from streams.metrics import (
+from tierstream.streams.metrics import (
     BATCH_SIZE_BUCKETS,
     METRICS,
     Counter,

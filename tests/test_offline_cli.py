@@ -22,9 +22,9 @@ import yaml
 from click.testing import CliRunner, Result
 from pydantic import ValidationError
 
-from schemas.events import INBOUND_ADAPTER
-from schemas.outputs import EntitySnapshot, TierChange
-from streams.cli import main
+from tierstream.schemas.events import INBOUND_ADAPTER
+from tierstream.schemas.outputs import EntitySnapshot, TierChange
+from tierstream.streams.cli import main
 
 SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--seed", "3"]
 
@@ -107,7 +107,7 @@ def scored(sample: Path, workdir: Path) -> Scored:
 
 @pytest.fixture(scope="module")
 def default_rules_path() -> Path:
-    return Path(str(resources.files("schemas").joinpath("default_rules.yaml")))
+    return Path(str(resources.files("tierstream.schemas").joinpath("default_rules.yaml")))
 
 
 # --------------------------------------------------------------------------- score
@@ -245,8 +245,8 @@ def test_a_split_that_separates_referral_partners_falls_back_to_one_process(
     scored: Scored, sample: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shards check the split; a wrong one is caught and the run redone, never answered."""
-    import streams.offline_parallel as par
-    from schemas.rules import load_rules
+    import tierstream.streams.offline_parallel as par
+    from tierstream.schemas.rules import load_rules
 
     monkeypatch.setattr(par, "referral_components", lambda lines: {})  # partners split by hash
     with (workdir / "fallback-changes.jsonl").open("wb") as fh:
@@ -463,8 +463,8 @@ def test_score_with_bad_rules_fails_before_reading(sample: Path, tmp_path: Path)
 
 
 def test_referral_partners_share_a_shard_even_when_json_escapes_spell_referral(tmp_path: Path) -> None:
-    import streams.offline_parallel as par
-    from schemas.rules import load_rules
+    import tierstream.streams.offline_parallel as par
+    from tierstream.schemas.rules import load_rules
 
     # two customers the hash alone would put in different shards
     ids = [f"c{i}" for i in range(50)]

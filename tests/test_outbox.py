@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from schemas.rules import load_rules
-from schemas.settings import Settings
-from scorers.state import EntityState
-from streams.processor import BatchStore, Outgoing, Processor
+from tierstream.schemas.rules import load_rules
+from tierstream.schemas.settings import Settings
+from tierstream.scorers.state import EntityState
+from tierstream.streams.processor import BatchStore, Outgoing, Processor
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
 PROC = Processor(Settings(topic_prefix="ob.", app_id="ob"), load_rules(), wall_clock=lambda: NOW)

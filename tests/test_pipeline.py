@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.outputs import DeadLetter, TierChange
-from streams.broker import EmbeddedBroker
-from streams.client import publish
-from streams.offline import read_lines
-from streams.redis_store import TierStore
-from streams.sample import write_sample
 from tests.streaming import Stream, offline_snapshot, poll
+from tierstream.schemas.outputs import DeadLetter, TierChange
+from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.client import publish
+from tierstream.streams.offline import read_lines
+from tierstream.streams.redis_store import TierStore
+from tierstream.streams.sample import write_sample
 
 pytestmark = pytest.mark.integration
 

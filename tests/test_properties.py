@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from schemas.events import (
+from tierstream.schemas.events import (
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
@@ -25,14 +25,14 @@ from schemas.events import (
     ReferralEvent,
     ServiceEvent,
 )
-from schemas.outputs import TierChange
-from schemas.rules import Hysteresis, Rules, load_rules
-from scorers.engine import Grader, ts
-from scorers.grading import compile_dims, composite
-from scorers.metrics import Metrics
-from scorers.scale import Points, Scale, apply_scale, first_x_down_reaching, first_x_reaching
-from scorers.state import DAY, EntityState
-from streams.offline import OfflineScorer
+from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.rules import Hysteresis, Rules, load_rules
+from tierstream.scorers.engine import Grader, ts
+from tierstream.scorers.grading import compile_dims, composite
+from tierstream.scorers.metrics import Metrics
+from tierstream.scorers.scale import Points, Scale, apply_scale, first_x_down_reaching, first_x_reaching
+from tierstream.scorers.state import DAY, EntityState
+from tierstream.streams.offline import OfflineScorer
 
 RULES = load_rules()
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

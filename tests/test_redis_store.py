@@ -19,9 +19,9 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from schemas.outputs import NextTier, TierChange
-from schemas.settings import Settings
-from streams.redis_store import (
+from tierstream.schemas.outputs import NextTier, TierChange
+from tierstream.schemas.settings import Settings
+from tierstream.streams.redis_store import (
     HISTORY_CAP,
     AsyncTierStore,
     StoreUnavailable,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from schemas.events import (
+from tierstream.schemas.events import (
     INBOUND_ADAPTER,
     AnyEvent,
     AssessmentEvent,
@@ -21,8 +21,8 @@ from schemas.events import (
     PaymentEvent,
     ReferralEvent,
 )
-from streams.progress import Progress
-from streams.sample import (
+from tierstream.streams.progress import Progress
+from tierstream.streams.sample import (
     DEFAULT_END,
     EVENT_TYPES,
     INVALID_KINDS,

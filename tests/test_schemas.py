@@ -15,8 +15,8 @@ import yaml
 from click.testing import CliRunner
 from pydantic import BaseModel, ValidationError
 
-from schemas.errors import describe, error_kind
-from schemas.events import (
+from tierstream.schemas.errors import describe, error_kind
+from tierstream.schemas.events import (
     EVENT_TYPES,
     INBOUND_ADAPTER,
     AssessmentEvent,
@@ -27,9 +27,9 @@ from schemas.events import (
     ServiceEvent,
     entity_of,
 )
-from schemas.outputs import EntitySnapshot, NextTier, ReferralCredit, SupplierAlert, TierChange, WindowInfo
-from schemas.rules import RulesError, load_rules, parse_rules
-from streams.cli import main
+from tierstream.schemas.outputs import EntitySnapshot, NextTier, ReferralCredit, SupplierAlert, TierChange, WindowInfo
+from tierstream.schemas.rules import RulesError, load_rules, parse_rules
+from tierstream.streams.cli import main
 
 try:
     import jsonschema
@@ -335,7 +335,7 @@ def test_not_json_is_invalid_json() -> None:
 
 
 def _default_doc() -> dict[str, Any]:
-    text = resources.files("schemas").joinpath("default_rules.yaml").read_text("utf-8")
+    text = resources.files("tierstream.schemas").joinpath("default_rules.yaml").read_text("utf-8")
     doc = yaml.safe_load(text)
     assert isinstance(doc, dict)
     return doc
@@ -521,7 +521,7 @@ def test_inbound_schema_requires_type(exported: Path) -> None:
 
 @pytest.mark.skipif(jsonschema is None, reason="jsonschema is not installed")
 def test_snapshot_schema_validates_a_snapshot(exported: Path) -> None:
-    from scorers.engine import Grader
+    from tierstream.scorers.engine import Grader
 
     grader = Grader(load_rules())
     event = INBOUND_ADAPTER.validate_json(orjson.dumps(VALID["order"]))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas.events import (
+from tierstream.schemas.events import (
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
@@ -22,10 +22,10 @@ from schemas.events import (
     ReferralEvent,
     ServiceEvent,
 )
-from schemas.outputs import ReferralCredit, TierChange
-from schemas.rules import load_rules
-from scorers.engine import REREVIEW, Grader, Outcome, iso_day, ts
-from scorers.state import C_ORDERS, C_PLACED, C_REVENUE, DAY, EntityState, event_hash
+from tierstream.schemas.outputs import ReferralCredit, TierChange
+from tierstream.schemas.rules import load_rules
+from tierstream.scorers.engine import REREVIEW, Grader, Outcome, iso_day, ts
+from tierstream.scorers.state import C_ORDERS, C_PLACED, C_REVENUE, DAY, EntityState, event_hash
 
 RULES = load_rules()
 CW = RULES.customer.window_days  # 365

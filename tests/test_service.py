@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from schemas.rules import load_rules
-from streams.broker import EmbeddedBroker
-from streams.client import publish
 from tests.streaming import Stream, poll
+from tierstream.schemas.rules import load_rules
+from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.client import publish
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-admin-token-123"

@@ -1,0 +1,1 @@
+"""tierstream: real-time grading of customers and suppliers into tiers."""
