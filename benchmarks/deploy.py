@@ -3,8 +3,8 @@
 A :class:`Deployment` has its own app id (consumer group, changelog topic), topic
 prefix and Redis key prefix, like ``tests/streaming.py`` does for the tests, so
 each benchmark phase starts from a fresh state on the shared embedded broker.
-Workers are ``python -m streams.cli worker`` subprocesses (see
-:func:`streams.cli_run.spawn_worker`); :meth:`Deployment.close` stops them and
+Workers are ``python -m streams.cli.main worker`` subprocesses (see
+:func:`streams.cli.run.spawn_worker`); :meth:`Deployment.close` stops them and
 deletes what the deployment left in Kafka and Redis.
 """
 
@@ -28,9 +28,9 @@ import psutil
 from kafka import KafkaAdminClient
 
 from tierstream.schemas.settings import Settings
-from tierstream.streams.admin import ensure_topics
-from tierstream.streams.cli_run import spawn_worker, stop_process
-from tierstream.streams.topics import topic_names
+from tierstream.streams.cli.run import spawn_worker, stop_process
+from tierstream.streams.kafka.admin import ensure_topics
+from tierstream.streams.kafka.topics import topic_names
 
 POLL_S = 0.25  # interval between progress checks (polling, not synchronisation)
 

@@ -1,7 +1,7 @@
 """Event-to-tier-change latency at a fixed input rate.
 
 A worker runs on a fresh deployment; the first ``rate * seconds`` lines of the
-sample are published at ``rate`` events/s (``streams.client.publish``'s pacer)
+sample are published at ``rate`` events/s (``streams.client.api.publish``'s pacer)
 while a consumer tails the tier-changes topic. For every TierChange whose
 ``cause`` is an event id, the latency is
 
@@ -27,9 +27,9 @@ from kafka import KafkaConsumer, TopicPartition
 from benchmarks.common import Budget, percentile, say
 from benchmarks.deploy import Deployment
 from benchmarks.throughput import READY_TIMEOUT_S, Loaded, consume_all, wait_processed
-from tierstream.streams.client import publish
-from tierstream.streams.offline import read_lines
-from tierstream.streams.topics import topic_names
+from tierstream.streams.client.api import publish
+from tierstream.streams.kafka.topics import topic_names
+from tierstream.streams.offline.score import read_lines
 
 IDLE_S = 2.0  # after the last event is processed, stop tailing once no change came for this long
 

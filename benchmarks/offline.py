@@ -29,8 +29,8 @@ import orjson
 from benchmarks.common import rate, say
 from benchmarks.machine import machine
 from tierstream.schemas.rules import load_rules
-from tierstream.streams.offline_parallel import default_workers, score_parallel
-from tierstream.streams.sample import write_sample
+from tierstream.streams.dev.sample import write_sample
+from tierstream.streams.offline.parallel import default_workers, score_parallel
 
 SAMPLE = {"customers": 70_000, "suppliers": 7_000, "days": 365, "seed": 7}
 
@@ -51,7 +51,7 @@ def score_once(sample: Path, workers: int, out_dir: Path) -> dict[str, Any]:
     with changes.open("wb") as fh:
         res = score_parallel(sample, rules, workers, changes_out=fh) if workers > 1 else None
         if res is None:
-            from tierstream.streams.offline import OfflineScorer, read_lines, run
+            from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
             scorer = OfflineScorer(rules)
             as_of = run(scorer, read_lines(sample), fh)

@@ -8,7 +8,7 @@ next to the real run:
 2. the least state work: entity key, event-id hash, state lookup, three counter adds;
 3. one composite score (customer metrics and weighted scales), the least a grade does,
    times the grades the real run makes per event (events and time-driven reviews);
-4. the real run (``streams.offline.run`` and the snapshots), with its grades counted.
+4. the real run (``streams.offline.score.run`` and the snapshots), with its grades counted.
 
 ``--target`` (100,000 events/s, the issue's) over this machine's cores is the CPU
 budget per event; the floor (1 + 2 + 3) leaves what is left of it for everything
@@ -35,7 +35,7 @@ from tierstream.scorers.grading import composite
 from tierstream.scorers.metrics import customer_metrics
 from tierstream.scorers.state import EntityState, event_hash
 from tierstream.streams.gc_tuning import fewer_collections
-from tierstream.streams.offline import OfflineScorer, read_lines, run
+from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
 
 def _us(seconds: float, n: int) -> float:

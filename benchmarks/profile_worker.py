@@ -21,9 +21,9 @@ from pathlib import Path
 
 from benchmarks.deploy import Deployment, Worker
 from benchmarks.throughput import preload, wait_processed
-from tierstream.streams.broker import EmbeddedBroker
-from tierstream.streams.cli_run import stop_process
-from tierstream.streams.sample import write_sample
+from tierstream.streams.cli.run import stop_process
+from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.sample import write_sample
 
 STAGES = (
     ("processor (validate + grade)", "processor.py", "process"),

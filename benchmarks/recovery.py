@@ -27,7 +27,7 @@ from kafka.partitioner.default import murmur2
 from benchmarks.common import Budget, say
 from benchmarks.deploy import POLL_S, Deployment
 from tierstream.scorers.state import EntityState
-from tierstream.streams.topics import topic_names
+from tierstream.streams.kafka.topics import topic_names
 
 STALL_S = 30.0  # not ready and no entity added for this long: recovery is stuck
 _MARK = "@@entity-id@@"

@@ -38,8 +38,8 @@ from benchmarks import throughput as tp
 from benchmarks.common import Budget, say
 from benchmarks.deploy import Deployment
 from benchmarks.machine import machine, versions
-from tierstream.streams.broker import EmbeddedBroker
-from tierstream.streams.sample import write_sample
+from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.sample import write_sample
 
 PHASES = ("offline", "raw", "latency", "recovery", "two-workers")
 

@@ -1,8 +1,70 @@
-"""Turn pydantic validation errors into one line a person can act on."""
+"""Every error tierstream raises, under one base class, and validation errors as one line.
+
+Catch :class:`TierstreamError` to catch them all; each also derives from the
+built-in exception it used to be (``ValueError`` for bad input, ``RuntimeError``
+for a failed operation), so existing ``except`` clauses keep working.
+"""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
+
+__all__ = [
+    "BrokerStartError",
+    "ClientError",
+    "ForeignCredit",
+    "InputError",
+    "KafkaConfigError",
+    "RulesError",
+    "ShardMismatch",
+    "StoreUnavailable",
+    "TierstreamError",
+    "describe",
+    "error_kind",
+]
+
+
+class TierstreamError(Exception):
+    """The base of every error tierstream raises on purpose."""
+
+
+class RulesError(TierstreamError, ValueError):
+    """A rules file that cannot be used; the message names the file and the place."""
+
+
+class StoreUnavailable(TierstreamError):
+    """Redis could not be reached (connection refused, timeout, auth, loading...).
+
+    The message names ``host:port`` only, never the URL or a password.
+    """
+
+
+class KafkaConfigError(TierstreamError, ValueError):
+    """The Kafka settings are incomplete or contradictory (message names env vars only)."""
+
+
+class ClientError(TierstreamError, RuntimeError):
+    """A client operation failed (message safe to print: no credentials)."""
+
+
+class BrokerStartError(TierstreamError, RuntimeError):
+    """The broker process exited, or never answered a metadata request, during start()."""
+
+
+class ShardMismatch(TierstreamError, RuntimeError):
+    """A shard met an event or a credit of another shard: the split was not exact."""
+
+
+class InputError(TierstreamError, ValueError):
+    """An input line that cannot be used, with its line number."""
+
+    def __init__(self, lineno: int, message: str) -> None:
+        super().__init__(f"line {lineno}: {message}")
+        self.lineno = lineno
+
+
+class ForeignCredit(TierstreamError, RuntimeError):
+    """A shard of a parallel run earned a referral credit for an entity another shard holds."""
 
 _MAX_SHOWN = 60
 

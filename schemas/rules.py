@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tierstream.schemas.errors import RulesError
+
 CUSTOMER_METRICS: dict[str, str] = {
     "recency_days": "days since the last order (lower is better)",
     "order_count": "orders in the window, net of cancellations and returns",
@@ -192,10 +194,6 @@ class Rules(_Strict):
     max_future_skew_hours: float = Field(
         24, ge=0, description="events stamped further ahead of the receiving clock are refused"
     )
-
-
-class RulesError(ValueError):
-    """A rules file that cannot be used; the message names the file and the place."""
 
 
 def parse_rules(text: str, source: str = "<rules>") -> Rules:

@@ -115,7 +115,7 @@ class EntityState:
     next_review: int | None = None  # when time alone may move the tier: the timer's index
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
     #: messages this state produced that are not yet known to be on the broker:
-    #: (topic, key, value), written with the state they explain (see ``streams.processor``)
+    #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived

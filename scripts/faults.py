@@ -67,14 +67,14 @@ from tierstream.schemas.rules import load_rules  # noqa: E402
 from tierstream.schemas.settings import Settings  # noqa: E402
 from tierstream.scorers.engine import Grader  # noqa: E402
 from tierstream.scorers.state import EntityState, event_hash  # noqa: E402
-from tierstream.streams.broker import EmbeddedBroker  # noqa: E402
-from tierstream.streams.cli_run import stop_process, wait_ready  # noqa: E402
-from tierstream.streams.client import _decode_table_key, _decode_table_value, publish, raw_entity_key  # noqa: E402
-from tierstream.streams.kafka_config import kafka_python_config  # noqa: E402
-from tierstream.streams.offline import OfflineScorer, Report, run  # noqa: E402
-from tierstream.streams.redis_store import TierStore, changes_stream_key, history_key, tier_key  # noqa: E402
-from tierstream.streams.sample import estimate_lines, write_sample  # noqa: E402
-from tierstream.streams.topics import TopicNames, entity_key, topic_names  # noqa: E402
+from tierstream.streams.cli.run import stop_process, wait_ready  # noqa: E402
+from tierstream.streams.client.api import _decode_table_key, _decode_table_value, publish, raw_entity_key  # noqa: E402
+from tierstream.streams.dev.broker import EmbeddedBroker  # noqa: E402
+from tierstream.streams.dev.sample import estimate_lines, write_sample  # noqa: E402
+from tierstream.streams.kafka.config import kafka_python_config  # noqa: E402
+from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names  # noqa: E402
+from tierstream.streams.offline.score import OfflineScorer, Report, run  # noqa: E402
+from tierstream.streams.store.redis import TierStore, changes_stream_key, history_key, tier_key  # noqa: E402
 
 Key = tuple[str, str]
 Snapshots = dict[Key, dict[str, Any]]
@@ -361,7 +361,7 @@ class Deployment:
 
 
 class Publisher(threading.Thread):
-    """``streams.client.publish`` in a thread, paced, with its progress readable for kill points."""
+    """``streams.client.api.publish`` in a thread, paced, with its progress readable for kill points."""
 
     def __init__(self, settings: Settings, lines: Sequence[bytes], seconds: float) -> None:
         super().__init__(daemon=True)
@@ -428,7 +428,7 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 120) -> list[A
 
     Not ``end_offsets``: Tansu answers ListOffsets LATEST with the newest record *batch*'s base
     offset + 1, so with multi-record batches a reader that stops there misses the batch's tail
-    (``streams.client.read_states`` does; see docs/RELIABILITY.md). A fetch response's high
+    (``streams.client.api.read_states`` does; see docs/RELIABILITY.md). A fetch response's high
     watermark is exact; the read is over when every partition's position has reached it.
     """
     consumer = KafkaConsumer(**dict(kafka_python_config(settings)), group_id=None, enable_auto_commit=False,

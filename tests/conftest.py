@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.dev.broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
-from tierstream.streams.admin import ensure_topics
-from tierstream.streams.cli_run import stop_process, wait_ready
-from tierstream.streams.client import snapshot
-from tierstream.streams.offline import OfflineScorer, read_lines, run
+from tierstream.streams.cli.run import stop_process, wait_ready
+from tierstream.streams.client.api import snapshot
+from tierstream.streams.kafka.admin import ensure_topics
+from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
-"""The batch path (:mod:`streams.batch`): consumer mechanics in-process, then end to end.
+"""The batch path (:mod:`streams.worker.batch`): consumer mechanics in-process, then end to end.
 
-In-process tests drive :class:`streams.batch.BatchConsumer` with fake fetched
+In-process tests drive :class:`streams.worker.batch.BatchConsumer` with fake fetched
 records (no broker): chunking, acks that Faust turns into commit offsets,
 records of other topics left to the stock path, flow control, failures.
 
@@ -30,13 +30,13 @@ from faust.types import TP, Message
 
 from tests.streaming import Stream, diff, offline_snapshot, poll
 from tierstream.scorers.state import EntityState
-from tierstream.streams.batch import BatchConsumer, BatchHandler, as_current_event, install_batch_path
-from tierstream.streams.broker import EmbeddedBroker
-from tierstream.streams.client import publish, read_states
-from tierstream.streams.offline import read_lines
-from tierstream.streams.processor import BatchStore
-from tierstream.streams.sample import write_sample
-from tierstream.streams.topics import topic_names
+from tierstream.streams.client.api import publish, read_states
+from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.sample import write_sample
+from tierstream.streams.kafka.topics import topic_names
+from tierstream.streams.offline.score import read_lines
+from tierstream.streams.worker.batch import BatchConsumer, BatchHandler, as_current_event, install_batch_path
+from tierstream.streams.worker.processor import BatchStore
 
 # --------------------------------------------------------------------------- in-process
 

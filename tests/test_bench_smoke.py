@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tierstream.streams.cli import main
+from tierstream.streams.cli.main import main
 
 pytestmark = pytest.mark.integration
 

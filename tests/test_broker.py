@@ -13,7 +13,7 @@ import psutil
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tierstream.streams.broker import EmbeddedBroker
+from tierstream.streams.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 
@@ -144,7 +144,7 @@ def _dead_or_zombie(pid: int) -> bool:
 def test_broker_dies_with_a_killed_parent() -> None:
     """A parent killed by SIGKILL never runs stop() or atexit: PDEATHSIG must end the broker."""
     script = (
-        "from streams.broker import EmbeddedBroker\n"
+        "from streams.dev.broker import EmbeddedBroker\n"
         "import sys\n"
         "b = EmbeddedBroker().start()\n"
         "print(b.pid, flush=True)\n"

@@ -1,4 +1,4 @@
-"""The synchronous client (streams.client, streams.kafka_config, streams.cli_stream).
+"""The synchronous client (streams.client.api, streams.kafka.config, streams.cli.stream).
 
 Integration tests run against the session's embedded broker (``broker`` in
 conftest.py); each test uses its own topic prefix and app id. Synchronisation
@@ -24,8 +24,7 @@ from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
-from tierstream.streams.broker import EmbeddedBroker
-from tierstream.streams.client import (
+from tierstream.streams.client.api import (
     TierChangeSubscriber,
     publish,
     raw_entity_key,
@@ -33,10 +32,11 @@ from tierstream.streams.client import (
     snapshot,
     watch,
 )
-from tierstream.streams.kafka_config import KafkaConfigError, faust_broker_kwargs, kafka_python_config
-from tierstream.streams.offline import OfflineScorer, read_lines, run
-from tierstream.streams.sample import write_sample
-from tierstream.streams.topics import topic_names
+from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.sample import write_sample
+from tierstream.streams.kafka.config import KafkaConfigError, faust_broker_kwargs, kafka_python_config
+from tierstream.streams.kafka.topics import topic_names
+from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
 DEADLINE_S = 30.0
 
@@ -427,7 +427,7 @@ def test_snapshot_of_the_table_equals_the_offline_scorer(
     assert streamed == offline
 
     # the CLI writes the same lines as `tierstream score --out`
-    from tierstream.streams.cli import main
+    from tierstream.streams.cli.main import main
 
     out = tmp_path / "state.jsonl"
     res = CliRunner().invoke(
@@ -443,7 +443,7 @@ def test_snapshot_of_the_table_equals_the_offline_scorer(
 
 @pytest.mark.integration
 def test_cli_publish_and_watch(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    from tierstream.streams.cli import main
+    from tierstream.streams.cli.main import main
 
     s = make_settings(broker)
     names = topic_names(s)
@@ -471,7 +471,7 @@ def test_cli_publish_and_watch(broker: EmbeddedBroker, tmp_path: Path) -> None:
 
 
 def test_cli_help_teaches_env_vars() -> None:
-    from tierstream.streams.cli import main
+    from tierstream.streams.cli.main import main
 
     for cmd in ("publish", "watch", "snapshot"):
         res = CliRunner().invoke(main, [cmd, "--help"])

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from tests.streaming import free_port, poll
-from tierstream.streams.cli_run import wait_ready
+from tierstream.streams.cli.run import wait_ready
 
 pytestmark = pytest.mark.integration
 

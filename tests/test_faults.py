@@ -34,8 +34,8 @@ from scripts.faults import (
     transactions_probe,
 )
 from tierstream.schemas.rules import load_rules
-from tierstream.streams.broker import EmbeddedBroker
-from tierstream.streams.offline import OfflineScorer, run
+from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.offline.score import OfflineScorer, run
 
 pytestmark = pytest.mark.integration
 

@@ -32,8 +32,8 @@ from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
-from tierstream.streams.processor import DLQ_MAX_BYTES, BatchStore, Outgoing, Processor
-from tierstream.streams.topics import entity_key
+from tierstream.streams.kafka.topics import entity_key
+from tierstream.streams.worker.processor import DLQ_MAX_BYTES, BatchStore, Outgoing, Processor
 
 RULES = load_rules()
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

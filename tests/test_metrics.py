@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tierstream.streams.metrics import (
+from tierstream.streams.worker.metrics import (
     BATCH_SIZE_BUCKETS,
     METRICS,
     Counter,

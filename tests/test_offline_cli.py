@@ -2,7 +2,7 @@
 
 The sample is ``tierstream sample --customers 300 --suppliers 40 --days 120 --seed 3``
 (about 1,400 lines, with late, duplicated and invalid lines); every command runs
-through click's CliRunner on ``streams.cli.main``, as a user would run it.
+through click's CliRunner on ``streams.cli.main.main``, as a user would run it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from tierstream.schemas.events import INBOUND_ADAPTER
 from tierstream.schemas.outputs import EntitySnapshot, TierChange
-from tierstream.streams.cli import main
+from tierstream.streams.cli.main import main
 
 SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--seed", "3"]
 
@@ -245,7 +245,7 @@ def test_a_split_that_separates_referral_partners_falls_back_to_one_process(
     scored: Scored, sample: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shards check the split; a wrong one is caught and the run redone, never answered."""
-    import tierstream.streams.offline_parallel as par
+    import tierstream.streams.offline.parallel as par
     from tierstream.schemas.rules import load_rules
 
     monkeypatch.setattr(par, "referral_components", lambda lines: {})  # partners split by hash
@@ -463,7 +463,7 @@ def test_score_with_bad_rules_fails_before_reading(sample: Path, tmp_path: Path)
 
 
 def test_referral_partners_share_a_shard_even_when_json_escapes_spell_referral(tmp_path: Path) -> None:
-    import tierstream.streams.offline_parallel as par
+    import tierstream.streams.offline.parallel as par
     from tierstream.schemas.rules import load_rules
 
     # two customers the hash alone would put in different shards

@@ -1,4 +1,4 @@
-"""The outbox (streams.processor.BatchStore): a state's outputs are stored with it and sent after it.
+"""The outbox (streams.worker.processor.BatchStore): a state's outputs are stored with it and sent after it.
 
 These tests play a worker's crash points on a dict standing for the changelog-backed
 table: whatever point the worker stops at, every output is either already sent or
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.state import EntityState
-from tierstream.streams.processor import BatchStore, Outgoing, Processor
+from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
 PROC = Processor(Settings(topic_prefix="ob.", app_id="ob"), load_rules(), wall_clock=lambda: NOW)

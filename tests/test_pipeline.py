@@ -15,11 +15,11 @@ import pytest
 
 from tests.streaming import Stream, offline_snapshot, poll
 from tierstream.schemas.outputs import DeadLetter, TierChange
-from tierstream.streams.broker import EmbeddedBroker
-from tierstream.streams.client import publish
-from tierstream.streams.offline import read_lines
-from tierstream.streams.redis_store import TierStore
-from tierstream.streams.sample import write_sample
+from tierstream.streams.client.api import publish
+from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.sample import write_sample
+from tierstream.streams.offline.score import read_lines
+from tierstream.streams.store.redis import TierStore
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ from tierstream.scorers.grading import compile_dims, composite
 from tierstream.scorers.metrics import Metrics
 from tierstream.scorers.scale import Points, Scale, apply_scale, first_x_down_reaching, first_x_reaching
 from tierstream.scorers.state import DAY, EntityState
-from tierstream.streams.offline import OfflineScorer
+from tierstream.streams.offline.score import OfflineScorer
 
 RULES = load_rules()
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

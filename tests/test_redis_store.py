@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from tierstream.schemas.outputs import NextTier, TierChange
 from tierstream.schemas.settings import Settings
-from tierstream.streams.redis_store import (
+from tierstream.streams.store.redis import (
     HISTORY_CAP,
     AsyncTierStore,
     StoreUnavailable,

@@ -21,8 +21,8 @@ from tierstream.schemas.events import (
     PaymentEvent,
     ReferralEvent,
 )
-from tierstream.streams.progress import Progress
-from tierstream.streams.sample import (
+from tierstream.streams.cli.progress import Progress
+from tierstream.streams.dev.sample import (
     DEFAULT_END,
     EVENT_TYPES,
     INVALID_KINDS,

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 from pydantic import BaseModel, ValidationError
 
-from tierstream.schemas.errors import describe, error_kind
+from tierstream.schemas.errors import RulesError, describe, error_kind
 from tierstream.schemas.events import (
     EVENT_TYPES,
     INBOUND_ADAPTER,
@@ -28,8 +28,8 @@ from tierstream.schemas.events import (
     entity_of,
 )
 from tierstream.schemas.outputs import EntitySnapshot, NextTier, ReferralCredit, SupplierAlert, TierChange, WindowInfo
-from tierstream.schemas.rules import RulesError, load_rules, parse_rules
-from tierstream.streams.cli import main
+from tierstream.schemas.rules import load_rules, parse_rules
+from tierstream.streams.cli.main import main
 
 try:
     import jsonschema

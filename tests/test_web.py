@@ -18,9 +18,9 @@ import redis
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.test_redis_store import REDIS_URL, _redis_up, change
-from tierstream.streams.metrics import METRICS
-from tierstream.streams.redis_store import AsyncTierStore
-from tierstream.streams.web import METRICS_CONTENT_TYPE, register_web
+from tierstream.streams.store.redis import AsyncTierStore
+from tierstream.streams.worker.metrics import METRICS
+from tierstream.streams.worker.web import METRICS_CONTENT_TYPE, register_web
 
 pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 

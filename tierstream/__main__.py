@@ -1,5 +1,5 @@
 """Run the command line as ``python -m tierstream``."""
 
-from tierstream.streams.cli import main
+from tierstream.streams.cli.main import main
 
 main()

@@ -16,7 +16,7 @@ from typing import IO
 import orjson
 from pydantic import ValidationError
 
-from tierstream.schemas.errors import describe
+from tierstream.schemas.errors import ForeignCredit, InputError, describe
 from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
 from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
@@ -25,18 +25,6 @@ from tierstream.scorers.state import EntityState
 from tierstream.streams.gc_tuning import fewer_collections
 
 Key = tuple[str, str]
-
-
-class InputError(ValueError):
-    """An input line that cannot be used, with its line number."""
-
-    def __init__(self, lineno: int, message: str) -> None:
-        super().__init__(f"line {lineno}: {message}")
-        self.lineno = lineno
-
-
-class ForeignCredit(RuntimeError):
-    """A shard of a parallel run earned a referral credit for an entity another shard holds."""
 
 
 @dataclass
@@ -93,7 +81,7 @@ class OfflineScorer:
         self.latest = 0
         self.report = Report()
         #: set by a shard of a parallel run: which entities it holds (a referral credit for
-        #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline_parallel`)
+        #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline.parallel`)
         self.owns: Callable[[Key], bool] | None = None
 
     def feed_line(self, lineno: int, raw: bytes) -> list[TierChange]:

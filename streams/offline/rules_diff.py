@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from tierstream.schemas.rules import Rules
-from tierstream.streams.offline_parallel import score_parallel
+from tierstream.streams.offline.parallel import score_parallel
 
 
 @dataclass

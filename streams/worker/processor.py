@@ -14,7 +14,7 @@ What a message produces goes two ways:
 * **Tier changes, current tiers, supplier alerts, referral credits** go to
   the *outbox* of the state that produced them and are written with it. The
   worker sends them only after that state write is acknowledged, then clears
-  the outbox (``streams.app``). Sending them first could, after a crash,
+  the outbox (``streams.worker.app``). Sending them first could, after a crash,
   publish messages the state never recorded (the redelivered events then
   take another path); writing the state without them would, on redelivery,
   find the events already applied and publish nothing. With the outbox a
@@ -42,8 +42,8 @@ from tierstream.schemas.rules import Rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.state import EntityState
-from tierstream.streams.metrics import METRICS
-from tierstream.streams.topics import TopicNames, entity_key, topic_names
+from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names
+from tierstream.streams.worker.metrics import METRICS
 
 #: A dead letter must stay well under the producer's request limit (Faust's default:
 #: 1,000,000 bytes): sending a larger one crashes the worker, and the redelivered message

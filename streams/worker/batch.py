@@ -5,7 +5,7 @@ message (``Consumer._drain_messages`` awaits ``wait_first(callback(message),
 suspend_flow.wait())`` for every record, then the conductor's ``on_message``
 waits for flow control and for the producer buffer to ebb, the channel queue
 and the stream iterator each take their turn). Measured on the embedded broker
-(100k events of ``streams.sample``, one worker): the stock per-event agent
+(100k events of ``streams.dev.sample``, one worker): the stock per-event agent
 handles ~1,300 events per CPU-second with the processor at 16 % of the
 samples; the batch path ~4,100, with the processor at ~45 %.
 
@@ -78,7 +78,7 @@ __all__ = [
 
 log = logging.getLogger("tierstream.batch")
 
-#: ``faust.App`` settings for the batch path, over :func:`streams.faust_settings.fast_join_settings`.
+#: ``faust.App`` settings for the batch path, over :func:`streams.worker.profiles.fast_join_settings`.
 #: That module caps producer batches at one record (``producer_max_batch_size=1``) because
 #: of Tansu's ListOffsets answer (see :meth:`BatchConsumer.highwaters`); with one record per
 #: batch and aiokafka's one in-flight batch per partition the producer managed ~2,800
@@ -86,7 +86,7 @@ log = logging.getLogger("tierstream.batch")
 #: consumer reads true high watermarks, so multi-record batches are safe for recovery again.
 #: At today's ~4k events/s (~6.5k produced records/s) the batch path measured the same with
 #: one-record batches as with these settings on a quiet machine (~4,100-4,300 events per
-#: CPU-second either way); on a busy one, before the log fix (streams.worker), one-record batches
+#: CPU-second either way); on a busy one, before the log fix (streams.worker.service), one-record batches
 #: measured ~1,800 against ~3,600. Multi-record batches are the headroom the producer needs
 #: once the processor gets faster (20k events/s is ~32k records/s). 256 KiB or 1 MiB
 #: measured the same as 64 KiB. The linger is short because every round waits for the

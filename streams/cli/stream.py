@@ -20,7 +20,7 @@ import click
 if TYPE_CHECKING:
     from tierstream.schemas.outputs import Direction, TierChange
     from tierstream.schemas.settings import Settings
-    from tierstream.streams.client import EntityTypeFilter
+    from tierstream.streams.client.api import EntityTypeFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +55,7 @@ def _settings(bootstrap: str | None) -> Settings:
             for err in exc.errors(include_url=False)
         )
         raise click.ClickException(f"invalid settings: {problems}") from None
-    from tierstream.streams.kafka_config import KafkaConfigError, bootstrap_servers, kafka_python_config
+    from tierstream.streams.kafka.config import KafkaConfigError, bootstrap_servers, kafka_python_config
 
     try:
         bootstrap_servers(settings)
@@ -139,8 +139,8 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
       tierstream publish events.jsonl
       head -n 1000 events.jsonl | tierstream publish - --rate 200
     """
-    from tierstream.streams.client import ClientError, publish
-    from tierstream.streams.progress import Progress
+    from tierstream.streams.cli.progress import Progress
+    from tierstream.streams.client.api import ClientError, publish
 
     settings = _settings(bootstrap)
     stdin = str(events) == "-"
@@ -210,9 +210,9 @@ def watch_cmd(
       2026-11-01T10:00Z customer c00012 general -> key (upgrade) score 71.2: <first reason>
 
     For a subscriber that must not miss changes across restarts, use the
-    Python API streams.client.TierChangeSubscriber (a consumer group) instead.
+    Python API streams.client.api.TierChangeSubscriber (a consumer group) instead.
     """
-    from tierstream.streams.client import ClientError, watch
+    from tierstream.streams.client.api import ClientError, watch
 
     settings = _settings(bootstrap)
     try:
@@ -280,10 +280,11 @@ def snapshot_cmd(
     grades each entity with the same scorers, so the result can be diffed
     against an offline `tierstream score` of the same events.
     """
-    from tierstream.schemas.rules import RulesError, load_rules
+    from tierstream.schemas.errors import RulesError
+    from tierstream.schemas.rules import load_rules
     from tierstream.scorers.engine import Grader
-    from tierstream.streams.client import ClientError, snapshot
-    from tierstream.streams.offline import write_snapshots
+    from tierstream.streams.client.api import ClientError, snapshot
+    from tierstream.streams.offline.score import write_snapshots
 
     settings = _settings(bootstrap)
     instant = _instant(as_of)

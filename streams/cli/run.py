@@ -24,10 +24,10 @@ ENV_HELP = (
 
 def run_worker(settings: Settings, batch: bool, loglevel: str) -> None:
     """Run one worker in this process until SIGINT/SIGTERM (blocking)."""
-    from tierstream.streams.admin import ensure_topics
-    from tierstream.streams.app import create_app
     from tierstream.streams.gc_tuning import fewer_collections
-    from tierstream.streams.worker import Worker
+    from tierstream.streams.kafka.admin import ensure_topics
+    from tierstream.streams.worker.app import create_app
+    from tierstream.streams.worker.service import Worker
 
     ensure_topics(settings)
     pipeline = create_app(settings, batch=batch)
@@ -105,8 +105,8 @@ def attach_run(group: click.Group) -> None:
         storage), a worker, optionally replays a file, and prints tier changes as
         they happen. Ctrl-C stops everything.
         """
-        from tierstream.streams.broker import EmbeddedBroker
-        from tierstream.streams.client import publish, watch
+        from tierstream.streams.client.api import publish, watch
+        from tierstream.streams.dev.broker import EmbeddedBroker
 
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` (or a supervisor) stops it like Ctrl-C
         with EmbeddedBroker() as broker:
@@ -122,7 +122,7 @@ def attach_run(group: click.Group) -> None:
                            f"http://127.0.0.1:{web_port}/health, /metrics, /tiers/<type>/<id>; log {log}",
                            err=True)
                 if replay:
-                    from tierstream.streams.offline import read_lines
+                    from tierstream.streams.offline.score import read_lines
 
                     rep = publish(settings, read_lines(replay), rate=rate, progress=True)
                     click.echo(f"replayed {replay}: {rep}", err=True)

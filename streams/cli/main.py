@@ -2,7 +2,7 @@
 
 Offline commands (score, rules, sample, schema) never import Faust, so they
 start fast; the streaming commands (dev, worker, publish, watch, snapshot,
-bench) live in :mod:`streams.cli_stream` and are attached below.
+bench) live in :mod:`streams.cli.stream` and are attached below.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import click
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from tierstream.schemas.rules import RulesError, load_rules
+from tierstream.schemas.errors import RulesError
+from tierstream.schemas.rules import load_rules
 
 _DT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
@@ -84,9 +85,10 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     partners stay together) and the results merged in file order: STATE and
     CHANGES are byte for byte those of one process.
     """
-    from tierstream.streams.offline import InputError, OfflineScorer, read_lines, run
-    from tierstream.streams.offline_parallel import ParallelRun, default_workers, score_parallel
-    from tierstream.streams.progress import Progress
+    from tierstream.schemas.errors import InputError
+    from tierstream.streams.cli.progress import Progress
+    from tierstream.streams.offline.parallel import ParallelRun, default_workers, score_parallel
+    from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
     rules = _rules(rules_path)
     instant_as_of = _instant(as_of)
@@ -169,8 +171,8 @@ def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int
     Prints the tier distribution under each and the entities that would move.
     Both rule sets grade the same events as of the same instant.
     """
-    from tierstream.streams.offline_parallel import default_workers
-    from tierstream.streams.rules_diff import diff_rules, render
+    from tierstream.streams.offline.parallel import default_workers
+    from tierstream.streams.offline.rules_diff import diff_rules, render
 
     result = diff_rules(_rules(old), _rules(new), events, _instant(as_of), workers or default_workers())
     click.echo(render(result, limit, as_json))
@@ -184,7 +186,7 @@ def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def sample(customers: int, suppliers: int, days: int, seed: int, out: Path) -> None:
     """Write a realistic, reproducible mixed event file (with late, duplicated and invalid lines)."""
-    from tierstream.streams.sample import write_sample
+    from tierstream.streams.dev.sample import write_sample
 
     stats = write_sample(out, customers=customers, suppliers=suppliers, days=days, seed=seed, progress=True)
     click.echo(f"{out}: {stats}", err=True)
@@ -205,20 +207,20 @@ def schema_export(directory: Path) -> None:
         click.echo(str(path))
 
 
-from tierstream.streams.cli_run import attach_run  # noqa: E402 - commands register on the group above
+from tierstream.streams.cli.run import attach_run  # noqa: E402 - commands register on the group above
 
 attach_run(main)
 
 try:  # the client commands (publish, watch, snapshot)
-    from tierstream.streams.cli_stream import attach as _attach_stream
+    from tierstream.streams.cli.stream import attach as _attach_stream
 except ImportError as _exc:  # pragma: no cover - only without the streaming dependencies
-    if "tierstream.streams.cli_stream" not in str(_exc):
+    if "tierstream.streams.cli.stream" not in str(_exc):
         raise
 else:
     _attach_stream(main)
 
 
-from tierstream.streams.cli_bench import attach_bench  # noqa: E402 - `tierstream bench`
+from tierstream.streams.cli.bench import attach_bench  # noqa: E402 - `tierstream bench`
 
 attach_bench(main)
 

@@ -13,8 +13,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from tierstream.schemas.settings import Settings
-from tierstream.streams.kafka_config import kafka_python_config
-from tierstream.streams.topics import topic_names
+from tierstream.streams.kafka.config import kafka_python_config
+from tierstream.streams.kafka.topics import topic_names
 
 COMPACT = {"cleanup.policy": "compact"}
 

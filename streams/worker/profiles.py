@@ -8,7 +8,7 @@ Faust's default ``broker_session_timeout`` is 60 s, so each JoinGroup is held 30
 plain aiokafka (10 s default) waits 5 s.  ``rebalance_timeout`` plays no part (aiokafka
 joins took the same time with it at 1 s, 30 s or 60 s).
 
-Measured with a one-agent/one-table app on :class:`streams.broker.EmbeddedBroker`
+Measured with a one-agent/one-table app on :class:`streams.dev.broker.EmbeddedBroker`
 (``faust worker`` spawn to first message processed):
 
 =============================  =========  ===============

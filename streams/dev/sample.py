@@ -68,7 +68,7 @@ from typing import Any
 
 import orjson
 
-from tierstream.streams.progress import Progress
+from tierstream.streams.cli.progress import Progress
 
 __all__ = [
     "DEFAULT_END",

@@ -34,6 +34,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from tierstream.schemas.errors import BrokerStartError
+
 __all__ = ["BrokerStartError", "EmbeddedBroker", "TopicSpecs"]
 
 #: topic name -> (partition count, log-compacted?)
@@ -43,10 +45,6 @@ _HOST = "127.0.0.1"
 _METADATA_API_KEY = 3
 _CLIENT_ID = b"tierstream-embedded-broker"
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-class BrokerStartError(RuntimeError):
-    """The broker process exited, or never answered a metadata request, during start()."""
 
 
 def _free_port() -> int:

@@ -1,6 +1,6 @@
 """The Faust app: topics, the ``entities`` table, the agents, the timer, the web views.
 
-Thin wiring around :class:`streams.processor.Processor`:
+Thin wiring around :class:`streams.worker.processor.Processor`:
 
 * ``grade``: one agent over every inbound topic plus the internal
   ``referral-credits`` and ``reviews`` topics. All are keyed by entity and
@@ -33,20 +33,20 @@ from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.state import EntityState
-from tierstream.streams.batch import (
+from tierstream.streams.kafka.config import faust_broker_kwargs
+from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
+from tierstream.streams.worker.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
     as_current_event,
     install_batch_path,
 )
-from tierstream.streams.control import register_control
-from tierstream.streams.faust_settings import fast_join_settings
-from tierstream.streams.kafka_config import faust_broker_kwargs
-from tierstream.streams.metrics import METRICS
-from tierstream.streams.processor import BatchStore, Outgoing, Processor
-from tierstream.streams.redis_store import AsyncTierStore, StoreUnavailable
-from tierstream.streams.tables import EntityTable, delivered
-from tierstream.streams.web import register_web
+from tierstream.streams.worker.control import register_control
+from tierstream.streams.worker.metrics import METRICS
+from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
+from tierstream.streams.worker.profiles import fast_join_settings
+from tierstream.streams.worker.tables import EntityTable, delivered
+from tierstream.streams.worker.web import register_web
 
 log = logging.getLogger("tierstream")
 
@@ -116,7 +116,7 @@ class Pipeline:
         return [self.out[m.topic].send_soon(key=m.key, value=m.value) for m in msgs]
 
     def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
-        """The batch path's callback (:mod:`streams.batch`): one partition's messages, in offset order.
+        """The batch path's callback (:mod:`streams.worker.batch`): one partition's messages, in offset order.
 
         States are decoded once per fetch and kept in one :class:`BatchStore` per partition
         number: an entity's orders, payments, credits and review ticks all live on the same
@@ -144,14 +144,14 @@ class Pipeline:
                              letters: Sequence[FutureMessage] = ()) -> None:
         """Write the changed states, then send their outboxes, then write them cleared.
 
-        Order matters (see :mod:`streams.processor`): the outputs leave only once the
+        Order matters (see :mod:`streams.worker.processor`): the outputs leave only once the
         states holding them are acknowledged, and the outboxes are cleared only once the
         outputs are. A crash anywhere leaves each output either sent or in a stored outbox,
         which the redelivered messages (their offsets are not committed yet) send again.
         After a rebalance the new owner does that: this worker then stops writing.
         Two producer round trips per call, however many entities and partitions it covers;
         the waits are on the records' own futures (``Producer.flush()`` is no barrier, see
-        :mod:`streams.tables`), dead letters included, so what the caller acks next is on
+        :mod:`streams.worker.tables`), dead letters included, so what the caller acks next is on
         the broker.
         """
         generation = self.app.consumer_generation_id

@@ -30,6 +30,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from tierstream.schemas.errors import KafkaConfigError
 from tierstream.schemas.settings import Settings
 
 __all__ = ["KafkaConfigError", "bootstrap_servers", "faust_broker_kwargs", "kafka_python_config"]
@@ -38,10 +39,6 @@ _ENV = "TIERSTREAM_"
 _SECRET_KEYS = frozenset({"sasl_plain_password"})
 _SASL = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 _TLS = frozenset({"SSL", "SASL_SSL"})
-
-
-class KafkaConfigError(ValueError):
-    """The Kafka settings are incomplete or contradictory (message names env vars only)."""
 
 
 class _RedactedConfig(dict[str, Any]):

@@ -9,7 +9,7 @@
   from its compacted changelog and grade every entity as of one instant.
 
 Connection settings come from :class:`~schemas.settings.Settings` through
-:func:`streams.kafka_config.kafka_python_config`. Error messages name topics,
+:func:`streams.kafka.config.kafka_python_config`. Error messages name topics,
 bootstrap servers and env vars, never credentials.
 
 Two quirks of the embedded Tansu broker (0.6) are handled here, harmlessly on
@@ -44,13 +44,14 @@ from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
+from tierstream.schemas.errors import ClientError
 from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
 from tierstream.schemas.outputs import Direction, EntitySnapshot, TierChange
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
-from tierstream.streams.kafka_config import kafka_python_config
-from tierstream.streams.topics import INBOUND_KINDS, entity_key, topic_names
+from tierstream.streams.kafka.config import kafka_python_config
+from tierstream.streams.kafka.topics import INBOUND_KINDS, entity_key, topic_names
 
 __all__ = [
     "ClientError",
@@ -88,10 +89,6 @@ _KEEP_SKIPPED = 20
 _BOOTSTRAP_TIMEOUT_MS = 10_000  # an unreachable bootstrap fails in 10 s, not 30
 _CHECKPOINT_EVERY = 5_000
 _MAX_CHECKPOINTS = 40  # at most ~200k records queued in the producer
-
-
-class ClientError(RuntimeError):
-    """A client operation failed (message safe to print: no credentials)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -383,14 +380,14 @@ def publish(
 
     ``rate`` paces sending to that many events per second (absolute schedule,
     no drift). ``progress`` is a callable given the number of lines handled
-    since its last call, or ``True`` for a :class:`~streams.progress.Progress`
+    since its last call, or ``True`` for a :class:`~streams.cli.progress.Progress`
     bar on stderr (drawn only on a terminal). Nothing waits per message: the
     producer batches in the background and everything is flushed at the end.
     ``idempotent``: ``None`` tries an idempotent producer and falls back if the
     broker refuses it; ``True`` / ``False`` force the choice.
     """
     if progress is True:
-        from tierstream.streams.progress import Progress
+        from tierstream.streams.cli.progress import Progress
 
         with Progress(None, "publishing", unit="lines") as bar:
             return _publish(settings, lines, rate, bar.update, idempotent, flush_timeout_s)

@@ -53,6 +53,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from tierstream.schemas.errors import StoreUnavailable
 from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.settings import Settings
@@ -100,13 +101,6 @@ redis.call('PUBLISH', ARGV[5], ARGV[2])
 return 1
 """
 APPLY_SHA: Final = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
-
-
-class StoreUnavailable(Exception):
-    """Redis could not be reached (connection refused, timeout, auth, loading...).
-
-    The message names ``host:port`` only, never the URL or a password.
-    """
 
 
 # --- keys --------------------------------------------------------------------

@@ -22,8 +22,8 @@ from typing import Any, Final
 import faust
 from faust.web import Request, Response, View
 
-from tierstream.streams.metrics import METRICS
-from tierstream.streams.redis_store import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
+from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
+from tierstream.streams.worker.metrics import METRICS
 
 __all__ = ["METRICS_CONTENT_TYPE", "register_web"]
 

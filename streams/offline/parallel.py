@@ -39,18 +39,15 @@ from typing import IO, Any
 
 import orjson
 
+from tierstream.schemas.errors import ForeignCredit, InputError, ShardMismatch
 from tierstream.schemas.events import entity_of
 from tierstream.schemas.rules import Rules
 from tierstream.streams.gc_tuning import fewer_collections
-from tierstream.streams.offline import ForeignCredit, InputError, Key, OfflineScorer, Report, read_lines
+from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines
 
 #: sort keys of merged output: (line, order within the line) for changes while reading,
 #: (entity kind, entity id) for the final reviews and the snapshots
 LineKey = tuple[int, int]
-
-
-class ShardMismatch(RuntimeError):
-    """A shard met an event or a credit of another shard: the split was not exact."""
 
 
 def default_workers() -> int:
@@ -347,7 +344,7 @@ def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
     started: float, why: str, finish_at: int | None = None,
 ) -> ParallelRun:
-    from tierstream.streams.offline import run
+    from tierstream.streams.offline.score import run
 
     scorer = OfflineScorer(rules, as_of=as_of)
     run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at)

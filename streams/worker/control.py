@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from tierstream.schemas.errors import describe
+from tierstream.schemas.errors import RulesError, describe
 from tierstream.schemas.events import AssessmentEvent, entity_of
-from tierstream.schemas.rules import RulesError, load_rules
-from tierstream.streams.topics import entity_key
+from tierstream.schemas.rules import load_rules
+from tierstream.streams.kafka.topics import entity_key
 
 if TYPE_CHECKING:
-    from tierstream.streams.app import Pipeline
+    from tierstream.streams.worker.app import Pipeline
 
 log = logging.getLogger("tierstream.control")
 MAX_BODY = 16 * 1024
