@@ -5,7 +5,8 @@ COPY pyproject.toml README.md ./
 COPY schemas schemas
 COPY scorers scorers
 COPY streams streams
-COPY benchmarks benchmarks
+# tierstream/ holds the public API and links to the three folders above: one import package.
+COPY tierstream tierstream
 RUN pip install --no-cache-dir '.[rocksdb]'
 ENV TIERSTREAM_WEB_HOST=0.0.0.0
 EXPOSE 6066
