@@ -1,4 +1,4 @@
-"""The synchronous client (streams.client.api, streams.kafka.config, streams.cli.stream).
+"""The synchronous client (streams.client, streams.kafka.config, streams.kafka.read, streams.cli.stream).
 
 Integration tests run against the session's embedded broker (``broker`` in
 conftest.py); each test uses its own topic prefix and app id. Synchronisation
@@ -24,17 +24,12 @@ from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
-from tierstream.streams.client.api import (
-    TierChangeSubscriber,
-    publish,
-    raw_entity_key,
-    read_states,
-    snapshot,
-    watch,
-)
+from tierstream.streams.client import TierChangeSubscriber, publish, read_states, snapshot, watch
+from tierstream.streams.client.publish import raw_entity_key
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.config import KafkaConfigError, faust_broker_kwargs, kafka_python_config
+from tierstream.streams.kafka.read import read_to_end
 from tierstream.streams.kafka.topics import topic_names
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
@@ -377,16 +372,36 @@ def test_read_states_last_value_wins_and_tombstones_delete(broker: EmbeddedBroke
     produce(broker, topic, [(b"customer:c1", c1_v1), (b"supplier:s1", s1_v1),
                             (b"customer:c2", c2), (b"customer:c1", c1_v2)], partition=0)
     produce(broker, topic, [(b"customer:c2", None)], partition=0)  # tombstone after its value
+    c5 = state_bytes("customer", "c5", 60)
     produce(broker, topic, [(b'"supplier:s1"', s1_v2),  # Faust key_type=str: JSON-quoted key
                             (b"customer:c3", state_bytes("customer", "c3", 50)),
-                            (b"customer:c3", None)], partition=1)
+                            (b"customer:c3", None),
+                            (b"customer:c5", c5)], partition=1)  # the tail of one multi-record batch
     states = read_states(s, timeout_s=DEADLINE_S)
-    assert states == {"customer:c1": c1_v2, "supplier:s1": s1_v2}
+    assert states == {"customer:c1": c1_v2, "supplier:s1": s1_v2, "customer:c5": c5}
 
     snaps = snapshot(s, Grader(load_rules()))
-    assert [(x.entity_type, x.entity_id) for x in snaps] == [("customer", "c1"), ("supplier", "s1")]
+    assert [(x.entity_type, x.entity_id) for x in snaps] == [("customer", "c1"), ("customer", "c5"),
+                                                             ("supplier", "s1")]
     assert {int(x.as_of.timestamp()) for x in snaps} == {300}  # max clock over all states
     assert {int(x.as_of.timestamp()) for x in snapshot(s, Grader(load_rules()), 400)} == {400}
+
+
+@pytest.mark.integration
+def test_read_to_end_gets_every_record_of_multi_record_batches(broker: EmbeddedBroker) -> None:
+    """Tansu's ListOffsets "latest" stops at the last batch's base offset + 1: the read must not."""
+    s = make_settings(broker)
+    topic = s.topic("batched")
+    broker.create_topics({topic: (2, False)})
+    produce(broker, topic, [(b"k%d" % i, b"v%d" % i) for i in range(40)], partition=0)  # one batch
+    produce(broker, topic, [(b"a", b"1")], partition=1)
+    produce(broker, topic, [(b"b", b"2"), (b"c", b"3"), (b"d", b"4")], partition=1)
+    fetched: list[int] = []
+    records = list(read_to_end(s, topic, timeout_s=DEADLINE_S, on_batch=fetched.append))
+    by_partition = {p: [r.offset for r in records if r.partition == p] for p in (0, 1)}
+    assert by_partition == {0: list(range(40)), 1: list(range(4))}
+    assert [r.value for r in records if r.partition == 1] == [b"1", b"2", b"3", b"4"]
+    assert sum(fetched) == len(records) == 44
 
 
 @pytest.mark.integration
