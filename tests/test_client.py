@@ -20,12 +20,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.routing import raw_entity_key
 from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
 from tierstream.streams.client import TierChangeSubscriber, publish, read_states, snapshot, watch
-from tierstream.streams.client.publish import raw_entity_key
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.config import KafkaConfigError, faust_broker_kwargs, kafka_python_config

@@ -23,62 +23,21 @@ from pydantic import ValidationError
 
 from tierstream.schemas.errors import ClientError
 from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
+from tierstream.schemas.routing import raw_entity_key
 from tierstream.schemas.settings import Settings
 from tierstream.streams.kafka.config import kafka_python_config
 from tierstream.streams.kafka.read import BOOTSTRAP_TIMEOUT_MS
 from tierstream.streams.kafka.topics import INBOUND_KINDS, entity_key, topic_names
 
-__all__ = ["PublishReport", "publish", "raw_entity_key"]
+__all__ = ["PublishReport", "publish"]
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
 
-#: Raw fields that name the entity of an event that failed validation, by event type
-#: (first non-empty string wins): the same choice :func:`schemas.events.entity_of` makes.
-_KEY_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "order": (("customer", "customer_id"), ("supplier", "supplier_id")),
-    "payment": (("customer", "customer_id"),),
-    "delivery": (("supplier", "supplier_id"),),
-    "service": (("supplier", "supplier_id"),),
-    "referral": (("customer", "referred_id"),),
-}
-_ANY_KEY_FIELDS = (
-    ("customer", "customer_id"),
-    ("supplier", "supplier_id"),
-    ("customer", "referred_id"),
-)
-UNKNOWN_KEY = "unknown"
-_MAX_KEY_ID = 1024
 _KEEP_SKIPPED = 20
 _CHECKPOINT_EVERY = 5_000
 _MAX_CHECKPOINTS = 40  # at most ~200k records queued in the producer
-
-
-def _ident(doc: dict[str, Any], name: str) -> str | None:
-    value = doc.get(name)
-    if isinstance(value, str) and value and len(value) <= _MAX_KEY_ID:
-        return value
-    return None
-
-
-def raw_entity_key(event_type: str, doc: dict[str, Any]) -> str:
-    """Best-effort entity key of an event body that did not validate (``"unknown"`` if none).
-
-    Same partition as the entity's valid events, so the dead letter lands where
-    the entity's other events are; for a valid body this equals the key from
-    :func:`schemas.events.entity_of`.
-    """
-    if event_type == "assessment":
-        kind = doc.get("entity_type")
-        eid = _ident(doc, "entity_id")
-        if kind in ("customer", "supplier") and eid is not None:
-            return entity_key(kind, eid)
-    for kind, name in _KEY_FIELDS.get(event_type, ()) + _ANY_KEY_FIELDS:
-        eid = _ident(doc, name)
-        if eid is not None:
-            return entity_key(kind, eid)
-    return UNKNOWN_KEY
 
 
 @dataclass
