@@ -18,11 +18,12 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
+from pydantic import ValidationError
 
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.routing import raw_entity_key
 from tierstream.schemas.rules import load_rules
-from tierstream.schemas.settings import Settings
+from tierstream.schemas.settings import Settings, kafka_config_error
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
 from tierstream.streams.client import TierChangeSubscriber, publish, read_states, snapshot, watch
@@ -187,15 +188,27 @@ def test_kafka_config_sasl_keeps_the_password_out_of_reprs_and_errors() -> None:
     assert creds.mechanism.value == "SCRAM-SHA-512" and creds.ssl_context is None
     assert "hunter2" not in repr(kw)
 
-    # SASL settings with a non-SASL protocol: refused, naming variables only
+    # SASL settings with a non-SASL protocol: Settings() refuses them, naming variables only
+    with pytest.raises(ValidationError) as refused:
+        Settings(kafka_bootstrap="a:1", kafka_sasl_mechanism="PLAIN", kafka_sasl_username="svc",
+                 kafka_sasl_password="hunter2-secret")
+    cause = kafka_config_error(refused.value)
+    assert cause is not None and "TIERSTREAM_KAFKA_SASL_PASSWORD" in str(cause)
+    assert "TIERSTREAM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT" in str(cause)
+    for text in (str(refused.value), repr(refused.value), str(cause)):
+        assert "hunter2" not in text
+    # ... and so do the config builders, for settings made without validation
     bad = s.model_copy(update={"kafka_security_protocol": "PLAINTEXT"})
     with pytest.raises(KafkaConfigError) as err:
         kafka_python_config(bad)
     assert "TIERSTREAM_KAFKA_SASL_PASSWORD" in str(err.value) and "hunter2" not in str(err.value)
-    # SASL protocol without a password
     with pytest.raises(KafkaConfigError, match="TIERSTREAM_KAFKA_SASL_PASSWORD"):
-        kafka_python_config(Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="PLAIN",
-                                     kafka_sasl_username="svc"))
+        faust_broker_kwargs(bad)
+    # SASL protocol without a password
+    with pytest.raises(ValidationError) as refused:
+        Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="PLAIN", kafka_sasl_username="svc")
+    assert str(kafka_config_error(refused.value)) == (
+        "TIERSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs TIERSTREAM_KAFKA_SASL_PASSWORD")
 
 
 def test_kafka_config_ssl_files() -> None:
@@ -213,6 +226,33 @@ def test_kafka_config_ssl_files() -> None:
         kafka_python_config(s.model_copy(update={"kafka_ssl_cafile": Path("/nonexistent/ca.pem")}))
     with pytest.raises(KafkaConfigError, match="SSL or SASL_SSL"):
         kafka_python_config(s.model_copy(update={"kafka_security_protocol": "PLAINTEXT"}))
+    # contradictions are refused by Settings() itself
+    with pytest.raises(ValidationError, match=r"TIERSTREAM_KAFKA_SSL_CAFILE set but .*: use SSL or SASL_SSL"):
+        Settings(kafka_ssl_cafile=ca)
+    with pytest.raises(ValidationError, match="TIERSTREAM_KAFKA_SSL_KEYFILE needs TIERSTREAM_KAFKA_SSL_CERTFILE"):
+        Settings(kafka_security_protocol="SSL", kafka_ssl_keyfile=ca)
+    # a field error is not a Kafka contradiction
+    with pytest.raises(ValidationError) as refused:
+        Settings(partitions=0)
+    assert kafka_config_error(refused.value) is None
+
+
+@pytest.mark.parametrize(("env", "line"), [
+    ({"TIERSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "TIERSTREAM_KAFKA_SASL_MECHANISM": "PLAIN"},
+     "Error: TIERSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs TIERSTREAM_KAFKA_SASL_USERNAME, "
+     "TIERSTREAM_KAFKA_SASL_PASSWORD"),
+    ({"TIERSTREAM_KAFKA_SASL_PASSWORD": "hunter2-secret"},
+     "Error: TIERSTREAM_KAFKA_SASL_PASSWORD set but TIERSTREAM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT: "
+     "use SASL_PLAINTEXT or SASL_SSL, or unset them"),
+    ({"TIERSTREAM_PARTITIONS": "0"},
+     "Error: invalid settings: TIERSTREAM_PARTITIONS: Input should be greater than or equal to 1"),
+])
+def test_cli_prints_refused_settings_as_one_line(env: dict[str, str], line: str) -> None:
+    from tierstream.streams.cli.main import main
+
+    res = CliRunner().invoke(main, ["watch", "--bootstrap", "127.0.0.1:1"], env=env)
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [line]
 
 
 def test_raw_entity_key_matches_entity_of_for_valid_bodies() -> None:

@@ -45,11 +45,14 @@ def _bootstrap_option(func: F) -> F:
 def _settings(bootstrap: str | None) -> Settings:
     from pydantic import ValidationError
 
-    from tierstream.schemas.settings import Settings
+    from tierstream.schemas.settings import Settings, kafka_config_error
 
     try:
         settings = Settings() if bootstrap is None else Settings(kafka_bootstrap=bootstrap)
     except ValidationError as exc:
+        contradiction = kafka_config_error(exc)
+        if contradiction is not None:
+            raise click.ClickException(str(contradiction)) from None
         problems = "; ".join(
             f"TIERSTREAM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors(include_url=False)
