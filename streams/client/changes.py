@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.routing import EntityType
 
 __all__ = ["EntityTypeFilter", "decode_change", "wanted"]
 
 log = logging.getLogger(__name__)
 
-EntityTypeFilter = Literal["customer", "supplier"]
+#: the values of the ``entity_type`` filter of :func:`watch` and :class:`TierChangeSubscriber`
+EntityTypeFilter = EntityType
 
 
 def decode_change(record: Any) -> TierChange | None:
