@@ -1,7 +1,7 @@
 """Event-to-tier-change latency at a fixed input rate.
 
 A worker runs on a fresh deployment; the first ``rate * seconds`` lines of the
-sample are published at ``rate`` events/s (``streams.client.api.publish``'s pacer)
+sample are published at ``rate`` events/s (``streams.client.publish``'s pacer)
 while a consumer tails the tier-changes topic. For every TierChange whose
 ``cause`` is an event id, the latency is
 
@@ -26,8 +26,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.common import Budget, percentile, say
 from benchmarks.deploy import Deployment
-from benchmarks.throughput import READY_TIMEOUT_S, Loaded, consume_all, wait_processed
-from tierstream.streams.client.api import publish
+from benchmarks.throughput import READY_TIMEOUT_S, Loaded, wait_processed
+from tierstream.streams.client import publish
+from tierstream.streams.kafka.read import read_to_end
 from tierstream.streams.kafka.topics import topic_names
 from tierstream.streams.offline.score import read_lines
 
@@ -102,15 +103,14 @@ def latency(dep: Deployment, sample: Path, rate_eps: float, seconds: float, budg
 
     produced: dict[str, int] = {}  # event_id -> CreateTime (ms); a duplicate keeps the first
 
-    def remember(topic: str, record: Any) -> None:
-        try:
-            event_id = orjson.loads(record.value).get("event_id")
-        except (orjson.JSONDecodeError, AttributeError):
-            return
-        if isinstance(event_id, str):
-            produced.setdefault(event_id, int(record.timestamp))
-
-    consume_all(dep.bootstrap, published, dep.partitions, remember)
+    for topic in published:
+        for record in read_to_end(dep.settings, topic, timeout_s=300.0, role="bench-latency"):
+            try:
+                event_id = orjson.loads(record.value).get("event_id")
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(event_id, str):
+                produced.setdefault(event_id, int(record.timestamp))
     matched = sorted((produced[c], rx - produced[c], float(ts - produced[c])) for c, rx, ts in tail.seen
                      if c in produced)  # (source time, received latency, Kafka-timestamp latency)
     received = sorted(m[1] for m in matched)

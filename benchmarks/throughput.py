@@ -24,7 +24,7 @@ from benchmarks.common import Budget, rate, say
 from benchmarks.deploy import POLL_S, Deployment, Worker, wait_until
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.state import EntityState
-from tierstream.streams.client.api import publish, read_states
+from tierstream.streams.client import publish, read_states
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 

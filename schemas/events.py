@@ -26,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-EntityType = Literal["customer", "supplier"]
+from tierstream.schemas.routing import ROUTES
+from tierstream.schemas.routing import EntityType as EntityType  # the models' entity type, re-exported
 
 #: Identifiers: non-empty, bounded, printable, no surrounding whitespace.
 Identifier = Annotated[
@@ -200,30 +201,29 @@ EVENT_TYPES: dict[str, type[_Event]] = {
 AnyEvent = OrderEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
 
 
-def entity_of(event: AnyEvent) -> tuple[EntityType, str]:
-    """The entity whose state an event updates (and so its Kafka key).
+#: event class -> (entity type, id attribute) pairs, the first set one wins (schemas.routing.ROUTES)
+_ENTITY_IDS: dict[type[_Event], tuple[tuple[EntityType, str], ...]] = {
+    EVENT_TYPES[event_type]: route.ids for event_type, route in ROUTES.items() if route.typed_by is None
+}
+#: event class -> (entity-type attribute, id attribute), for events that name their entity's type
+_TYPED_BY: dict[type[_Event], tuple[str, str]] = {
+    EVENT_TYPES[event_type]: route.typed_by for event_type, route in ROUTES.items() if route.typed_by is not None
+}
 
-    A referral goes to the *referred* customer first: only that customer's
-    state knows when it places its first order, which is what qualifies the
-    referral; the credit then travels to the referrer (see ``ReferralCredit``).
+
+def entity_of(event: AnyEvent) -> tuple[EntityType, str]:
+    """Return the entity whose state an event updates (and so its Kafka key): see :data:`schemas.routing.ROUTES`.
+
+    One lookup by class, not a chain of class patterns: this runs for every event.
     """
-    kind = type(event)  # one lookup, not a chain of class patterns: this runs for every event
-    if kind is OrderEvent:
-        assert isinstance(event, OrderEvent)
-        if event.customer_id is not None:
-            return "customer", event.customer_id
-        if event.supplier_id is not None:
-            return "supplier", event.supplier_id
-    elif kind is PaymentEvent:
-        assert isinstance(event, PaymentEvent)
-        return "customer", event.customer_id
-    elif kind is DeliveryEvent or kind is ServiceEvent:
-        assert isinstance(event, DeliveryEvent | ServiceEvent)
-        return "supplier", event.supplier_id
-    elif kind is ReferralEvent:
-        assert isinstance(event, ReferralEvent)
-        return "customer", event.referred_id
-    elif kind is AssessmentEvent:
-        assert isinstance(event, AssessmentEvent)
-        return event.entity_type, event.entity_id
+    kind = type(event)
+    ids = _ENTITY_IDS.get(kind)
+    if ids is not None:
+        for entity_type, name in ids:
+            eid = getattr(event, name)
+            if eid is not None:
+                return entity_type, eid
+    typed = _TYPED_BY.get(kind)
+    if typed is not None:
+        return getattr(event, typed[0]), getattr(event, typed[1])
     raise TypeError(f"not an inbound event: {type(event).__name__}")

@@ -1,20 +1,37 @@
 """Service configuration: environment variables with the prefix ``TIERSTREAM_``.
 
 The worker, ``publish``, ``watch`` and ``snapshot`` all read the same settings.
-Secrets are ``SecretStr`` so they never print in logs, reprs or errors.
+Secrets are ``SecretStr`` so they never print in logs, reprs or errors, and a
+validation error never shows the input (``hide_input_in_errors``).
+
+Contradictory Kafka security settings (SASL variables with a non-SASL
+protocol, a SASL protocol without its mechanism and credentials, SSL files
+with a non-TLS protocol, a key file without its certificate) are refused by
+``Settings()`` itself rather than silently connecting without the intended
+security: the :class:`pydantic.ValidationError` carries a
+:class:`~schemas.errors.KafkaConfigError` (:func:`kafka_config_error`) whose
+message names the variables, never their values.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tierstream.schemas.errors import KafkaConfigError
+
+__all__ = ["ENV_PREFIX", "SASL_PROTOCOLS", "TLS_PROTOCOLS", "Settings", "kafka_config_error"]
+
+ENV_PREFIX = "TIERSTREAM_"
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TIERSTREAM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", hide_input_in_errors=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="comma-separated host:port list")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -50,3 +67,57 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @model_validator(mode="after")
+    def _kafka_security_is_consistent(self) -> Self:
+        self.check_kafka_security()
+        return self
+
+    def check_kafka_security(self) -> None:
+        """Raise :class:`KafkaConfigError` naming the variables if the Kafka security settings contradict.
+
+        ``Settings()`` runs it; the Kafka config builders run it again for
+        settings made without validation (``model_copy(update=...)``).
+        """
+        proto = self.kafka_security_protocol
+        sasl = {
+            f"{ENV_PREFIX}KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            f"{ENV_PREFIX}KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+            f"{ENV_PREFIX}KAFKA_SASL_PASSWORD": self.kafka_sasl_password,
+        }
+        if proto in SASL_PROTOCOLS:
+            missing = [var for var, value in sasl.items() if value is None]
+            if missing:
+                raise KafkaConfigError(f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={proto} needs " + ", ".join(missing))
+        else:
+            stray = [var for var, value in sasl.items() if value is not None]
+            if stray:
+                raise KafkaConfigError(
+                    ", ".join(stray) + f" set but {ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={proto}: "
+                    "use SASL_PLAINTEXT or SASL_SSL, or unset them"
+                )
+        ssl_files = [
+            f"{ENV_PREFIX}KAFKA_SSL_{name}"
+            for name, value in (
+                ("CAFILE", self.kafka_ssl_cafile),
+                ("CERTFILE", self.kafka_ssl_certfile),
+                ("KEYFILE", self.kafka_ssl_keyfile),
+            )
+            if value is not None
+        ]
+        if ssl_files and proto not in TLS_PROTOCOLS:
+            raise KafkaConfigError(
+                ", ".join(ssl_files) + f" set but {ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={proto}: "
+                "use SSL or SASL_SSL, or unset them"
+            )
+        if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            raise KafkaConfigError(f"{ENV_PREFIX}KAFKA_SSL_KEYFILE needs {ENV_PREFIX}KAFKA_SSL_CERTFILE")
+
+
+def kafka_config_error(exc: ValidationError) -> KafkaConfigError | None:
+    """Return the :class:`KafkaConfigError` that made ``Settings()`` refuse, if that is why it did."""
+    for err in exc.errors(include_url=False):
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, KafkaConfigError):
+            return cause
+    return None

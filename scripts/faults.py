@@ -63,15 +63,18 @@ from pydantic import SecretStr, ValidationError  # noqa: E402
 from tests.streaming import Stream, diff, free_port, poll  # noqa: E402
 from tierstream.schemas.events import INBOUND_ADAPTER, entity_of  # noqa: E402
 from tierstream.schemas.outputs import DeadLetter, TierChange  # noqa: E402
+from tierstream.schemas.routing import raw_entity_key  # noqa: E402
 from tierstream.schemas.rules import load_rules  # noqa: E402
 from tierstream.schemas.settings import Settings  # noqa: E402
 from tierstream.scorers.engine import Grader  # noqa: E402
 from tierstream.scorers.state import EntityState, event_hash  # noqa: E402
 from tierstream.streams.cli.run import stop_process, wait_ready  # noqa: E402
-from tierstream.streams.client.api import _decode_table_key, _decode_table_value, publish, raw_entity_key  # noqa: E402
+from tierstream.streams.client import publish  # noqa: E402
 from tierstream.streams.dev.broker import EmbeddedBroker  # noqa: E402
 from tierstream.streams.dev.sample import estimate_lines, write_sample  # noqa: E402
 from tierstream.streams.kafka.config import kafka_python_config  # noqa: E402
+from tierstream.streams.kafka.read import decode_table_key as _decode_table_key  # noqa: E402
+from tierstream.streams.kafka.read import decode_table_value as _decode_table_value  # noqa: E402
 from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names  # noqa: E402
 from tierstream.streams.offline.score import OfflineScorer, Report, run  # noqa: E402
 from tierstream.streams.store.redis import TierStore, changes_stream_key, history_key, tier_key  # noqa: E402

@@ -17,7 +17,7 @@ from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.streams.cli.run import stop_process, wait_ready
-from tierstream.streams.client.api import snapshot
+from tierstream.streams.client import snapshot
 from tierstream.streams.kafka.admin import ensure_topics
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 

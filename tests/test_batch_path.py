@@ -30,7 +30,7 @@ from faust.types import TP, Message
 
 from tests.streaming import Stream, diff, offline_snapshot, poll
 from tierstream.scorers.state import EntityState
-from tierstream.streams.client.api import publish, read_states
+from tierstream.streams.client import publish, read_states
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.topics import topic_names

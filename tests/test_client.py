@@ -1,4 +1,4 @@
-"""The synchronous client (streams.client.api, streams.kafka.config, streams.cli.stream).
+"""The synchronous client (streams.client, streams.kafka.config, streams.kafka.read, streams.cli.stream).
 
 Integration tests run against the session's embedded broker (``broker`` in
 conftest.py); each test uses its own topic prefix and app id. Synchronisation
@@ -18,23 +18,19 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
+from pydantic import ValidationError
 
 from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.routing import raw_entity_key
 from tierstream.schemas.rules import load_rules
-from tierstream.schemas.settings import Settings
+from tierstream.schemas.settings import Settings, kafka_config_error
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
-from tierstream.streams.client.api import (
-    TierChangeSubscriber,
-    publish,
-    raw_entity_key,
-    read_states,
-    snapshot,
-    watch,
-)
+from tierstream.streams.client import TierChangeSubscriber, publish, read_states, snapshot, watch
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.config import KafkaConfigError, faust_broker_kwargs, kafka_python_config
+from tierstream.streams.kafka.read import read_to_end
 from tierstream.streams.kafka.topics import topic_names
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
@@ -192,15 +188,27 @@ def test_kafka_config_sasl_keeps_the_password_out_of_reprs_and_errors() -> None:
     assert creds.mechanism.value == "SCRAM-SHA-512" and creds.ssl_context is None
     assert "hunter2" not in repr(kw)
 
-    # SASL settings with a non-SASL protocol: refused, naming variables only
+    # SASL settings with a non-SASL protocol: Settings() refuses them, naming variables only
+    with pytest.raises(ValidationError) as refused:
+        Settings(kafka_bootstrap="a:1", kafka_sasl_mechanism="PLAIN", kafka_sasl_username="svc",
+                 kafka_sasl_password="hunter2-secret")
+    cause = kafka_config_error(refused.value)
+    assert cause is not None and "TIERSTREAM_KAFKA_SASL_PASSWORD" in str(cause)
+    assert "TIERSTREAM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT" in str(cause)
+    for text in (str(refused.value), repr(refused.value), str(cause)):
+        assert "hunter2" not in text
+    # ... and so do the config builders, for settings made without validation
     bad = s.model_copy(update={"kafka_security_protocol": "PLAINTEXT"})
     with pytest.raises(KafkaConfigError) as err:
         kafka_python_config(bad)
     assert "TIERSTREAM_KAFKA_SASL_PASSWORD" in str(err.value) and "hunter2" not in str(err.value)
-    # SASL protocol without a password
     with pytest.raises(KafkaConfigError, match="TIERSTREAM_KAFKA_SASL_PASSWORD"):
-        kafka_python_config(Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="PLAIN",
-                                     kafka_sasl_username="svc"))
+        faust_broker_kwargs(bad)
+    # SASL protocol without a password
+    with pytest.raises(ValidationError) as refused:
+        Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="PLAIN", kafka_sasl_username="svc")
+    assert str(kafka_config_error(refused.value)) == (
+        "TIERSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs TIERSTREAM_KAFKA_SASL_PASSWORD")
 
 
 def test_kafka_config_ssl_files() -> None:
@@ -218,6 +226,33 @@ def test_kafka_config_ssl_files() -> None:
         kafka_python_config(s.model_copy(update={"kafka_ssl_cafile": Path("/nonexistent/ca.pem")}))
     with pytest.raises(KafkaConfigError, match="SSL or SASL_SSL"):
         kafka_python_config(s.model_copy(update={"kafka_security_protocol": "PLAINTEXT"}))
+    # contradictions are refused by Settings() itself
+    with pytest.raises(ValidationError, match=r"TIERSTREAM_KAFKA_SSL_CAFILE set but .*: use SSL or SASL_SSL"):
+        Settings(kafka_ssl_cafile=ca)
+    with pytest.raises(ValidationError, match="TIERSTREAM_KAFKA_SSL_KEYFILE needs TIERSTREAM_KAFKA_SSL_CERTFILE"):
+        Settings(kafka_security_protocol="SSL", kafka_ssl_keyfile=ca)
+    # a field error is not a Kafka contradiction
+    with pytest.raises(ValidationError) as refused:
+        Settings(partitions=0)
+    assert kafka_config_error(refused.value) is None
+
+
+@pytest.mark.parametrize(("env", "line"), [
+    ({"TIERSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "TIERSTREAM_KAFKA_SASL_MECHANISM": "PLAIN"},
+     "Error: TIERSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs TIERSTREAM_KAFKA_SASL_USERNAME, "
+     "TIERSTREAM_KAFKA_SASL_PASSWORD"),
+    ({"TIERSTREAM_KAFKA_SASL_PASSWORD": "hunter2-secret"},
+     "Error: TIERSTREAM_KAFKA_SASL_PASSWORD set but TIERSTREAM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT: "
+     "use SASL_PLAINTEXT or SASL_SSL, or unset them"),
+    ({"TIERSTREAM_PARTITIONS": "0"},
+     "Error: invalid settings: TIERSTREAM_PARTITIONS: Input should be greater than or equal to 1"),
+])
+def test_cli_prints_refused_settings_as_one_line(env: dict[str, str], line: str) -> None:
+    from tierstream.streams.cli.main import main
+
+    res = CliRunner().invoke(main, ["watch", "--bootstrap", "127.0.0.1:1"], env=env)
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [line]
 
 
 def test_raw_entity_key_matches_entity_of_for_valid_bodies() -> None:
@@ -377,16 +412,36 @@ def test_read_states_last_value_wins_and_tombstones_delete(broker: EmbeddedBroke
     produce(broker, topic, [(b"customer:c1", c1_v1), (b"supplier:s1", s1_v1),
                             (b"customer:c2", c2), (b"customer:c1", c1_v2)], partition=0)
     produce(broker, topic, [(b"customer:c2", None)], partition=0)  # tombstone after its value
+    c5 = state_bytes("customer", "c5", 60)
     produce(broker, topic, [(b'"supplier:s1"', s1_v2),  # Faust key_type=str: JSON-quoted key
                             (b"customer:c3", state_bytes("customer", "c3", 50)),
-                            (b"customer:c3", None)], partition=1)
+                            (b"customer:c3", None),
+                            (b"customer:c5", c5)], partition=1)  # the tail of one multi-record batch
     states = read_states(s, timeout_s=DEADLINE_S)
-    assert states == {"customer:c1": c1_v2, "supplier:s1": s1_v2}
+    assert states == {"customer:c1": c1_v2, "supplier:s1": s1_v2, "customer:c5": c5}
 
     snaps = snapshot(s, Grader(load_rules()))
-    assert [(x.entity_type, x.entity_id) for x in snaps] == [("customer", "c1"), ("supplier", "s1")]
+    assert [(x.entity_type, x.entity_id) for x in snaps] == [("customer", "c1"), ("customer", "c5"),
+                                                             ("supplier", "s1")]
     assert {int(x.as_of.timestamp()) for x in snaps} == {300}  # max clock over all states
     assert {int(x.as_of.timestamp()) for x in snapshot(s, Grader(load_rules()), 400)} == {400}
+
+
+@pytest.mark.integration
+def test_read_to_end_gets_every_record_of_multi_record_batches(broker: EmbeddedBroker) -> None:
+    """Tansu's ListOffsets "latest" stops at the last batch's base offset + 1: the read must not."""
+    s = make_settings(broker)
+    topic = s.topic("batched")
+    broker.create_topics({topic: (2, False)})
+    produce(broker, topic, [(b"k%d" % i, b"v%d" % i) for i in range(40)], partition=0)  # one batch
+    produce(broker, topic, [(b"a", b"1")], partition=1)
+    produce(broker, topic, [(b"b", b"2"), (b"c", b"3"), (b"d", b"4")], partition=1)
+    fetched: list[int] = []
+    records = list(read_to_end(s, topic, timeout_s=DEADLINE_S, on_batch=fetched.append))
+    by_partition = {p: [r.offset for r in records if r.partition == p] for p in (0, 1)}
+    assert by_partition == {0: list(range(40)), 1: list(range(4))}
+    assert [r.value for r in records if r.partition == 1] == [b"1", b"2", b"3", b"4"]
+    assert sum(fetched) == len(records) == 44
 
 
 @pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 
 from tests.streaming import Stream, offline_snapshot, poll
 from tierstream.schemas.outputs import DeadLetter, TierChange
-from tierstream.streams.client.api import publish
+from tierstream.streams.client import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.offline.score import read_lines

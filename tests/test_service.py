@@ -13,7 +13,7 @@ import pytest
 
 from tests.streaming import Stream, poll
 from tierstream.schemas.rules import load_rules
-from tierstream.streams.client.api import publish
+from tierstream.streams.client import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration

@@ -105,7 +105,7 @@ def attach_run(group: click.Group) -> None:
         storage), a worker, optionally replays a file, and prints tier changes as
         they happen. Ctrl-C stops everything.
         """
-        from tierstream.streams.client.api import publish, watch
+        from tierstream.streams.client import publish, watch
         from tierstream.streams.dev.broker import EmbeddedBroker
 
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` (or a supervisor) stops it like Ctrl-C

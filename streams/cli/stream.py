@@ -20,7 +20,7 @@ import click
 if TYPE_CHECKING:
     from tierstream.schemas.outputs import Direction, TierChange
     from tierstream.schemas.settings import Settings
-    from tierstream.streams.client.api import EntityTypeFilter
+    from tierstream.streams.client import EntityTypeFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,11 +45,14 @@ def _bootstrap_option(func: F) -> F:
 def _settings(bootstrap: str | None) -> Settings:
     from pydantic import ValidationError
 
-    from tierstream.schemas.settings import Settings
+    from tierstream.schemas.settings import Settings, kafka_config_error
 
     try:
         settings = Settings() if bootstrap is None else Settings(kafka_bootstrap=bootstrap)
     except ValidationError as exc:
+        contradiction = kafka_config_error(exc)
+        if contradiction is not None:
+            raise click.ClickException(str(contradiction)) from None
         problems = "; ".join(
             f"TIERSTREAM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors(include_url=False)
@@ -140,7 +143,7 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
       head -n 1000 events.jsonl | tierstream publish - --rate 200
     """
     from tierstream.streams.cli.progress import Progress
-    from tierstream.streams.client.api import ClientError, publish
+    from tierstream.streams.client import ClientError, publish
 
     settings = _settings(bootstrap)
     stdin = str(events) == "-"
@@ -210,9 +213,9 @@ def watch_cmd(
       2026-11-01T10:00Z customer c00012 general -> key (upgrade) score 71.2: <first reason>
 
     For a subscriber that must not miss changes across restarts, use the
-    Python API streams.client.api.TierChangeSubscriber (a consumer group) instead.
+    Python API streams.client.TierChangeSubscriber (a consumer group) instead.
     """
-    from tierstream.streams.client.api import ClientError, watch
+    from tierstream.streams.client import ClientError, watch
 
     settings = _settings(bootstrap)
     try:
@@ -283,7 +286,7 @@ def snapshot_cmd(
     from tierstream.schemas.errors import RulesError
     from tierstream.schemas.rules import load_rules
     from tierstream.scorers.engine import Grader
-    from tierstream.streams.client.api import ClientError, snapshot
+    from tierstream.streams.client import ClientError, snapshot
     from tierstream.streams.offline.score import write_snapshots
 
     settings = _settings(bootstrap)

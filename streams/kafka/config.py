@@ -16,9 +16,11 @@ The environment variables involved (prefix ``TIERSTREAM_``)::
 
 Inconsistent combinations (SASL variables with a non-SASL protocol, a SASL
 protocol without credentials, SSL files with a non-TLS protocol) are refused
-with :class:`KafkaConfigError` rather than silently connecting without the
-intended security. Error messages name variables, never their values, and the
-returned kafka-python dict masks the password in its ``repr``.
+by ``Settings()`` itself (:meth:`Settings.check_kafka_security`, run again
+here for settings made without validation); what only a connection needs (a
+parseable bootstrap list, SSL files that exist) is checked here, with
+:class:`KafkaConfigError`. Error messages name variables, never their values,
+and the returned kafka-python dict masks the password in its ``repr``.
 
 Faust is imported only inside :func:`faust_broker_kwargs`, so the synchronous
 client and the CLI do not pay for it.
@@ -31,14 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from tierstream.schemas.errors import KafkaConfigError
-from tierstream.schemas.settings import Settings
+from tierstream.schemas.settings import ENV_PREFIX, SASL_PROTOCOLS, TLS_PROTOCOLS, Settings
 
-__all__ = ["KafkaConfigError", "bootstrap_servers", "faust_broker_kwargs", "kafka_python_config"]
+__all__ = ["KafkaConfigError", "bootstrap_servers", "faust_broker_kwargs", "kafka_python_config", "ssl_context"]
 
-_ENV = "TIERSTREAM_"
 _SECRET_KEYS = frozenset({"sasl_plain_password"})
-_SASL = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
-_TLS = frozenset({"SSL", "SASL_SSL"})
 
 
 class _RedactedConfig(dict[str, Any]):
@@ -64,12 +63,12 @@ def bootstrap_servers(settings: Settings) -> list[str]:
         if item:
             servers.append(item)
     if not servers:
-        raise KafkaConfigError(f"{_ENV}KAFKA_BOOTSTRAP is empty: expected host:port[,host:port...]")
+        raise KafkaConfigError(f"{ENV_PREFIX}KAFKA_BOOTSTRAP is empty: expected host:port[,host:port...]")
     for item in servers:
         host, sep, port = item.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise KafkaConfigError(
-                f"{_ENV}KAFKA_BOOTSTRAP entry {item!r} is not host:port (e.g. 127.0.0.1:9092)"
+                f"{ENV_PREFIX}KAFKA_BOOTSTRAP entry {item!r} is not host:port (e.g. 127.0.0.1:9092)"
             )
     return servers
 
@@ -78,57 +77,8 @@ def _existing(path: Path | None, var: str) -> str | None:
     if path is None:
         return None
     if not path.is_file():
-        raise KafkaConfigError(f"{_ENV}{var}: file {str(path)!r} does not exist or is not a file")
+        raise KafkaConfigError(f"{ENV_PREFIX}{var}: file {str(path)!r} does not exist or is not a file")
     return str(path)
-
-
-def _check(settings: Settings) -> None:
-    proto = settings.kafka_security_protocol
-    if proto in _SASL:
-        missing = [
-            f"{_ENV}KAFKA_SASL_{name}"
-            for name, value in (
-                ("MECHANISM", settings.kafka_sasl_mechanism),
-                ("USERNAME", settings.kafka_sasl_username),
-                ("PASSWORD", settings.kafka_sasl_password),
-            )
-            if value is None
-        ]
-        if missing:
-            raise KafkaConfigError(
-                f"{_ENV}KAFKA_SECURITY_PROTOCOL={proto} needs " + ", ".join(missing)
-            )
-    else:
-        stray = [
-            f"{_ENV}KAFKA_SASL_{name}"
-            for name, value in (
-                ("MECHANISM", settings.kafka_sasl_mechanism),
-                ("USERNAME", settings.kafka_sasl_username),
-                ("PASSWORD", settings.kafka_sasl_password),
-            )
-            if value is not None
-        ]
-        if stray:
-            raise KafkaConfigError(
-                ", ".join(stray) + f" set but {_ENV}KAFKA_SECURITY_PROTOCOL={proto}: "
-                "use SASL_PLAINTEXT or SASL_SSL, or unset them"
-            )
-    ssl_files = [
-        f"{_ENV}KAFKA_SSL_{name}"
-        for name, value in (
-            ("CAFILE", settings.kafka_ssl_cafile),
-            ("CERTFILE", settings.kafka_ssl_certfile),
-            ("KEYFILE", settings.kafka_ssl_keyfile),
-        )
-        if value is not None
-    ]
-    if ssl_files and proto not in _TLS:
-        raise KafkaConfigError(
-            ", ".join(ssl_files) + f" set but {_ENV}KAFKA_SECURITY_PROTOCOL={proto}: "
-            "use SSL or SASL_SSL, or unset them"
-        )
-    if settings.kafka_ssl_keyfile is not None and settings.kafka_ssl_certfile is None:
-        raise KafkaConfigError(f"{_ENV}KAFKA_SSL_KEYFILE needs {_ENV}KAFKA_SSL_CERTFILE")
 
 
 def kafka_python_config(settings: Settings) -> dict[str, Any]:
@@ -138,17 +88,17 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
     ``group_id`` ... (``{**kafka_python_config(s), "acks": "all"}``; note a
     copy made that way is a plain dict again and would print the password).
     """
-    _check(settings)
+    settings.check_kafka_security()
     cfg = _RedactedConfig(
         bootstrap_servers=bootstrap_servers(settings),
         security_protocol=settings.kafka_security_protocol,
     )
-    if settings.kafka_security_protocol in _SASL:
-        assert settings.kafka_sasl_password is not None  # _check
+    if settings.kafka_security_protocol in SASL_PROTOCOLS:
+        assert settings.kafka_sasl_password is not None  # check_kafka_security
         cfg["sasl_mechanism"] = settings.kafka_sasl_mechanism
         cfg["sasl_plain_username"] = settings.kafka_sasl_username
         cfg["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_security_protocol in _TLS:
+    if settings.kafka_security_protocol in TLS_PROTOCOLS:
         for key, path, var in (
             ("ssl_cafile", settings.kafka_ssl_cafile, "KAFKA_SSL_CAFILE"),
             ("ssl_certfile", settings.kafka_ssl_certfile, "KAFKA_SSL_CERTFILE"),
@@ -163,7 +113,7 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
 def ssl_context(settings: Settings) -> ssl.SSLContext:
     """A client TLS context: server verification against the CA file (or the system store),
     plus the client certificate when ``KAFKA_SSL_CERTFILE`` is set."""
-    _check(settings)
+    settings.check_kafka_security()
     cafile = _existing(settings.kafka_ssl_cafile, "KAFKA_SSL_CAFILE")
     certfile = _existing(settings.kafka_ssl_certfile, "KAFKA_SSL_CERTFILE")
     keyfile = _existing(settings.kafka_ssl_keyfile, "KAFKA_SSL_KEYFILE")
@@ -173,8 +123,8 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
             ctx.load_cert_chain(certfile, keyfile)
         except (ssl.SSLError, OSError) as exc:
             raise KafkaConfigError(
-                f"cannot load the client certificate ({_ENV}KAFKA_SSL_CERTFILE / "
-                f"{_ENV}KAFKA_SSL_KEYFILE): {exc}"
+                f"cannot load the client certificate ({ENV_PREFIX}KAFKA_SSL_CERTFILE / "
+                f"{ENV_PREFIX}KAFKA_SSL_KEYFILE): {exc}"
             ) from None
     return ctx
 
@@ -184,7 +134,7 @@ def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
     configured, ``broker_credentials`` (:class:`faust.SSLCredentials` or
     :class:`faust.SASLCredentials`, whose reprs show at most the username)."""
     servers = bootstrap_servers(settings)
-    _check(settings)
+    settings.check_kafka_security()
     kwargs: dict[str, Any] = {"broker": "kafka://" + ",".join(servers)}
     proto = settings.kafka_security_protocol
     if proto == "PLAINTEXT":
@@ -195,7 +145,7 @@ def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
     if proto == "SSL":
         kwargs["broker_credentials"] = faust.SSLCredentials(ssl_context(settings))
         return kwargs
-    assert settings.kafka_sasl_password is not None  # _check
+    assert settings.kafka_sasl_password is not None  # check_kafka_security
     kwargs["broker_credentials"] = faust.SASLCredentials(
         username=settings.kafka_sasl_username,
         password=settings.kafka_sasl_password.get_secret_value(),

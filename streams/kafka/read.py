@@ -24,7 +24,15 @@ from tierstream.schemas.settings import Settings
 from tierstream.streams.kafka.config import kafka_python_config
 from tierstream.streams.kafka.topics import topic_names
 
-__all__ = ["consumer", "decode_table_key", "decode_table_value", "partitions", "read_states", "read_to_end"]
+__all__ = [
+    "BOOTSTRAP_TIMEOUT_MS",
+    "consumer",
+    "decode_table_key",
+    "decode_table_value",
+    "partitions",
+    "read_states",
+    "read_to_end",
+]
 
 log = logging.getLogger(__name__)
 

@@ -11,25 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tierstream.schemas.routing import CREDIT_ROUTE, ROUTES, entity_key, split_key
 from tierstream.schemas.settings import Settings
 
-INBOUND_KINDS = {
-    "order": "orders",
-    "payment": "payments",
-    "delivery": "deliveries",
-    "referral": "referrals",
-    "service": "service",
-    "assessment": "assessments",
-}
+__all__ = ["INBOUND_KINDS", "TopicNames", "entity_key", "split_key", "topic_names"]
 
-
-def entity_key(entity_type: str, entity_id: str) -> str:
-    return f"{entity_type}:{entity_id}"
-
-
-def split_key(key: str) -> tuple[str, str]:
-    kind, _, eid = key.partition(":")
-    return kind, eid
+#: event type -> inbound topic name after the prefix (from :data:`schemas.routing.ROUTES`)
+INBOUND_KINDS = {event_type: route.topic for event_type, route in ROUTES.items()}
 
 
 @dataclass(frozen=True)
@@ -46,7 +34,7 @@ class TopicNames:
 
     @property
     def referral_credits(self) -> str:
-        return self.prefix + "referral-credits"
+        return self.prefix + CREDIT_ROUTE.topic
 
     @property
     def reviews(self) -> str:

@@ -41,6 +41,7 @@ import orjson
 
 from tierstream.schemas.errors import ForeignCredit, InputError, ShardMismatch
 from tierstream.schemas.events import entity_of
+from tierstream.schemas.routing import doc_entity
 from tierstream.schemas.rules import Rules
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines
@@ -62,34 +63,10 @@ def default_workers() -> int:
 # --------------------------------------------------------------------------- the split
 
 
-def line_entity(doc: Any) -> Key | None:
-    """The entity a decoded line belongs to, read as :func:`schemas.events.entity_of` reads it.
-
-    ``None`` when the line cannot be a valid event (it is rejected by whichever
-    shard the line number picks).
-    """
-    if not isinstance(doc, dict):
-        return None
-    kind = doc.get("type")
-    if kind == "order":
-        cid, sid = doc.get("customer_id"), doc.get("supplier_id")
-        if isinstance(cid, str):
-            return "customer", cid
-        return ("supplier", sid) if isinstance(sid, str) else None
-    if kind == "payment":
-        cid = doc.get("customer_id")
-        return ("customer", cid) if isinstance(cid, str) else None
-    if kind in ("delivery", "service"):
-        sid = doc.get("supplier_id")
-        return ("supplier", sid) if isinstance(sid, str) else None
-    if kind == "referral":
-        rid = doc.get("referred_id")
-        return ("customer", rid) if isinstance(rid, str) else None
-    if kind == "assessment":
-        et, eid = doc.get("entity_type"), doc.get("entity_id")
-        if et in ("customer", "supplier") and isinstance(eid, str):
-            return et, eid
-    return None
+#: The entity a decoded line belongs to, read as :func:`schemas.events.entity_of` reads it;
+#: ``None`` when the line cannot be a valid event (it is rejected by whichever shard the
+#: line number picks).
+line_entity: Callable[[Any], Key | None] = doc_entity
 
 
 def candidate_lines(data: bytes) -> Iterator[bytes]:
