@@ -7,6 +7,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+__all__ = ["POLL_S", "Budget", "percentile", "rate", "say"]
+
+POLL_S = 0.25  # interval between progress checks (polling, not synchronisation)
+
 _T0 = time.monotonic()
 
 

@@ -24,10 +24,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from kafka.partitioner.default import murmur2
 
-from benchmarks.common import Budget, say
-from benchmarks.deploy import POLL_S, Deployment
 from tierstream.scorers.state import EntityState
+from tierstream.streams.bench.common import POLL_S, Budget, say
+from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.kafka.topics import topic_names
+
+__all__ = ["entity_records", "recovery"]
 
 STALL_S = 30.0  # not ready and no entity added for this long: recovery is stuck
 _MARK = "@@entity-id@@"

@@ -24,12 +24,14 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from benchmarks.common import Budget, percentile, say
-from benchmarks.deploy import Deployment
-from benchmarks.throughput import READY_TIMEOUT_S, Loaded, consume_all, wait_processed
+from tierstream.streams.bench.common import Budget, percentile, say
+from tierstream.streams.bench.throughput import READY_TIMEOUT_S, Loaded, consume_all, wait_processed
 from tierstream.streams.client.api import publish
+from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.kafka.topics import topic_names
 from tierstream.streams.offline.score import read_lines
+
+__all__ = ["ChangeTail", "latency"]
 
 IDLE_S = 2.0  # after the last event is processed, stop tailing once no change came for this long
 
@@ -79,7 +81,7 @@ class ChangeTail(threading.Thread):
 def latency(dep: Deployment, sample: Path, rate_eps: float, seconds: float, budget: Budget) -> dict[str, Any]:
     dep.create_topics()
     worker = dep.spawn()
-    dep.wait_ready(worker, time.monotonic() + READY_TIMEOUT_S)
+    dep.wait_ready(worker, READY_TIMEOUT_S)
     tail = ChangeTail(dep)
     tail.start()
     tail.ready.wait(30)
