@@ -44,4 +44,5 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 def rate(count: float, seconds: float) -> float | None:
+    """Return ``count / seconds``, or None for no time."""
     return count / seconds if seconds > 0 else None

@@ -79,6 +79,7 @@ class ChangeTail(threading.Thread):
 
 
 def latency(dep: Deployment, sample: Path, rate_eps: float, seconds: float, budget: Budget) -> dict[str, Any]:
+    """Measure event-to-tier-change latency at ``rate_eps`` events/s for ``seconds`` seconds."""
     dep.create_topics()
     worker = dep.spawn()
     dep.wait_ready(worker, READY_TIMEOUT_S)

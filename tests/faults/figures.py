@@ -53,6 +53,7 @@ class Figures:
 
 
 def render_table(rows: Sequence[Figures]) -> str:
+    """Return the table of figures of ``rows``, then each row's facts and failures."""
     head = ["scenario", "events in", "valid", "in state", "expected", "lost", "dup in/reproc/redeliv/redis",
             "entities", "parity", "dead letters", "s", "result"]
     body = [[

@@ -251,4 +251,5 @@ def as_sent(raw: bytes, names: TopicNames) -> Sent:
 
 
 def letter_bytes(d: DeadLetter) -> bytes:
+    """Return the original message bytes a dead letter carries."""
     return base64.b64decode(d.value_b64) if d.value_b64 is not None else d.value.encode("utf-8")

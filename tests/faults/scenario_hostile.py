@@ -71,6 +71,7 @@ def scenario_hostile(bootstrap: str, tmp: Path, events: int = 20_000, malformed:
 
 
 def check_dead_letters(dep: Deployment, msgs: Sequence[Sent], fig: Figures) -> None:
+    """Check that every malformed message has exactly one dead letter, with its reason and bytes."""
     by_pos = {(m.topic, m.partition, m.offset): m for m in msgs}
     want = [m for m in msgs if m.expect.startswith("dlq:")]
     letters: list[DeadLetter] = []

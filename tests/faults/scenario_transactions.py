@@ -86,6 +86,7 @@ def transactions_probe(bootstrap: str) -> dict[str, str]:
 
 
 def scenario_transactions(bootstrap: str, tmp: Path) -> Figures:
+    """Record what the broker does with transactional producers (facts only, no check)."""
     fig = Figures("transactions")
     started = time.monotonic()
     fig.facts.update(transactions_probe(bootstrap))
