@@ -26,11 +26,13 @@ from typing import Any
 
 import orjson
 
-from benchmarks.common import rate, say
-from benchmarks.machine import machine
 from tierstream.schemas.rules import load_rules
+from tierstream.streams.bench.common import rate, say
+from tierstream.streams.bench.machine import machine
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.offline.parallel import default_workers, score_parallel
+
+__all__ = ["SAMPLE", "main", "sample_file", "score_once"]
 
 SAMPLE = {"customers": 70_000, "suppliers": 7_000, "days": 365, "seed": 7}
 

@@ -19,11 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.deploy import Deployment, Worker
-from benchmarks.throughput import preload, wait_processed
+from tierstream.streams.bench.throughput import preload, wait_processed
 from tierstream.streams.cli.run import stop_process
 from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.harness import Deployment, Worker, free_port, fresh_name
 from tierstream.streams.dev.sample import write_sample
+
+__all__ = ["STAGES", "main"]
 
 STAGES = (
     ("processor (validate + grade)", "processor.py", "process"),
@@ -54,8 +56,8 @@ def main() -> None:
     write_sample(sample, customers=args.customers, suppliers=args.suppliers, days=args.days, seed=5)
     out = work / "worker.prof"
     with EmbeddedBroker() as broker:
-        dep = Deployment(broker.bootstrap, work, 4, os.environ.get("TIERSTREAM_REDIS_URL",
-                                                                   "redis://127.0.0.1:6379/0"))
+        dep = Deployment(broker.bootstrap, work, 4, os.environ.get("TIERSTREAM_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                         review_interval_s=None, name=fresh_name("bench"))
         loaded = preload(dep, sample)
         print(f"published {loaded.total:,} messages", file=sys.stderr)
         profiler = [] if args.no_profile else ["-m", "cProfile", "-o", str(out)]
@@ -64,17 +66,17 @@ def main() -> None:
             cmd.append("--per-event")
         log = work / "worker.log"
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, env=dep.env(port := _port()), stdout=log.open("ab"),
+        proc = subprocess.Popen(cmd, env=dep.env(port := free_port()), stdout=log.open("ab"),
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        worker = Worker(proc, port, log, started)
+        worker = dep.adopt(Worker(proc, port, log, started))
         try:
-            ready_s = dep.wait_ready(worker, time.monotonic() + 120)
+            ready_s = dep.wait_ready(worker, 120)
             ready_at = time.monotonic()
             complete, done = wait_processed(loaded, time.monotonic() + 900, "profile", [worker])
             seconds = time.monotonic() - ready_at
         finally:
             stop_process(proc, timeout_s=60)
-            dep.close()
+            dep.close(purge=True)
     print(f"{done:,} messages processed (complete: {complete}) in {seconds:.1f} s after ready "
           f"({ready_s:.1f} s to ready): {done / seconds:,.0f} messages/s")
     if args.no_profile:
@@ -89,12 +91,6 @@ def main() -> None:
         print(f"{label:<34} {cum:>12.2f} {cum / total:>7.0%} {cum / max(done, 1) * 1e6:>9.1f} µs")
     print()
     stats.sort_stats("tottime").print_stats(args.top)
-
-
-def _port() -> int:
-    from benchmarks.deploy import free_port
-
-    return free_port()
 
 
 if __name__ == "__main__":

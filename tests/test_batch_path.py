@@ -252,7 +252,7 @@ def make_stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Callable[[],
 
     yield make
     for s in made:
-        s.stop()
+        s.stop_workers()
 
 
 Snapshot = dict[tuple[str, str], dict[str, Any]]
@@ -300,8 +300,8 @@ def _tier_changes(stream: Stream) -> list[dict[str, Any]]:
 def test_batch_path_equals_per_event_path(make_stream: Callable[[], Stream], small_sample: Path) -> None:
     expected = offline_snapshot(small_sample)
     per_event, batch = make_stream(), make_stream()
-    _, per_event_port = per_event.start_worker(batch=False)
-    _, batch_port = batch.start_worker(batch=True)
+    per_event_port = per_event.start_worker(batch=False).port
+    batch_port = batch.start_worker(batch=True).port
     for s in (per_event, batch):
         assert publish(s.settings, read_lines(small_sample)).failed == 0
 
@@ -338,7 +338,7 @@ def test_restart_mid_stream_ends_at_the_offline_result(
     lines = list(read_lines(big_sample))
     first, second = lines[: len(lines) * 2 // 3], lines[len(lines) * 2 // 3:]
     stream = make_stream()
-    proc, _ = stream.start_worker(batch=True)
+    proc = stream.start_worker(batch=True).proc
     sent = publish(stream.settings, iter(first))
     assert sent.failed == 0
     # stop once part of the first two thirds is committed: mid-stream whatever the machine's
@@ -346,7 +346,7 @@ def test_restart_mid_stream_ends_at_the_offline_result(
     poll(lambda: _committed(stream) >= sent.delivered // 4, 120, "a quarter of the events committed")
     _stop(proc, how)
 
-    _, port = stream.start_worker(batch=True)
+    port = stream.start_worker(batch=True).port
     assert publish(stream.settings, iter(second)).failed == 0
     stream.wait_for_snapshot(expected, 180, "snapshot after restart == offline")
 

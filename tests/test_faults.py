@@ -1,6 +1,6 @@
 """Fault scenarios, fast versions: small samples, inside the normal ``pytest`` run.
 
-The scenarios live in ``scripts/faults.py`` (``python scripts/faults.py`` runs them at full
+The scenarios live in ``tests/faults/`` (``python scripts/faults.py`` runs them at full
 size and prints a table of figures); docs/RELIABILITY.md says what each one proves. Every
 scenario runs real worker processes on the shared embedded broker, each in its own deployment
 (app id, topic prefix, Redis key prefix) with a private memory-only ``redis-server``, and
@@ -22,17 +22,13 @@ from typing import Any
 
 import pytest
 
-from scripts.faults import (
-    Figures,
-    render_table,
-    scenario_crash,
-    scenario_hostile,
-    scenario_late,
-    scenario_rebalance,
-    scenario_redis,
-    scenario_security,
-    transactions_probe,
-)
+from tests.faults.figures import Figures, render_table
+from tests.faults.scenario_hostile import scenario_hostile
+from tests.faults.scenario_late import scenario_late
+from tests.faults.scenario_redis import scenario_redis
+from tests.faults.scenario_security import scenario_security
+from tests.faults.scenario_transactions import transactions_probe
+from tests.faults.scenario_workers import scenario_crash, scenario_rebalance
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.offline.score import OfflineScorer, run

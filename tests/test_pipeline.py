@@ -36,7 +36,7 @@ def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
     s = Stream(broker.bootstrap, tmp_path)
     s.create_topics()
     yield s
-    s.stop()
+    s.stop_workers()
 
 
 def _read_topic(stream: Stream, topic: str) -> list[tuple[bytes | None, bytes]]:
@@ -60,8 +60,8 @@ def test_parity_with_offline_scorer(stream: Stream, sample: Path) -> None:
 
 def test_two_workers_share_partitions_with_same_result(stream: Stream, sample: Path) -> None:
     expected = offline_snapshot(sample)
-    _, port_a = stream.start_worker()
-    _, port_b = stream.start_worker()
+    port_a = stream.start_worker().port
+    port_b = stream.start_worker().port
 
     def split() -> bool:
         parts = []

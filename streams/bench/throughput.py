@@ -20,13 +20,16 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks.common import Budget, rate, say
-from benchmarks.deploy import POLL_S, Deployment, Worker, wait_until
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.state import EntityState
+from tierstream.streams.bench.common import POLL_S, Budget, rate, say
 from tierstream.streams.client import publish, read_states
+from tierstream.streams.dev.harness import Deployment, Worker
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
+
+__all__ = ["READY_TIMEOUT_S", "ConsumeResult", "Loaded", "consume_all", "offline", "pipeline", "preload",
+           "raw_baseline", "state_size", "two_workers", "wait_processed"]
 
 READY_TIMEOUT_S = 120.0
 PROGRESS_EVERY_S = 15.0
@@ -67,6 +70,7 @@ class Loaded:
 
 
 def preload(dep: Deployment, sample: Path) -> Loaded:
+    """Create the deployment's topics and publish the whole sample to them."""
     dep.create_topics()
     report = publish(dep.settings, read_lines(sample))
     if report.failed:
@@ -110,6 +114,8 @@ def wait_processed(loaded: Loaded, deadline: float, label: str,
 
 @dataclass
 class ConsumeResult:
+    """What :func:`consume_all` read."""
+
     counts: dict[str, int]
     seconds: float  # first fetch to last expected record
     next_offsets: dict[tuple[str, int], int]  # last offset + 1 per partition
@@ -184,7 +190,7 @@ def pipeline(loaded: Loaded, batch: bool, budget: Budget) -> dict[str, Any]:
     """One worker over the pre-loaded sample: ready -> every inbound message committed."""
     dep, label = loaded.dep, "pipeline " + ("batch" if batch else "per-event")
     worker = dep.spawn(batch=batch)
-    ready_s = dep.wait_ready(worker, time.monotonic() + READY_TIMEOUT_S)
+    ready_s = dep.wait_ready(worker, READY_TIMEOUT_S)
     say(f"{label}: worker ready in {ready_s:.1f}s; processing {loaded.total:,} events")
     rss_start = worker.rss()
     started = time.monotonic()
@@ -223,15 +229,9 @@ def two_workers(loaded: Loaded, budget: Budget, max_s: float) -> dict[str, Any]:
     dep = loaded.dep
     a, b = dep.spawn(), dep.spawn()
     deadline = time.monotonic() + READY_TIMEOUT_S
-    dep.wait_ready(a, deadline)
-    dep.wait_ready(b, deadline)
-    every = set(range(dep.partitions))
-
-    def split() -> bool:
-        owned = [set((w.health() or {}).get("assigned_partitions") or ()) for w in (a, b)]
-        return all(owned) and not owned[0] & owned[1] and owned[0] | owned[1] == every
-
-    wait_until(split, deadline, "the two workers to share the partitions")
+    dep.wait_ready(a, deadline - time.monotonic())
+    dep.wait_ready(b, deadline - time.monotonic())
+    dep.wait_split(deadline - time.monotonic())
     split_s = time.monotonic() - a.spawned_at
     admin = dep.admin()
     try:

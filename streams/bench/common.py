@@ -7,6 +7,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+__all__ = ["POLL_S", "Budget", "percentile", "rate", "say"]
+
+POLL_S = 0.25  # interval between progress checks (polling, not synchronisation)
+
 _T0 = time.monotonic()
 
 
@@ -40,4 +44,5 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 def rate(count: float, seconds: float) -> float | None:
+    """Return ``count / seconds``, or None for no time."""
     return count / seconds if seconds > 0 else None

@@ -24,10 +24,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from kafka.partitioner.default import murmur2
 
-from benchmarks.common import Budget, say
-from benchmarks.deploy import POLL_S, Deployment
 from tierstream.scorers.state import EntityState
+from tierstream.streams.bench.common import POLL_S, Budget, say
+from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.kafka.topics import topic_names
+
+__all__ = ["entity_records", "recovery"]
 
 STALL_S = 30.0  # not ready and no entity added for this long: recovery is stuck
 _MARK = "@@entity-id@@"
@@ -98,6 +100,7 @@ async def _prefill(bootstrap: str, topic: str, partitions: int, records: Iterato
 
 
 def recovery(dep: Deployment, n: int, states: list[bytes], budget: Budget, timeout_s: float) -> dict[str, Any]:
+    """Time a worker's start over a changelog pre-filled with ``n`` entities."""
     dep.create_topics()
     head = list(itertools.islice(entity_records(n, states), 1000))
     _check_record(*head[0], states)

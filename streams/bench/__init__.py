@@ -1,0 +1,1 @@
+"""bench: what ``tierstream bench`` runs (see benchmarks/README.md)."""

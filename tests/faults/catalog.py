@@ -1,0 +1,47 @@
+"""The scenarios by name, with what each does, as ``scripts/faults.py --scenario`` takes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.faults.figures import Figures
+from tests.faults.scenario_hostile import scenario_hostile
+from tests.faults.scenario_late import scenario_late
+from tests.faults.scenario_redis import scenario_redis
+from tests.faults.scenario_security import scenario_security
+from tests.faults.scenario_transactions import scenario_transactions
+from tests.faults.scenario_workers import scenario_crash, scenario_rebalance
+
+__all__ = ["SCENARIOS", "run_scenario"]
+
+
+SCENARIOS: dict[str, str] = {
+    "crash": "kill -9 one of two workers at random points of a replay, 3 times, restart it each time",
+    "rebalance": "add a second worker mid-stream, later stop the first",
+    "redis-restart": "SIGKILL Redis (memory only) for a third of the replay, start an empty one",
+    "redis-freeze": "SIGSTOP Redis for a third of the replay (unreachable, data kept), SIGCONT",
+    "hostile": "malformed messages (10k by default) mixed into valid traffic",
+    "late": "late, out-of-order, history-only and too-old events",
+    "security": "secrets in logs/errors/HTTP answers, HTTP body limit, SASL client and worker",
+    "transactions": "transactional producers (aiokafka, kafka-python) against the embedded broker",
+}
+
+
+def run_scenario(name: str, bootstrap: str, tmp: Path, events: int, malformed: int, seed: int,
+                 kills: int = 3) -> Figures:
+    """Run the scenario called ``name`` with the command line's sizes and seed."""
+    if name == "crash":
+        return scenario_crash(bootstrap, tmp, events=events, seed=seed, kills=kills)
+    if name == "rebalance":
+        return scenario_rebalance(bootstrap, tmp, events=events, seed=seed + 1)
+    if name in ("redis-restart", "redis-freeze"):
+        return scenario_redis(bootstrap, tmp, events=events, seed=seed + 2, mode=name.split("-")[1])
+    if name == "hostile":
+        return scenario_hostile(bootstrap, tmp, events=events, malformed=malformed, seed=seed + 3)
+    if name == "late":
+        return scenario_late(bootstrap, tmp, events=min(events, 5_000), seed=seed + 4)
+    if name == "security":
+        return scenario_security(bootstrap, tmp, kafka_worker=True)
+    if name == "transactions":
+        return scenario_transactions(bootstrap, tmp)
+    raise ValueError(name)
