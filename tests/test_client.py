@@ -1,4 +1,4 @@
-"""The synchronous client (streams.client, streams.kafka.config, streams.kafka.read, streams.cli.stream).
+"""The synchronous client (streams.client, streams.kafka.config, streams.kafka.read, streams.cli.client).
 
 Integration tests run against the session's embedded broker (``broker`` in
 conftest.py); each test uses its own topic prefix and app id. Synchronisation

@@ -7,8 +7,11 @@ through click's CliRunner on ``streams.cli.main.main``, as a user would run it.
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import click
 import orjson
 import pytest
 import yaml
@@ -24,7 +28,7 @@ from pydantic import ValidationError
 
 from tierstream.schemas.events import INBOUND_ADAPTER
 from tierstream.schemas.outputs import EntitySnapshot, TierChange
-from tierstream.streams.cli.main import main
+from tierstream.streams.cli.main import LazyGroup, main
 
 SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--seed", "3"]
 
@@ -491,3 +495,38 @@ def test_referral_partners_share_a_shard_even_when_json_escapes_spell_referral(t
     assert two.read_bytes() == one.read_bytes()
     referrer = next(orjson.loads(line) for key, _, line in res.snapshots if key == ("customer", a))
     assert referrer["aggregates"]["qualified_referrals"] == 1  # credited, inside its own shard
+
+
+# --------------------------------------------------------------------------- the command group
+
+
+def test_help_lists_every_command_without_importing_faust() -> None:
+    probe = (
+        "import sys\n"
+        "from tierstream.streams.cli.main import main\n"
+        "main(['--help'], prog_name='tierstream', standalone_mode=False)\n"
+        "print('loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'faust', 'kafka', 'aiokafka', 'mode'}))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+           "COLUMNS": "100"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=root, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[-1] == "loaded: []"
+    listed = dict(re.findall(r"^  (\w+) +(\S.*)$", out.split("\nCommands:\n")[1], re.M))
+    assert sorted(listed) == ["bench", "dev", "publish", "rules", "sample", "schema", "score", "snapshot",
+                              "watch", "worker"]
+    ctx = click.Context(main)
+    for name, line in listed.items():
+        command = main.get_command(ctx, name)
+        assert command is not None and command.help is not None
+        assert command.help.startswith(line.removesuffix("...")), name  # its one-line help
+
+
+def test_every_lazy_command_loads_under_its_own_name() -> None:
+    assert isinstance(main, LazyGroup)
+    ctx = click.Context(main)
+    for name, path in main.lazy_subcommands.items():
+        command = main.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name == name, path
+    assert main.get_command(ctx, "no-such-command") is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import statistics
 from collections import Counter
@@ -21,7 +20,6 @@ from tierstream.schemas.events import (
     PaymentEvent,
     ReferralEvent,
 )
-from tierstream.streams.cli.progress import Progress
 from tierstream.streams.dev.sample import (
     DEFAULT_END,
     EVENT_TYPES,
@@ -333,33 +331,3 @@ def test_bad_arguments_are_refused_eagerly(kwargs: dict[str, object]) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError):
         generate(**args)  # type: ignore[arg-type]
-
-
-# ----------------------------------------------------------------------------- progress
-
-
-def test_progress_is_silent_off_a_terminal() -> None:
-    out = io.StringIO()  # isatty() is False
-    with Progress(total=100, desc="x", stream=out) as bar:
-        bar.update(50)
-    assert out.getvalue() == ""
-    assert bar.count == 50
-
-
-def test_progress_draws_a_bar_with_rate_and_eta() -> None:
-    out = io.StringIO()
-    with Progress(total=1000, desc="sample", stream=out, enabled=True, min_interval=0) as bar:
-        bar.update(250)
-        line = bar.render()
-        assert "sample [" in line and " 25% " in line and "250/1,000" in line
-        assert "/s" in line and "ETA" in line
-    text = out.getvalue()
-    assert text.startswith("\r") and text.endswith("\n")
-    assert "100%" in text.splitlines()[-1]
-
-
-def test_progress_with_an_underestimated_total_stays_below_100() -> None:
-    bar = Progress(total=10, stream=io.StringIO(), enabled=True)
-    bar.update(20)
-    assert "99%" in bar.render()
-    assert "100%" in bar.render(final=True)

@@ -1,30 +1,59 @@
-"""The ``tierstream`` command.
+"""The ``tierstream`` command: the group, and the helpers its commands share.
 
-Offline commands (score, rules, sample, schema) never import Faust, so they
-start fast; the streaming commands (dev, worker, publish, watch, snapshot,
-bench) live in :mod:`streams.cli.stream` and are attached below.
+Each command group lives in its own module (score, rules, sample, schema,
+worker, client, bench), imported only when it is run or listed by ``--help``
+(click's lazy-loading group). No command module imports Faust or a Kafka
+client at module level: ``tierstream --help`` and the offline commands start
+fast, and each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-import time
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
-import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from tierstream.schemas.errors import RulesError
-from tierstream.schemas.rules import load_rules
+from tierstream.schemas.rules import Rules, load_rules
+
+__all__ = ["LazyGroup", "cli_rules", "main", "parse_instant", "progress_bar"]
 
 _DT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
-def _instant(value: str | None) -> int | None:
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported by dotted path when first needed."""
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: command name -> "package.module.command_object"
+        self.lazy_subcommands = lazy_subcommands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands:
+            return self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, cmd_name: str) -> click.Command:
+        module_name, attr = self.lazy_subcommands[cmd_name].rsplit(".", 1)
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.lazy_subcommands[cmd_name]} is not a click command")
+        return command
+
+
+def parse_instant(value: str | None) -> int | None:
+    """Read an ``--as-of`` RFC 3339 timestamp (with an offset) as epoch seconds."""
     if value is None:
         return None
     try:
@@ -36,14 +65,54 @@ def _instant(value: str | None) -> int | None:
     return int(dt.timestamp())
 
 
-def _rules(path: Path | None):  # type: ignore[no-untyped-def]
+def cli_rules(path: Path | None) -> Rules:
+    """Load a rules file (``None``: the packaged rules); a bad one ends the command with its message."""
     try:
         return load_rules(path)
     except RulesError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@contextmanager
+def progress_bar(
+    total: int | None, desc: str, unit: str = "it", *, unit_scale: bool = False, estimated: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """Draw a progress bar on stderr while the block runs; yield the callback that advances it.
+
+    The bar (tqdm) is drawn only when stderr is a terminal: pipes, logs and
+    tests stay clean. The callback is what library functions take as
+    ``on_progress``. An ``estimated`` total becomes the final count when the
+    block completes, so the bar ends at 100%.
+    """
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, file=sys.stderr, disable=None) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        yield advance
+        if estimated:
+            bar.total = bar.n
+            bar.refresh()
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands={
+        "bench": "tierstream.streams.cli.bench.bench",
+        "dev": "tierstream.streams.cli.worker.dev",
+        "publish": "tierstream.streams.cli.client.publish_cmd",
+        "rules": "tierstream.streams.cli.rules.rules",
+        "sample": "tierstream.streams.cli.sample.sample",
+        "schema": "tierstream.streams.cli.schema.schema",
+        "score": "tierstream.streams.cli.score.score",
+        "snapshot": "tierstream.streams.cli.client.snapshot_cmd",
+        "watch": "tierstream.streams.cli.client.watch_cmd",
+        "worker": "tierstream.streams.cli.worker.worker",
+    },
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="tierstream")
 def main() -> None:
     """tierstream: real-time tiers for customers and suppliers.
@@ -59,170 +128,6 @@ def main() -> None:
       tierstream worker                        against TIERSTREAM_KAFKA_BOOTSTRAP / _REDIS_URL
       tierstream publish | watch | snapshot    the client side
     """
-
-
-@main.command()
-@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="rules YAML (default: the packaged rules)")
-@click.option("--as-of", "as_of", metavar="RFC3339",
-              help="grade as of this instant; later events are skipped (default: the latest event time)")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="write one JSON line per entity: tier, score, segment, components, aggregates, window")
-@click.option("--changes", type=click.Path(dir_okay=False, path_type=Path),
-              help="write every TierChange in the order it happened")
-@click.option("--strict", is_flag=True, help="stop at the first invalid line (exit 2); runs in one process")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-              help="processes to score in (default: one per core, at most 8); the output is the same "
-                   "for any N")
-def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, strict: bool, workers: int | None) -> None:
-    """Grade EVENTS.jsonl offline with the same scorers as the stream.
-
-    Events are taken in file order (unsorted input works). Invalid lines are
-    reported with their line number and skipped; the counts come at the end.
-    With several cores the entities are split between processes (referral
-    partners stay together) and the results merged in file order: STATE and
-    CHANGES are byte for byte those of one process.
-    """
-    from tierstream.schemas.errors import InputError
-    from tierstream.streams.cli.progress import Progress
-    from tierstream.streams.offline.parallel import ParallelRun, default_workers, score_parallel
-    from tierstream.streams.offline.score import OfflineScorer, read_lines, run
-
-    rules = _rules(rules_path)
-    instant_as_of = _instant(as_of)
-    started = time.perf_counter()
-    workers = 1 if strict else (workers or default_workers())
-    total = events.stat().st_size
-    changes_fh = changes.open("wb") if changes else None
-    try:
-        with Progress(total, "scoring (bytes)") as bar:
-            if workers > 1:
-                res = score_parallel(events, rules, workers, instant_as_of, changes_fh, on_progress=bar.update)
-            else:
-                scorer = OfflineScorer(rules, as_of=instant_as_of)
-
-                def lines() -> Iterator[tuple[int, bytes]]:
-                    for lineno, raw in read_lines(events):
-                        bar.update(len(raw) + 1)
-                        yield lineno, raw
-                try:
-                    instant = run(scorer, lines(), changes_fh, strict=strict)
-                except InputError as exc:
-                    click.echo(f"error: {events}:{exc}", err=True)
-                    sys.exit(2)
-                snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
-                         for s in scorer.snapshots(instant)]
-                scorer.report.seconds = time.perf_counter() - started  # as the parallel run counts it
-                res = ParallelRun(instant, scorer.report, snaps, 1)
-    finally:
-        if changes_fh:
-            changes_fh.close()
-    rep = res.report
-    if res.fell_back:
-        click.echo(f"note: scored in one process ({res.fell_back})", err=True)
-    for err in rep.errors:
-        click.echo(f"rejected {events}:{err}", err=True)
-    if rep.invalid > len(rep.errors):
-        click.echo(f"... and {rep.invalid - len(rep.errors)} more rejected lines", err=True)
-    if out:
-        with out.open("wb") as fh:
-            for _, _, line in res.snapshots:
-                fh.write(line + b"\n")
-    dist = Counter((kind, tier) for (kind, _), tier, _ in res.snapshots)
-    click.echo(rep.summary() + (f" [{res.shards} processes]" if res.shards > 1 else ""), err=True)
-    when = datetime.fromtimestamp(res.as_of).astimezone().isoformat()
-    click.echo(f"as of {when}: {len(res.snapshots):,} entities", err=True)
-    for (kind, tier), n in sorted(dist.items()):
-        click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
-
-
-@main.group()
-def rules() -> None:
-    """Check grading rules, and try a rule change on history."""
-
-
-@rules.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def rules_check(file: Path) -> None:
-    """Validate a rules FILE: weights sum to 1, metrics known, tiers don't overlap."""
-    r = _rules(file)
-    click.echo(f"{file}: OK (version {r.version})")
-    for kind, er in (("customer", r.customer), ("supplier", r.supplier)):
-        dims = ", ".join(f"{n} {d.weight:g}" for n, d in er.dimensions.items())
-        tiers = " > ".join(f"{t.name} {t.min_score:g}" for t in er.tiers)
-        click.echo(f"  {kind}: window {er.window_days} d; {dims}; tiers {tiers}")
-
-
-@rules.command("diff")
-@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--as-of", "as_of", metavar="RFC3339", help="compare as of this instant")
-@click.option("--limit", default=50, show_default=True, help="how many movers to list")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-              help="processes per rule set (default: one per core, at most 8), as for `score`")
-def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int, as_json: bool,
-               workers: int | None) -> None:
-    """What changing OLD rules to NEW would do on the history in EVENTS.
-
-    Prints the tier distribution under each and the entities that would move.
-    Both rule sets grade the same events as of the same instant.
-    """
-    from tierstream.streams.offline.parallel import default_workers
-    from tierstream.streams.offline.rules_diff import diff_rules, render
-
-    result = diff_rules(_rules(old), _rules(new), events, _instant(as_of), workers or default_workers())
-    click.echo(render(result, limit, as_json))
-
-
-@main.command()
-@click.option("--customers", default=2000, show_default=True)
-@click.option("--suppliers", default=200, show_default=True)
-@click.option("--days", default=365, show_default=True)
-@click.option("--seed", default=7, show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def sample(customers: int, suppliers: int, days: int, seed: int, out: Path) -> None:
-    """Write a realistic, reproducible mixed event file (with late, duplicated and invalid lines)."""
-    from tierstream.streams.dev.sample import write_sample
-
-    stats = write_sample(out, customers=customers, suppliers=suppliers, days=days, seed=seed, progress=True)
-    click.echo(f"{out}: {stats}", err=True)
-
-
-@main.group()
-def schema() -> None:
-    """JSON Schemas of every message tierstream reads or writes."""
-
-
-@schema.command("export")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def schema_export(directory: Path) -> None:
-    """Write one JSON Schema file per message into DIRECTORY."""
-    from tierstream.schemas.export import export_schemas
-
-    for path in export_schemas(directory):
-        click.echo(str(path))
-
-
-from tierstream.streams.cli.run import attach_run  # noqa: E402 - commands register on the group above
-
-attach_run(main)
-
-try:  # the client commands (publish, watch, snapshot)
-    from tierstream.streams.cli.stream import attach as _attach_stream
-except ImportError as _exc:  # pragma: no cover - only without the streaming dependencies
-    if "tierstream.streams.cli.stream" not in str(_exc):
-        raise
-else:
-    _attach_stream(main)
-
-
-from tierstream.streams.cli.bench import attach_bench  # noqa: E402 - `tierstream bench`
-
-attach_bench(main)
 
 
 if __name__ == "__main__":

@@ -247,7 +247,7 @@ def publish(
     settings: Settings,
     lines: Iterable[tuple[int, bytes]],
     rate: float | None = None,
-    progress: ProgressCallback | bool | None = None,
+    on_progress: ProgressCallback | None = None,
     *,
     idempotent: bool | None = None,
     flush_timeout_s: float = 120.0,
@@ -262,20 +262,13 @@ def publish(
     are skipped and reported by line number.
 
     ``rate`` paces sending to that many events per second (absolute schedule,
-    no drift). ``progress`` is a callable given the number of lines handled
-    since its last call, or ``True`` for a :class:`~streams.cli.progress.Progress`
-    bar on stderr (drawn only on a terminal). Nothing waits per message: the
+    no drift). ``on_progress`` is given the number of lines handled since its
+    last call (the CLI draws a bar with it). Nothing waits per message: the
     producer batches in the background and everything is flushed at the end.
     ``idempotent``: ``None`` tries an idempotent producer and falls back if the
     broker refuses it; ``True`` / ``False`` force the choice.
     """
-    if progress is True:
-        from tierstream.streams.cli.progress import Progress
-
-        with Progress(None, "publishing", unit="lines") as bar:
-            return _publish(settings, lines, rate, bar.update, idempotent, flush_timeout_s)
-    callback = progress if callable(progress) else None
-    return _publish(settings, lines, rate, callback, idempotent, flush_timeout_s)
+    return _publish(settings, lines, rate, on_progress, idempotent, flush_timeout_s)
 
 
 def _publish(

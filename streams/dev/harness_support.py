@@ -128,7 +128,7 @@ class Publisher(threading.Thread):
 
     def run(self) -> None:
         try:
-            rep = publish(self.settings, enumerate(self.lines, 1), rate=self.rate, progress=self._progress)
+            rep = publish(self.settings, enumerate(self.lines, 1), rate=self.rate, on_progress=self._progress)
             self.failed = rep.failed
         except BaseException as exc:  # reported by finish()
             self.error = exc

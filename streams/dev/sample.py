@@ -68,8 +68,6 @@ from typing import Any
 
 import orjson
 
-from tierstream.streams.cli.progress import Progress
-
 __all__ = [
     "DEFAULT_END",
     "EVENT_TYPES",
@@ -1057,12 +1055,12 @@ def write_sample(
     invalid_ratio: float = 0.002,
     late_ratio: float = 0.01,
     duplicate_ratio: float = 0.005,
-    progress: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> SampleStats:
     """Write the sample as JSONL (one event per line, ``\\n`` after each) and describe it.
 
     The file is written next to ``path`` and renamed into place when complete.
-    ``progress`` draws a bar on stderr (only when stderr is a terminal).
+    ``on_progress`` is given the number of lines written since its last call.
     """
     stats = SampleStats()
     lines = _generate(
@@ -1078,24 +1076,22 @@ def write_sample(
     )
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    total = estimate_lines(customers, suppliers, days, invalid_ratio, duplicate_ratio)
     batch: list[bytes] = []
     try:
-        with (
-            open(tmp, "wb", buffering=1 << 20) as out,
-            Progress(total=total, desc="sample", enabled=None if progress else False) as bar,
-        ):
+        with open(tmp, "wb", buffering=1 << 20) as out:
             for line in lines:
                 batch.append(line)
                 if len(batch) == 8192:
                     batch.append(b"")
                     out.write(b"\n".join(batch))
-                    bar.update(len(batch) - 1)
+                    if on_progress is not None:
+                        on_progress(len(batch) - 1)
                     batch.clear()
             if batch:
                 batch.append(b"")
                 out.write(b"\n".join(batch))
-                bar.update(len(batch) - 1)
+                if on_progress is not None:
+                    on_progress(len(batch) - 1)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

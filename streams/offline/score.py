@@ -24,11 +24,15 @@ from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.state import EntityState
 from tierstream.streams.gc_tuning import fewer_collections
 
+__all__ = ["Key", "OfflineScorer", "Report", "read_lines", "run", "write_snapshots"]
+
 Key = tuple[str, str]
 
 
 @dataclass
 class Report:
+    """The counts of one offline run, and the first few rejected lines."""
+
     lines: int = 0
     applied: int = 0
     history: int = 0  # before the window, kept for hysteresis history only
@@ -144,18 +148,32 @@ class OfflineScorer:
         return as_of, changes
 
     def snapshots(self, as_of: int) -> Iterator[EntitySnapshot]:
+        """Every entity that has state, graded as of ``as_of``, by (entity type, entity id)."""
         for key in sorted(self.states):
             state = self.states[key]
             if not state.is_empty():
                 yield self.grader.snapshot(state, as_of)
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def read_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line number, stripped line)`` for each non-blank line of a JSONL file.
+
+    ``on_progress`` is given the number of bytes read since its last call (every
+    64 KiB or so, and at the end).
+    """
+    done = 0
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
+            if on_progress is not None:
+                done += len(line)
+                if done >= 1 << 16:
+                    on_progress(done)
+                    done = 0
             line = line.strip()
             if line:
                 yield lineno, line
+    if on_progress is not None and done:
+        on_progress(done)
 
 
 @fewer_collections()
@@ -195,6 +213,7 @@ def run(
 
 
 def write_snapshots(snaps: Iterable[EntitySnapshot], out: IO[bytes]) -> int:
+    """Write one JSON line per snapshot (the format of ``tierstream score --out``); return how many."""
     n = 0
     for s in snaps:
         out.write(orjson.dumps(s.model_dump(mode="json")) + b"\n")

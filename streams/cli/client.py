@@ -1,9 +1,7 @@
-"""Streaming commands of ``tierstream``: publish, watch, snapshot (client side, kafka-python).
+"""``tierstream publish``, ``watch`` and ``snapshot``: the client side (kafka-python).
 
-:func:`attach` registers them on the main click group; more commands (``dev``,
-``worker``, ``bench``) are added to it the same way. Nothing heavy is imported
-at module level (no Faust, no Kafka client): the offline commands start fast
-and each command imports what it needs when it runs.
+Nothing heavy is imported at module level (no Kafka client): each command
+imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -17,10 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from tierstream.streams.cli.main import cli_rules, parse_instant, progress_bar
+
 if TYPE_CHECKING:
     from tierstream.schemas.outputs import Direction, TierChange
     from tierstream.schemas.settings import Settings
     from tierstream.streams.client import EntityTypeFilter
+
+__all__ = ["format_change", "publish_cmd", "snapshot_cmd", "watch_cmd"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,22 +68,6 @@ def _settings(bootstrap: str | None) -> Settings:
     except KafkaConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return settings
-
-
-def _instant(value: str | None) -> int | None:
-    if value is None:
-        return None
-    from pydantic import TypeAdapter, ValidationError
-
-    try:
-        dt = TypeAdapter(datetime).validate_python(value)
-    except ValidationError:
-        raise click.BadParameter(
-            f"{value!r} is not an RFC 3339 timestamp (e.g. 2026-11-01T00:00:00Z)"
-        ) from None
-    if dt.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no timezone offset (add Z or +08:00)")
-    return int(dt.timestamp())
 
 
 def _count_lines(path: Path) -> int | None:
@@ -142,7 +128,6 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
       tierstream publish events.jsonl
       head -n 1000 events.jsonl | tierstream publish - --rate 200
     """
-    from tierstream.streams.cli.progress import Progress
     from tierstream.streams.client import ClientError, publish
 
     settings = _settings(bootstrap)
@@ -150,8 +135,8 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
     total = None if stdin else _count_lines(events)
     fh = sys.stdin.buffer if stdin else events.open("rb")
     try:
-        with Progress(total, "publishing", unit="lines") as bar:
-            report = publish(settings, _jsonl(fh), rate, bar.update)
+        with progress_bar(total, "publishing", "lines") as advance:
+            report = publish(settings, _jsonl(fh), rate, on_progress=advance)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -283,18 +268,13 @@ def snapshot_cmd(
     grades each entity with the same scorers, so the result can be diffed
     against an offline `tierstream score` of the same events.
     """
-    from tierstream.schemas.errors import RulesError
-    from tierstream.schemas.rules import load_rules
     from tierstream.scorers.engine import Grader
     from tierstream.streams.client import ClientError, snapshot
     from tierstream.streams.offline.score import write_snapshots
 
     settings = _settings(bootstrap)
-    instant = _instant(as_of)
-    try:
-        rules = load_rules(rules_path or settings.rules)
-    except RulesError as exc:
-        raise click.ClickException(str(exc)) from None
+    instant = parse_instant(as_of)
+    rules = cli_rules(rules_path or settings.rules)
     try:
         snaps = snapshot(settings, Grader(rules), instant, timeout_s=timeout_s)
     except (ClientError, TimeoutError) as exc:
@@ -317,9 +297,3 @@ def snapshot_cmd(
     for (kind, tier), n in sorted(dist.items()):
         click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
 
-
-def attach(group: click.Group) -> None:
-    """Register the streaming commands on ``group`` (the ``tierstream`` command)."""
-    group.add_command(publish_cmd)
-    group.add_command(watch_cmd)
-    group.add_command(snapshot_cmd)
