@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from tierstream.streams.cli.main import cli_rules, parse_instant, progress_bar
+from tierstream.streams.cli.main import cli_rules, cli_settings, parse_instant, progress_bar
 
 if TYPE_CHECKING:
     from tierstream.schemas.outputs import Direction, TierChange
-    from tierstream.schemas.settings import Settings
     from tierstream.streams.client import EntityTypeFilter
 
 __all__ = ["format_change", "publish_cmd", "snapshot_cmd", "watch_cmd"]
@@ -42,32 +41,6 @@ def _bootstrap_option(func: F) -> F:
         metavar="HOST:PORT[,...]",
         help="Kafka bootstrap servers (overrides TIERSTREAM_KAFKA_BOOTSTRAP)",
     )(func)
-
-
-def _settings(bootstrap: str | None) -> Settings:
-    from pydantic import ValidationError
-
-    from tierstream.schemas.settings import Settings, kafka_config_error
-
-    try:
-        settings = Settings() if bootstrap is None else Settings(kafka_bootstrap=bootstrap)
-    except ValidationError as exc:
-        contradiction = kafka_config_error(exc)
-        if contradiction is not None:
-            raise click.ClickException(str(contradiction)) from None
-        problems = "; ".join(
-            f"TIERSTREAM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-        raise click.ClickException(f"invalid settings: {problems}") from None
-    from tierstream.streams.kafka.config import KafkaConfigError, bootstrap_servers, kafka_python_config
-
-    try:
-        bootstrap_servers(settings)
-        kafka_python_config(settings)
-    except KafkaConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    return settings
 
 
 def _count_lines(path: Path) -> int | None:
@@ -130,7 +103,7 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
     """
     from tierstream.streams.client import ClientError, publish
 
-    settings = _settings(bootstrap)
+    settings = cli_settings(bootstrap)
     stdin = str(events) == "-"
     total = None if stdin else _count_lines(events)
     fh = sys.stdin.buffer if stdin else events.open("rb")
@@ -202,7 +175,7 @@ def watch_cmd(
     """
     from tierstream.streams.client import ClientError, watch
 
-    settings = _settings(bootstrap)
+    settings = cli_settings(bootstrap)
     try:
         stream = watch(
             settings,
@@ -272,7 +245,7 @@ def snapshot_cmd(
     from tierstream.streams.client import ClientError, snapshot
     from tierstream.streams.offline.score import write_snapshots
 
-    settings = _settings(bootstrap)
+    settings = cli_settings(bootstrap)
     instant = parse_instant(as_of)
     rules = cli_rules(rules_path or settings.rules)
     try:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import TypeAdapter, ValidationError
@@ -23,7 +23,10 @@ from pydantic import TypeAdapter, ValidationError
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.rules import Rules, load_rules
 
-__all__ = ["LazyGroup", "cli_rules", "main", "parse_instant", "progress_bar"]
+if TYPE_CHECKING:
+    from tierstream.schemas.settings import Settings
+
+__all__ = ["LazyGroup", "cli_rules", "cli_settings", "main", "parse_instant", "progress_bar"]
 
 _DT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
@@ -71,6 +74,31 @@ def cli_rules(path: Path | None) -> Rules:
         return load_rules(path)
     except RulesError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def cli_settings(bootstrap: str | None = None) -> Settings:
+    """Return the settings from the environment, or exit with one line naming the variable at fault."""
+    from tierstream.schemas.settings import Settings, kafka_config_error
+
+    try:
+        settings = Settings() if bootstrap is None else Settings(kafka_bootstrap=bootstrap)
+    except ValidationError as exc:
+        contradiction = kafka_config_error(exc)
+        if contradiction is not None:
+            raise click.ClickException(str(contradiction)) from None
+        problems = "; ".join(
+            f"TIERSTREAM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
+    from tierstream.streams.kafka.config import KafkaConfigError, bootstrap_servers, kafka_python_config
+
+    try:
+        bootstrap_servers(settings)
+        kafka_python_config(settings)
+    except KafkaConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from tierstream.schemas.settings import Settings
-from tierstream.streams.cli.main import progress_bar
+from tierstream.streams.cli.main import cli_settings, progress_bar
 from tierstream.streams.cli.run import run_worker, spawn_worker, stop_process, wait_ready
 
 __all__ = ["dev", "worker"]
@@ -34,7 +34,7 @@ def worker(per_event: bool, loglevel: str) -> None:
     Start several (same TIERSTREAM_APP_ID, different TIERSTREAM_WEB_PORT) to
     share the partitions.
     """
-    run_worker(Settings(), batch=not per_event, loglevel=loglevel)
+    run_worker(cli_settings(), batch=not per_event, loglevel=loglevel)
 
 
 @click.command(epilog="Redis comes from TIERSTREAM_REDIS_URL (default redis://127.0.0.1:6379/0).")
