@@ -118,6 +118,7 @@ class OutboxRound(Generic[A]):
         what the caller acks next is on the broker. A failure aborts the round and
         propagates (the messages stay unacked and are processed again).
         """
+        self._step(RoundStatus.OPEN, RoundStatus.OPEN)  # finishes once, and not after an abort
         try:
             return await self._finish()
         except BaseException:
@@ -127,7 +128,7 @@ class OutboxRound(Generic[A]):
     async def _finish(self) -> RoundStatus:
         io, stores = self.io, list(self.stores.values())
         generation = io.generation()
-        self._step(RoundStatus.OPEN, RoundStatus.STATES_WRITTEN)
+        self.status = RoundStatus.STATES_WRITTEN
         for store, anchor in stores:
             io.write(store, anchor)
         await io.written()
