@@ -109,13 +109,10 @@ FAUST_PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(f"{_DRIVER}:Consumer", "_getmany", ("self", "active_partitions", "timeout")),
     PrivateName(f"{_DRIVER}:Consumer", "_to_message", ("self", "tp", "record")),
     PrivateName(f"{_DRIVER}:Consumer", "_add_gap", ("self", "tp", "offset_from", "offset_to")),
-    PrivateName(f"{_DRIVER}:Consumer", "_thread", per_instance=True),
-    PrivateName(f"{_DRIVER}:Consumer", "_read_offset", per_instance=True),
-    PrivateName(f"{_DRIVER}:Consumer", "_active_partitions", per_instance=True),
-    PrivateName(f"{_DRIVER}:Consumer", "_buffered_partitions", per_instance=True),
-    PrivateName(f"{_DRIVER}:Consumer", "_commit_every", per_instance=True),
-    PrivateName(f"{_DRIVER}:Consumer", "_n_acked", per_instance=True),
-    PrivateName(f"{_DRIVER}:Consumer", "_committed_offset", per_instance=True),
+    *(PrivateName(f"{_DRIVER}:Consumer", name, per_instance=True) for name in (
+        "_thread", "_read_offset", "_active_partitions", "_buffered_partitions", "_commit_every", "_n_acked",
+        "_committed_offset",
+    )),
 )
 
 #: ``faust.App`` settings for the batch path, over :func:`streams.worker.profiles.fast_join_settings`.
