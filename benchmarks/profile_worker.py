@@ -34,7 +34,7 @@ STAGES = (
     ("grader: emit a change", "engine.py", "_emit"),
     ("state decode", "state.py", "from_bytes"),
     ("state encode", "state.py", "to_bytes"),
-    ("outbox: write, send, clear", "app.py", "write_and_send"),
+    ("outbox: write, send, clear", "outbox.py", "_finish"),
     ("faust: record -> Message", "consumer.py", "_to_message"),
     ("faust: ack", "consumer.py", "ack"),
     ("faust: table __setitem__", "table.py", "__setitem__"),

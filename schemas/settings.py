@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
+    broker_profile: Literal["auto", "embedded", "kafka"] = Field(
+        "auto", description="Faust settings for the embedded broker or Kafka; auto: embedded on loopback"
+    )
 
     redis_url: SecretStr = Field(
         SecretStr("redis://127.0.0.1:6379/0"),

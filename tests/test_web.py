@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.test_redis_store import REDIS_URL, _redis_up, change
 from tierstream.streams.store.redis import AsyncTierStore
-from tierstream.streams.worker.metrics import METRICS
-from tierstream.streams.worker.web import METRICS_CONTENT_TYPE, register_web
+from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
+from tierstream.streams.worker.web import register_web
 
 pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 
@@ -41,12 +41,13 @@ def serve(
     prefix: str,
     health: Callable[[], dict[str, object]],
     body: Callable[[Any, AsyncTierStore], Awaitable[None]],
+    metrics: ServiceMetrics | None = None,
 ) -> None:
     async def run() -> None:
         app = faust.App(f"tierstream-web-test-{uuid.uuid4().hex[:8]}", web_host="127.0.0.1",
                         web_port=6066)  # fmt: skip
         store = AsyncTierStore.from_url(url, prefix=prefix)
-        register_web(app, store, health)
+        register_web(app, store, health, metrics or ServiceMetrics())
         web_app = await app.web.wsgi()
         try:
             async with TestClient(TestServer(web_app)) as client:
@@ -106,6 +107,7 @@ def test_redis_down_is_503_without_secret(prefix: str) -> None:
 
 def test_health_and_metrics(prefix: str) -> None:
     state: dict[str, object] = {"ok": True, "redis": "up"}
+    metrics = ServiceMetrics()
 
     async def body(client: Any, store: AsyncTierStore) -> None:
         r = await client.get("/health")
@@ -116,11 +118,12 @@ def test_health_and_metrics(prefix: str) -> None:
         assert r.status == 503
         assert (await r.json())["ok"] is False
 
-        METRICS.redis_errors.inc()
+        metrics.redis_errors.inc()
         r = await client.get("/metrics")
         assert r.status == 200
         assert r.headers["Content-Type"] == METRICS_CONTENT_TYPE
         text = await r.text()
         assert "# TYPE tierstream_redis_errors_total counter" in text
+        assert "tierstream_redis_errors_total 1.0\n" in text  # this app's registry
 
-    serve(REDIS_URL, prefix, lambda: dict(state), body)
+    serve(REDIS_URL, prefix, lambda: dict(state), body, metrics)

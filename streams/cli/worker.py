@@ -56,7 +56,7 @@ def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int,
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` (or a supervisor) stops it like Ctrl-C
     with EmbeddedBroker() as broker:
-        env = {**os.environ, "TIERSTREAM_KAFKA_BOOTSTRAP": broker.bootstrap,
+        env = {**os.environ, "TIERSTREAM_KAFKA_BOOTSTRAP": broker.bootstrap, "TIERSTREAM_BROKER_PROFILE": "embedded",
                "TIERSTREAM_WEB_PORT": str(web_port), "TIERSTREAM_PARTITIONS": str(partitions)}
         settings = Settings(kafka_bootstrap=broker.bootstrap, web_port=web_port, partitions=partitions)
         log = Path(os.environ.get("TIERSTREAM_DEV_LOG", ".tierstream-dev.log"))

@@ -189,6 +189,7 @@ class Deployment:
         env = {
             **os.environ,
             "TIERSTREAM_KAFKA_BOOTSTRAP": self.bootstrap,
+            "TIERSTREAM_BROKER_PROFILE": "embedded",
             "TIERSTREAM_APP_ID": self.name,
             "TIERSTREAM_TOPIC_PREFIX": self.name + ".",
             "TIERSTREAM_REDIS_KEY_PREFIX": self.name,

@@ -23,7 +23,7 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 import faust
@@ -39,14 +39,18 @@ from tierstream.streams.worker.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
     as_current_event,
+    committed_offsets,
     install_batch_path,
 )
 from tierstream.streams.worker.control import register_control
-from tierstream.streams.worker.metrics import METRICS
+from tierstream.streams.worker.metrics import ServiceMetrics, install_faust_sensor
+from tierstream.streams.worker.outbox import OutboxRound
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
-from tierstream.streams.worker.profiles import fast_join_settings
-from tierstream.streams.worker.tables import EntityTable, delivered
+from tierstream.streams.worker.profiles import broker_profile, faust_settings
+from tierstream.streams.worker.tables import EntityTable
 from tierstream.streams.worker.web import register_web
+
+__all__ = ["FaustOutboxIO", "Pipeline", "create_app"]
 
 log = logging.getLogger("tierstream")
 
@@ -57,11 +61,11 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None, rules: Rules | None = None, batch: bool = True) -> None:
         self.settings = settings or Settings()
         self.rules = rules or load_rules(self.settings.rules)
-        self.processor = Processor(self.settings, self.rules)
+        self.metrics = ServiceMetrics()
+        self.processor = Processor(self.settings, self.rules, metrics=self.metrics)
         self.names = self.processor.names
         self.batch = batch
-        self._round: dict[int, tuple[BatchStore, Message]] = {}  # the batch path's fetch in progress
-        self._round_letters: list[FutureMessage] = []  # its dead letters
+        self._round: OutboxRound[Message] | None = None  # the batch path's fetch in progress
         s = self.settings
         self.app = faust.App(
             s.app_id,
@@ -76,8 +80,10 @@ class Pipeline:
             Table=EntityTable,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
-            **{**fast_join_settings(), **(BATCH_PRODUCER_SETTINGS if batch else {})},
+            **{**faust_settings(broker_profile(s)), **(BATCH_PRODUCER_SETTINGS if batch else {})},
         )
+        install_faust_sensor(self.app, self.metrics)
+        self.app.on_partitions_revoked.connect(cast(Any, self._forget_revoked))  # mode types receivers loosely
         grade_topics = (*self.names.all_inbound, self.names.referral_credits, self.names.reviews)
         if batch:
             # Before anything creates the app's transport: the grade topics take the batch path.
@@ -106,74 +112,47 @@ class Pipeline:
             key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         ))
+        self.outbox_io = FaustOutboxIO(self)
         self.tier_store = AsyncTierStore.from_settings(s)
         self.started = time.time()
         self._register()
 
     # --- wiring ------------------------------------------------------------------
 
-    def send(self, msgs: list[Outgoing]) -> list[FutureMessage]:
+    def send(self, msgs: Sequence[Outgoing]) -> list[FutureMessage]:
         return [self.out[m.topic].send_soon(key=m.key, value=m.value) for m in msgs]
+
+    def new_round(self) -> OutboxRound[Message]:
+        """An outbox round over the ``entities`` table (:mod:`streams.worker.outbox`)."""
+        return OutboxRound(self.outbox_io, self.entities)
 
     def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
         """The batch path's callback (:mod:`streams.worker.batch`): one partition's messages, in offset order.
 
-        States are decoded once per fetch and kept in one :class:`BatchStore` per partition
+        States are decoded once per fetch and kept in the round's store of the partition
         number: an entity's orders, payments, credits and review ticks all live on the same
         partition number of their topics, so they meet in one store. Dead letters leave now;
         states and their outboxes wait for :meth:`finish_batch`.
         """
-        proc, send, letters = self.processor, self.send, self._round_letters
-        store, _ = self._round.get(tp.partition) or (BatchStore(self.entities), None)
+        if self._round is None:
+            self._round = self.new_round()
+        rnd, proc = self._round, self.processor
+        store = rnd.store(tp.partition, messages[-1])
         for m in messages:
-            letters += send(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
-        self._round[tp.partition] = (store, messages[-1])
-        METRICS.batch_size.observe(len(messages))
+            rnd.dead_letters(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
+        self.metrics.batch_size.observe(len(messages))
 
     async def finish_batch(self) -> None:
-        """The batch path's end of a fetch: write every state it changed, then send their outboxes."""
-        stores, self._round = self._round, {}
-        letters, self._round_letters = self._round_letters, []
-        await self.write_and_send(list(stores.values()), letters)
+        """The batch path's end of a fetch: the round's writes and sends (:meth:`OutboxRound.finish`)."""
+        rnd, self._round = self._round, None
+        if rnd is not None:
+            await rnd.finish()
 
     def abort_batch(self) -> None:
         """A round that failed or was cancelled before its finish: forget its decoded states."""
-        self._round, self._round_letters = {}, []
-
-    async def write_and_send(self, stores: Sequence[tuple[BatchStore, Message]],
-                             letters: Sequence[FutureMessage] = ()) -> None:
-        """Write the changed states, then send their outboxes, then write them cleared.
-
-        Order matters (see :mod:`streams.worker.processor`): the outputs leave only once the
-        states holding them are acknowledged, and the outboxes are cleared only once the
-        outputs are. A crash anywhere leaves each output either sent or in a stored outbox,
-        which the redelivered messages (their offsets are not committed yet) send again.
-        After a rebalance the new owner does that: this worker then stops writing.
-        Two producer round trips per call, however many entities and partitions it covers;
-        the waits are on the records' own futures (``Producer.flush()`` is no barrier, see
-        :mod:`streams.worker.tables`), dead letters included, so what the caller acks next is on
-        the broker.
-        """
-        generation = self.app.consumer_generation_id
-        for store, message in stores:
-            with as_current_event(self.app, message):  # for stores that place keys by partition
-                store.flush()
-            self.processor.index_reviews(store)
-        await self.entities.written()
-        if not any(store.unsent for store, _ in stores):
-            await delivered(letters)
-            return
-        if self.app.consumer_generation_id != generation:
-            return
-        sent = list(letters)
-        for store, _ in stores:
-            sent += self.send(store.take_outbox())
-        await delivered(sent)
-        if self.app.consumer_generation_id != generation:
-            return
-        for store, message in stores:
-            with as_current_event(self.app, message):
-                store.flush()  # the cleared outboxes: acknowledged by the next round's wait or a commit
+        rnd, self._round = self._round, None
+        if rnd is not None:
+            rnd.abort()
 
     def _register(self) -> None:
         app, proc = self.app, self.processor
@@ -185,10 +164,10 @@ class Pipeline:
             # (which also enables acks for them) and processes anything left to it.
             async for ev in stream.events():
                 msg = ev.message
-                store = BatchStore(self.entities)
-                letters = self.send(proc.process(store, msg.topic, msg.partition, msg.offset, ev.key, ev.value,
-                                                 msg.timestamp))
-                await self.write_and_send([(store, msg)], letters)
+                rnd = self.new_round()
+                rnd.dead_letters(proc.process(rnd.store(msg.partition, msg), msg.topic, msg.partition,
+                                              msg.offset, ev.key, ev.value, msg.timestamp))
+                await rnd.finish()
 
         changes_topic = self.app.topic(
             self.names.tier_changes, partitions=self.settings.partitions,
@@ -201,16 +180,16 @@ class Pipeline:
                 changes = [TierChange.model_validate_json(v) for v in values]
                 delay = 0.2
                 while True:
-                    METRICS.redis_pending.set(len(changes))
+                    self.metrics.redis_pending.set(len(changes))
                     try:
                         await self.tier_store.apply_many(changes)
                         break
                     except StoreUnavailable as exc:
-                        METRICS.redis_errors.inc()
+                        self.metrics.redis_errors.inc()
                         log.warning("tier store unavailable, retrying in %.1fs: %s", delay, exc)
                         await asyncio.sleep(delay)  # back off; offsets stay uncommitted meanwhile
                         delay = min(delay * 2, 5.0)
-                METRICS.redis_pending.set(0)
+                self.metrics.redis_pending.set(0)
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:
@@ -225,7 +204,7 @@ class Pipeline:
             for key in keys:
                 topic.send_soon(key=key, value=str(until).encode())
 
-        register_web(app, self.tier_store, self.health)
+        register_web(app, self.tier_store, self.health, self.metrics)
         self.control = register_control(self)
 
     def _update_lag(self) -> None:
@@ -235,7 +214,7 @@ class Pipeline:
             tps = self.app.assignor.assigned_actives()
         except Exception:  # not assigned yet
             return
-        committed = getattr(consumer, "_committed_offset", {})
+        committed = committed_offsets(consumer)
         for tp in tps:
             if tp.topic not in self.names.all_inbound:
                 continue
@@ -245,7 +224,12 @@ class Pipeline:
                 continue
             if high is not None:
                 lag = max(0, high - (committed.get(tp) or 0))
-                METRICS.consumer_lag.set(lag, topic=tp.topic, partition=tp.partition)
+                self.metrics.set_lag(tp.topic, tp.partition, lag)
+
+    async def _forget_revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """``on_partitions_revoked(revoked)``: their lag is no longer this worker's to report."""
+        revoked: set[TP] = args[0]
+        self.metrics.forget_partitions(revoked)
 
     # --- review index -----------------------------------------------------------------
 
@@ -306,6 +290,29 @@ class Pipeline:
             "assigned_partitions": sorted(self._owned_partitions()),
             "entities_in_table": len(self.entities),
         }
+
+
+class FaustOutboxIO:
+    """The outbox round's I/O on Faust: the ``entities`` table, the output topics, the consumer generation."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def write(self, store: BatchStore, anchor: Message) -> None:
+        """Flush ``store`` with ``anchor`` as the current event (stores that place keys by partition)."""
+        with as_current_event(self.pipeline.app, anchor):
+            store.flush()
+        self.pipeline.processor.index_reviews(store)
+
+    async def written(self) -> None:
+        # the changelog records' own futures: ``Producer.flush()`` is no barrier (streams.worker.tables)
+        await self.pipeline.entities.written()
+
+    def send(self, msgs: Sequence[Outgoing]) -> list[Awaitable[object]]:
+        return [*self.pipeline.send(msgs)]
+
+    def generation(self) -> int:
+        return int(self.pipeline.app.consumer_generation_id)
 
 
 def create_app(settings: Settings | None = None, rules: Rules | None = None, batch: bool = True) -> Pipeline:

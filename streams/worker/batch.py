@@ -67,16 +67,53 @@ from faust.types import TP, Message
 
 __all__ = [
     "BATCH_PRODUCER_SETTINGS",
+    "FAUST_PRIVATE_NAMES",
     "BatchCallback",
     "BatchConsumer",
     "BatchFinish",
     "BatchHandler",
     "BatchTransport",
+    "PrivateName",
     "as_current_event",
+    "committed_offsets",
     "install_batch_path",
 ]
 
 log = logging.getLogger("tierstream.batch")
+
+
+@dataclass(frozen=True)
+class PrivateName:
+    """A private Faust / mode / aiokafka name this module relies on."""
+
+    #: ``"module"`` or ``"module:Class"``
+    owner: str
+    name: str
+    #: a function's or method's parameters, in order (``None``: an attribute)
+    params: tuple[str, ...] | None = None
+    #: set on each instance (in ``__init__``), so only an instance has it
+    per_instance: bool = False
+
+
+_DRIVER = "faust.transport.drivers.aiokafka"
+#: Every private name used below (this module is the only one allowed them):
+#: ``tests/test_faust_contract.py`` checks each against the installed packages, so an
+#: upgrade that removes or changes one fails there, naming it, not at run time.
+FAUST_PRIVATE_NAMES: tuple[PrivateName, ...] = (
+    PrivateName("faust.streams", "_current_event"),
+    PrivateName("faust:App", "_transport", per_instance=True),
+    PrivateName(f"{_DRIVER}:AIOKafkaConsumerThread", "_create_worker_consumer", ("self", "transport")),
+    PrivateName(f"{_DRIVER}:AIOKafkaConsumerThread", "_create_client_consumer", ("self", "transport")),
+    PrivateName("aiokafka:AIOKafkaConsumer", "_fetch_max_wait_ms", per_instance=True),
+    PrivateName(f"{_DRIVER}:Consumer", "_new_consumer_thread", ("self",)),
+    PrivateName(f"{_DRIVER}:Consumer", "_getmany", ("self", "active_partitions", "timeout")),
+    PrivateName(f"{_DRIVER}:Consumer", "_to_message", ("self", "tp", "record")),
+    PrivateName(f"{_DRIVER}:Consumer", "_add_gap", ("self", "tp", "offset_from", "offset_to")),
+    *(PrivateName(f"{_DRIVER}:Consumer", name, per_instance=True) for name in (
+        "_thread", "_read_offset", "_active_partitions", "_buffered_partitions", "_commit_every", "_n_acked",
+        "_committed_offset",
+    )),
+)
 
 #: ``faust.App`` settings for the batch path, over :func:`streams.worker.profiles.fast_join_settings`.
 #: That module caps producer batches at one record (``producer_max_batch_size=1``) because
@@ -382,6 +419,12 @@ class BatchTransport(aiokafka_driver.Transport):
 
     Consumer: ClassVar[type] = BatchConsumer
     batch_handler: BatchHandler | None = None
+
+
+def committed_offsets(consumer: object) -> Mapping[TP, int | None]:
+    """The consumer's last committed offset per partition (Faust keeps them in a private dict)."""
+    committed: Mapping[TP, int | None] = getattr(consumer, "_committed_offset", {})
+    return committed
 
 
 def install_batch_path(app: faust.App, handler: BatchHandler) -> BatchTransport:

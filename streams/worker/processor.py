@@ -14,7 +14,7 @@ What a message produces goes two ways:
 * **Tier changes, current tiers, supplier alerts, referral credits** go to
   the *outbox* of the state that produced them and are written with it. The
   worker sends them only after that state write is acknowledged, then clears
-  the outbox (``streams.worker.app``). Sending them first could, after a crash,
+  the outbox (``streams.worker.outbox``). Sending them first could, after a crash,
   publish messages the state never recorded (the redelivered events then
   take another path); writing the state without them would, on redelivery,
   find the events already applied and publish nothing. With the outbox a
@@ -43,7 +43,9 @@ from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names
-from tierstream.streams.worker.metrics import METRICS
+from tierstream.streams.worker.metrics import ServiceMetrics
+
+__all__ = ["DLQ_MAX_BYTES", "BatchStore", "Outgoing", "Processor", "StateCache", "Table"]
 
 #: A dead letter must stay well under the producer's request limit (Faust's default:
 #: 1,000,000 bytes): sending a larger one crashes the worker, and the redelivered message
@@ -153,6 +155,7 @@ class Processor:
     settings: Settings
     rules: Rules
     wall_clock: Callable[[], float] = time.time
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     names: TopicNames = field(init=False)
     grader: Grader = field(init=False)
     watermark: int = 0  # the latest event time seen by this worker
@@ -162,7 +165,7 @@ class Processor:
         self.names = topic_names(self.settings)
         self.grader = Grader(self.rules)
         self._inbound = set(self.names.all_inbound)
-        self._in_counters = {t: METRICS.events_in.labels(topic=t) for t in self.names.all_inbound}
+        self._in_counters = {t: self.metrics.events_in.labels(topic=t) for t in self.names.all_inbound}
 
     def set_rules(self, rules: Rules) -> None:
         """Swap the rules (already validated); states are kept, grading follows the new rules."""
@@ -269,11 +272,11 @@ class Processor:
 
     def _count(self, out: Outcome) -> None:
         if out.status == "duplicate":
-            METRICS.events_duplicate.inc()
+            self.metrics.events_duplicate.inc()
         elif out.status == "too_old":
-            METRICS.events_too_old.inc()
+            self.metrics.events_too_old.inc()
         elif out.status == "too_new":
-            METRICS.events_too_new.inc()
+            self.metrics.events_too_new.inc()
 
     def _stash(self, state: EntityState, out: Outcome, timestamp: float | None) -> bool:
         """Put the outcome's messages in the state's outbox (sent once the state is stored); any?"""
@@ -285,13 +288,13 @@ class Processor:
         msgs: list[Outgoing] = []
         for c in out.changes:
             msgs.extend(self.change_messages(c))
-            METRICS.tier_changes.inc(entity_type=c.entity_type, direction=c.direction)
+            self.metrics.tier_changes.labels(entity_type=c.entity_type, direction=c.direction).inc()
             if timestamp is not None and c.cause != "re-review":
-                METRICS.event_to_change.observe(max(0.0, self.wall_clock() - timestamp))
+                self.metrics.event_to_change.observe(max(0.0, self.wall_clock() - timestamp))
         for a in out.alerts:
             msgs.append(Outgoing(self.names.supplier_alerts, f"supplier:{a.supplier_id}".encode(),
                                  a.model_dump_json().encode()))
-            METRICS.supplier_alerts.inc(severity=a.severity)
+            self.metrics.supplier_alerts.labels(severity=a.severity).inc()
         for cr in out.credits:
             msgs.append(Outgoing(self.names.referral_credits, entity_key("customer", cr.referrer_id).encode(),
                                  cr.model_dump_json().encode()))
@@ -309,7 +312,7 @@ class Processor:
 
     def _dead(self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes,
               reason: str, error: str) -> Outgoing:
-        METRICS.events_invalid.inc(reason=reason)
+        self.metrics.events_invalid.labels(reason=reason).inc()
         if len(error) > DLQ_MAX_ERROR:
             error = f"{error[:DLQ_MAX_ERROR]}... ({len(error):,} characters in all)"
         if key is not None and len(key) > DLQ_MAX_KEY:

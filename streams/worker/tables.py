@@ -11,19 +11,14 @@ exactly those (:meth:`EntityTable.written`).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
 from typing import Any
 
 import faust
 from faust.types import FutureMessage
 
-__all__ = ["EntityTable", "delivered"]
+from tierstream.streams.worker.outbox import delivered
 
-
-async def delivered(futures: Iterable[FutureMessage]) -> None:
-    """Wait until every record is acknowledged by the broker (raises if one failed)."""
-    await asyncio.gather(*futures)
+__all__ = ["EntityTable"]
 
 
 class EntityTable(faust.Table[bytes, bytes]):

@@ -3,7 +3,7 @@
 ``GET /tiers/{entity_type}/{entity_id}``          current tier with its explanation
 ``GET /tiers/{entity_type}/{entity_id}/history``  past changes, newest first (``?limit=N``)
 ``GET /health``                                   ``health()`` as JSON; 503 when not ok
-``GET /metrics``                                  Prometheus text format
+``GET /metrics``                                  Prometheus text format (``prometheus_client``)
 
 Tier lookups read Redis (the same store downstream systems read), not the Faust
 table, so any worker answers for any entity without routing to the partition owner.
@@ -23,13 +23,12 @@ import faust
 from faust.web import Request, Response, View
 
 from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
-from tierstream.streams.worker.metrics import METRICS
+from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 
 __all__ = ["METRICS_CONTENT_TYPE", "register_web"]
 
 log = logging.getLogger(__name__)
 
-METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_HISTORY_LIMIT: Final = 20
 
 
@@ -37,6 +36,7 @@ def register_web(
     app: faust.App,
     store: AsyncTierStore,
     health: Callable[[], dict[str, object]],
+    metrics: ServiceMetrics,
 ) -> None:
     """Add the tierstream views to ``app`` (call before the worker starts)."""
 
@@ -105,9 +105,7 @@ def register_web(
 
         async def get(self, request: Request) -> Response:
             # bytes + explicit header: aiohttp's text= path rewrites the content type.
-            return self.bytes(
-                METRICS.render().encode(), headers={"Content-Type": METRICS_CONTENT_TYPE}
-            )
+            return self.bytes(metrics.render(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     app.page("/tiers/{entity_type}/{entity_id}", name="tierstream-tier")(TierView)
     app.page("/tiers/{entity_type}/{entity_id}/history", name="tierstream-tier-history")(
