@@ -186,9 +186,11 @@ def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def sample(customers: int, suppliers: int, days: int, seed: int, out: Path) -> None:
     """Write a realistic, reproducible mixed event file (with late, duplicated and invalid lines)."""
-    from tierstream.streams.dev.sample import write_sample
+    from tierstream.streams.cli.progress import Progress
+    from tierstream.streams.dev.sample import estimate_lines, write_sample
 
-    stats = write_sample(out, customers=customers, suppliers=suppliers, days=days, seed=seed, progress=True)
+    with Progress(estimate_lines(customers, suppliers, days), "sample") as bar:
+        stats = write_sample(out, customers, suppliers, days, seed, on_progress=bar.update)
     click.echo(f"{out}: {stats}", err=True)
 
 
