@@ -16,14 +16,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
-import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from tierstream.schemas.errors import StoreUnavailable
 from tierstream.schemas.outputs import TierChange
@@ -49,7 +47,6 @@ __all__ = [
     "STREAM_MAXLEN",
     "AsyncTierStore",
     "StoreUnavailable",
-    "TierStore",
     "change_channel",
     "changes_stream_key",
     "history_key",
@@ -250,87 +247,3 @@ class AsyncTierStore:
 
     async def close(self) -> None:
         await _untyped(self._redis).aclose()
-
-
-# --- sync store --------------------------------------------------------------
-
-
-class TierStore:
-    """Blocking variant for tests and the CLI."""
-
-    def __init__(
-        self,
-        client: redis.Redis[str],
-        *,
-        prefix: str = "tierstream",
-        endpoint: str = "redis",
-        history_cap: int = HISTORY_CAP,
-        stream_maxlen: int = STREAM_MAXLEN,
-    ) -> None:
-        self._redis = client
-        self.prefix = prefix
-        self.endpoint = endpoint
-        self.history_cap = history_cap
-        self.stream_maxlen = stream_maxlen
-        self._script = client.register_script(APPLY_LUA)
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = "tierstream",
-        timeout: float = SOCKET_TIMEOUT_S,
-        **kwargs: Any,
-    ) -> TierStore:
-        _check_url(url)
-        client = redis.Redis.from_url(
-            url, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1), **_redis_kwargs(timeout)
-        )
-        return cls(client, prefix=prefix, endpoint=_endpoint(url), **kwargs)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> TierStore:
-        return cls.from_url(
-            settings.redis_url.get_secret_value(), prefix=settings.redis_key_prefix, **kwargs
-        )
-
-    @property
-    def client(self) -> redis.Redis[str]:
-        """The underlying client (tests use it to inspect and clean keys)."""
-        return self._redis
-
-    def apply_change(self, change: TierChange) -> bool:
-        keys, args = script_call(self.prefix, change, self.history_cap, self.stream_maxlen)
-        try:
-            return bool(self._script(keys=keys, args=args))
-        except _CONN_ERRORS as exc:
-            raise _unavailable(self.endpoint, exc) from None
-
-    def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
-        check_entity_type(entity_type)
-        try:
-            raw = self._redis.hgetall(tier_key(self.prefix, entity_type, entity_id))
-        except _CONN_ERRORS as exc:
-            raise _unavailable(self.endpoint, exc) from None
-        return _decode_current(entity_type, entity_id, raw)
-
-    def history(self, entity_type: str, entity_id: str, limit: int = 20) -> list[dict[str, Any]]:
-        check_entity_type(entity_type)
-        limit = max(1, min(limit, self.history_cap))
-        try:
-            items = self._redis.lrange(
-                history_key(self.prefix, entity_type, entity_id), 0, limit - 1
-            )
-        except _CONN_ERRORS as exc:
-            raise _unavailable(self.endpoint, exc) from None
-        return [json.loads(item) for item in items]
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._redis.ping())
-        except Exception:
-            return False
-
-    def close(self) -> None:
-        self._redis.close()
