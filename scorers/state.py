@@ -34,6 +34,38 @@ from typing import Any
 
 import orjson
 
+__all__ = [
+    "CUSTOMER_BUCKET",
+    "CUSTOMER_FIELDS",
+    "C_DAYS_LATE",
+    "C_LATE",
+    "C_ORDERS",
+    "C_PAYMENTS",
+    "C_PLACED",
+    "C_PROFIT",
+    "C_REFERRALS",
+    "C_REVENUE",
+    "DAY",
+    "ORDER_ACTIVE",
+    "ORDER_REVERSED",
+    "ORDER_REVERSED_FIRST",
+    "SUPPLIER_BUCKET",
+    "SUPPLIER_FIELDS",
+    "S_AMOUNT",
+    "S_DELIVERIES",
+    "S_MARKET",
+    "S_ON_TIME",
+    "S_PURCHASES",
+    "S_QTY_ACCEPTED",
+    "S_QTY_DELIVERED",
+    "S_QTY_ORDERED",
+    "S_RESPONSE_MIN",
+    "S_TICKETS",
+    "EntityState",
+    "Manual",
+    "event_hash",
+]
+
 DAY = 86_400
 
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
