@@ -54,7 +54,7 @@ def test_a_metric_names_what_its_formula_reads() -> None:
     ({"formula": "float(orders)", "hint": "{orders} more"}, "hint fields ['orders']"),
     ({"formula": "float(orders)", "fmt": "q"}, "Unknown format code"),
 ])
-def test_a_bad_entry_is_refused_at_import(kwargs: dict[str, str], message: str) -> None:
+def test_a_bad_entry_is_refused_when_built(kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         Metric("new_metric", "customer", "a metric under test", **kwargs)  # type: ignore[arg-type]
 
