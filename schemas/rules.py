@@ -19,26 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tierstream.schemas.errors import RulesError
+from tierstream.scorers.catalog import metrics_of
 
-CUSTOMER_METRICS: dict[str, str] = {
-    "recency_days": "days since the last order (lower is better)",
-    "order_count": "orders in the window, net of cancellations and returns",
-    "revenue": "order amount in the window, net of cancellations and returns",
-    "gross_profit": "amount minus cost of the orders in the window",
-    "on_time_payment_ratio": "share of payments made by their due date",
-    "late_payments": "payments made after their due date",
-    "avg_days_late": "average days late over late payments",
-    "qualified_referrals": "referred customers who have placed an order",
-}
-SUPPLIER_METRICS: dict[str, str] = {
-    "quality_pass_rate": "accepted / delivered quantity",
-    "on_time_rate": "deliveries made by the promised date / deliveries",
-    "fill_rate": "delivered / ordered quantity",
-    "price_index": "amount paid / market reference amount (lower is better)",
-    "avg_first_response_hours": "average hours to first response on service tickets",
-    "deliveries": "deliveries in the window",
-    "purchase_count": "purchase orders in the window",
-}
+# The metrics a dimension may name, with what they measure: the scorers' catalog is the one list.
+CUSTOMER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("customer").items()}
+SUPPLIER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("supplier").items()}
 
 TIER_NAME = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 

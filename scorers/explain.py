@@ -2,55 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 from tierstream.schemas.outputs import NextTier
 from tierstream.schemas.rules import EntityRules, Tier
+from tierstream.scorers.catalog import METRICS
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.metrics import Metrics
 from tierstream.scorers.scale import Scale, apply_scale
 
-# metric -> (lower is better, how to phrase "this much more/less")
-_LOWER_IS_BETTER = {"recency_days", "price_index", "avg_first_response_hours", "late_payments", "avg_days_late"}
-
-
-def _fmt_metric(metric: str, value: float | None) -> str:
-    if value is None:
-        return "no data"
-    if metric.endswith(("_ratio", "_rate")):
-        return f"{value:.1%}"
-    if metric in {"revenue", "gross_profit"}:
-        return f"{value:,.2f}"
-    if metric == "price_index":
-        return f"{value:.3f}"
-    if metric == "avg_first_response_hours":
-        return f"{value:.1f} h"
-    if metric == "recency_days":
-        return f"{value:.0f} days"
-    return f"{value:g}"
-
-
-def _hint(metric: str, current: float, target: float) -> str | None:
-    delta = target - current
-    if metric == "order_count":
-        n = math.ceil(delta - 1e-9)
-        return f"{n} more order{'s' if n != 1 else ''} in the window"
-    if metric == "qualified_referrals":
-        n = math.ceil(delta - 1e-9)
-        return f"{n} more qualified referral{'s' if n != 1 else ''}"
-    if metric == "revenue":
-        return f"{math.ceil(delta):,} more revenue in the window"
-    if metric == "gross_profit":
-        return f"{math.ceil(delta):,} more gross profit in the window"
-    if metric == "recency_days":
-        return "an order today"
-    if metric == "price_index":
-        return f"prices at {target:.3f} of market or lower"
-    if metric == "avg_first_response_hours":
-        return f"first responses within {target:.1f} h on average"
-    if metric.endswith(("_ratio", "_rate")):
-        return f"{metric.replace('_', ' ')} of {target:.1%}"
-    return None
+__all__ = ["next_tier", "reasons"]
 
 
 def next_tier(
@@ -79,13 +38,14 @@ def next_tier(
             if needed > 100 + 1e-9:
                 continue
             sc = scales[name] if scales is not None else Scale(dim.scale)
-            if dim.metric in _LOWER_IS_BETTER:
+            metric = METRICS[dim.metric]
+            if metric.lower_is_better:
                 x = sc.first_x_down_reaching(value, needed)
             else:
                 x = sc.first_x_reaching(value, needed, rising=True)
             if x is None:
                 continue
-            text = _hint(dim.metric, value, x)
+            text = metric.hint_to(value, x)
             if text:
                 hints.append((dim.weight, text))
     hints.sort(key=lambda h: -h[0])
@@ -120,12 +80,12 @@ def reasons(
         label = dim.label or name
         what = dim.metric.replace("_", " ")
         if before is None:
-            value = _fmt_metric(dim.metric, metrics.get(dim.metric))
+            value = METRICS[dim.metric].show(metrics.get(dim.metric))
             out.append(f"{label} now scored {after:.0f} ({what} {value})")
         elif after is None:
             out.append(f"{label} no longer scored (no {what} in the window)")
         else:
-            value = _fmt_metric(dim.metric, metrics.get(dim.metric))
+            value = METRICS[dim.metric].show(metrics.get(dim.metric))
             way = "up" if after > before else "down"
             out.append(f"{label} {way} from {before:.0f} to {after:.0f} ({what} {value})")
     return out

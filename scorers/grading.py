@@ -10,6 +10,18 @@ from tierstream.schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tie
 from tierstream.scorers.metrics import Metrics
 from tierstream.scorers.scale import Scale
 
+__all__ = [
+    "SEGMENTS",
+    "Composite",
+    "Dim",
+    "compile_dims",
+    "composite",
+    "held_tier",
+    "hold_lapses",
+    "raw_tier_index",
+    "rfm_segment",
+    "tier_index",
+]
 
 class Composite(NamedTuple):
     """A weighted score (a tuple: built once per grade, on the hot path)."""

@@ -1,17 +1,19 @@
 """Raw metrics of an entity over its window, from the day-bucket totals.
 
-A metric is ``None`` when there is no evidence for it (no payments yet, no
-deliveries, no service tickets): the composite leaves that dimension out
-rather than scoring the entity zero for missing data.
+The metrics and their formulas are the catalog's (``scorers/catalog.py``);
+this module compiles them, once per entity type at import, into one function
+with the formulas inline (:func:`customer_metrics`, :func:`supplier_metrics`):
+the same arithmetic, and the same cost, as one written out by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from tierstream.scorers.catalog import BUCKETS, CONTEXT, FORMULA_BUILTINS, EntityKind, metrics_of
 from tierstream.scorers.state import (
-    C_DAYS_LATE,
     C_LATE,
     C_ORDERS,
     C_PAYMENTS,
@@ -20,47 +22,48 @@ from tierstream.scorers.state import (
     C_REFERRALS,
     C_REVENUE,
     DAY,
-    S_AMOUNT,
     S_DELIVERIES,
-    S_MARKET,
-    S_ON_TIME,
     S_PURCHASES,
-    S_QTY_ACCEPTED,
-    S_QTY_DELIVERED,
-    S_QTY_ORDERED,
-    S_RESPONSE_MIN,
     S_TICKETS,
     EntityState,
 )
 
+__all__ = [
+    "Metrics",
+    "aggregates_of",
+    "compile_metrics",
+    "customer_metrics",
+    "last_order_day",
+    "supplier_metrics",
+    "window_totals",
+]
+
 Metrics = dict[str, float | None]
 
 
-def customer_metrics(t: list[int], today: int, last_order_day: int | None) -> Metrics:
-    payments, late = t[C_PAYMENTS], t[C_LATE]
-    return {
-        "recency_days": None if last_order_day is None else float(today - last_order_day),
-        "order_count": float(t[C_ORDERS]),
-        "revenue": t[C_REVENUE] / 100,
-        "gross_profit": t[C_PROFIT] / 100,
-        "on_time_payment_ratio": (payments - late) / payments if payments else None,
-        "late_payments": float(late),
-        "avg_days_late": t[C_DAYS_LATE] / late if late else 0.0,
-        "qualified_referrals": float(t[C_REFERRALS]),
-    }
+def compile_metrics(entity: EntityKind) -> Callable[..., Metrics]:
+    """One function ``(totals, *context) -> Metrics`` computing every metric of ``entity``.
+
+    Its source is the catalog's formulas in a dict display, the totals unpacked
+    into the bucket fields' names first.
+    """
+    params = ", ".join(("t", *CONTEXT[entity]))
+    items = "".join(f"        {m.name!r}: ({m.formula}),\n" for m in metrics_of(entity).values())
+    source = (
+        f"def {entity}_metrics({params}):\n"
+        f"    {', '.join(BUCKETS[entity])}, = t\n"
+        f"    return {{\n{items}    }}\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<{entity} metrics>", "exec"), {"__builtins__": FORMULA_BUILTINS}, namespace)
+    return cast(Callable[..., Metrics], namespace[f"{entity}_metrics"])
 
 
-def supplier_metrics(t: list[int]) -> Metrics:
-    delivered, tickets = t[S_QTY_DELIVERED], t[S_TICKETS]
-    return {
-        "quality_pass_rate": t[S_QTY_ACCEPTED] / delivered if delivered else None,
-        "on_time_rate": t[S_ON_TIME] / t[S_DELIVERIES] if t[S_DELIVERIES] else None,
-        "fill_rate": delivered / t[S_QTY_ORDERED] if t[S_QTY_ORDERED] else None,
-        "price_index": t[S_AMOUNT] / t[S_MARKET] if t[S_MARKET] else None,
-        "avg_first_response_hours": t[S_RESPONSE_MIN] / 60 / tickets if tickets else None,
-        "deliveries": float(t[S_DELIVERIES]),
-        "purchase_count": float(t[S_PURCHASES]),
-    }
+#: ``customer_metrics(totals, today, last_order_day)``: the customer metrics of window ``totals``
+#: graded on ``today``, the customer's last order (up to ``today``) on ``last_order_day``
+customer_metrics: Callable[[list[int], int, int | None], Metrics] = compile_metrics("customer")
+#: ``supplier_metrics(totals)``: the supplier metrics of window ``totals``
+supplier_metrics: Callable[[list[int]], Metrics] = compile_metrics("supplier")
 
 
 def last_order_day(state: EntityState, day: int) -> int | None:

@@ -6,6 +6,14 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 
+__all__ = [
+    "Points",
+    "Scale",
+    "apply_scale",
+    "first_x_down_reaching",
+    "first_x_reaching",
+]
+
 Points = Sequence[tuple[float, float]]
 
 

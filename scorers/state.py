@@ -34,13 +34,53 @@ from typing import Any
 
 import orjson
 
+__all__ = [
+    "CUSTOMER_BUCKET",
+    "CUSTOMER_FIELDS",
+    "C_DAYS_LATE",
+    "C_LATE",
+    "C_ORDERS",
+    "C_PAYMENTS",
+    "C_PLACED",
+    "C_PROFIT",
+    "C_REFERRALS",
+    "C_REVENUE",
+    "DAY",
+    "ORDER_ACTIVE",
+    "ORDER_REVERSED",
+    "ORDER_REVERSED_FIRST",
+    "SUPPLIER_BUCKET",
+    "SUPPLIER_FIELDS",
+    "S_AMOUNT",
+    "S_DELIVERIES",
+    "S_MARKET",
+    "S_ON_TIME",
+    "S_PURCHASES",
+    "S_QTY_ACCEPTED",
+    "S_QTY_DELIVERED",
+    "S_QTY_ORDERED",
+    "S_RESPONSE_MIN",
+    "S_TICKETS",
+    "EntityState",
+    "Manual",
+    "event_hash",
+]
+
 DAY = 86_400
 
-# Customer day-bucket fields (C_PLACED counts orders placed that day even if later
-# reversed: recency is about the last time the customer bought).
-C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED = range(8)
-CUSTOMER_FIELDS = 8
-# Supplier day-bucket fields.
+# Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
+# by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
+# reversed: recency is about the last time the customer bought. Money in cents.
+CUSTOMER_BUCKET = (
+    "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
+)
+C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED = range(len(CUSTOMER_BUCKET))
+CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
+# Supplier day-bucket fields (response times in minutes).
+SUPPLIER_BUCKET = (
+    "deliveries", "on_time", "qty_ordered", "qty_delivered", "qty_accepted",
+    "purchases", "amount_cents", "market_cents", "tickets", "response_minutes",
+)
 (
     S_DELIVERIES,
     S_ON_TIME,
@@ -52,8 +92,8 @@ CUSTOMER_FIELDS = 8
     S_MARKET,
     S_TICKETS,
     S_RESPONSE_MIN,
-) = range(10)
-SUPPLIER_FIELDS = 10
+) = range(len(SUPPLIER_BUCKET))
+SUPPLIER_FIELDS = len(SUPPLIER_BUCKET)
 
 # orders[order_id] = [day, status, *contribution]
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)

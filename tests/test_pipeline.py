@@ -6,6 +6,7 @@ agree with it entity by entity.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from tierstream.streams.client import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.offline.score import read_lines
-from tierstream.streams.store.redis import TierStore
+from tierstream.streams.store.redis import AsyncTierStore
 
 pytestmark = pytest.mark.integration
 
@@ -111,13 +112,16 @@ def test_tier_changes_reach_topics_and_redis(stream: Stream, sample: Path) -> No
     last: dict[tuple[str, str], TierChange] = {}
     for c in changes:
         last[(c.entity_type, c.entity_id)] = c
-    store = TierStore.from_settings(stream.settings)
 
-    def redis_caught_up() -> bool:
-        return all((cur := store.get(k[0], k[1])) is not None and cur["change_id"] == c.change_id
-                   for k, c in last.items())
+    async def in_redis() -> dict[tuple[str, str], str | None]:
+        store = AsyncTierStore.from_settings(stream.settings)
+        try:
+            return {k: cur["change_id"] if (cur := await store.get(*k)) else None for k in last}
+        finally:
+            await store.close()
 
-    poll(redis_caught_up, 60, "Redis to hold the latest change of every entity")
+    latest = {k: c.change_id for k, c in last.items()}
+    poll(lambda: asyncio.run(in_redis()) == latest, 60, "Redis to hold the latest change of every entity")
     alerts = _read_topic(stream, stream.settings.topic("supplier-alerts"))
     downgrades = [c for c in changes if c.entity_type == "supplier" and c.direction == "downgrade"]
     assert len(alerts) == len(downgrades)

@@ -1,4 +1,4 @@
-"""The Redis tier store against a real Redis at 127.0.0.1:6379.
+"""The Redis tier store (``AsyncTierStore``, run with asyncio) against a real Redis at 127.0.0.1:6379.
 
 Every test uses its own key prefix and deletes its keys afterwards, so tests can
 run in parallel with each other and with anything else using that Redis.
@@ -12,8 +12,11 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -25,7 +28,6 @@ from tierstream.streams.store.redis import (
     HISTORY_CAP,
     AsyncTierStore,
     StoreUnavailable,
-    TierStore,
     change_channel,
     changes_stream_key,
     history_key,
@@ -36,6 +38,7 @@ from tierstream.streams.store.redis import (
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 DEAD_URL = "redis://:s3cret@127.0.0.1:1/0"
+T = TypeVar("T")
 
 
 def _redis_up() -> bool:
@@ -90,19 +93,52 @@ def prefix() -> Iterator[str]:
     r.close()
 
 
+@dataclass
+class Store:
+    """An :class:`AsyncTierStore` driven from a sync test on one event loop, and a plain
+    client to look at the keys as they are stored."""
+
+    runner: asyncio.Runner
+    store: AsyncTierStore
+    raw: redis.Redis[str]
+
+    def run(self, step: Coroutine[Any, Any, T]) -> T:
+        return self.runner.run(step)
+
+    def apply(self, c: TierChange) -> bool:
+        return self.run(self.store.apply_change(c))
+
+    def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
+        return self.run(self.store.get(entity_type, entity_id))
+
+    def history(self, entity_type: str, entity_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        return self.run(self.store.history(entity_type, entity_id, limit))
+
+
+@contextmanager
+def open_store(url: str, prefix: str, **kwargs: Any) -> Iterator[Store]:
+    with asyncio.Runner() as runner:
+        s = AsyncTierStore.from_url(url, prefix=prefix, **kwargs)
+        raw = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            yield Store(runner, s, raw)
+        finally:
+            runner.run(s.close())
+            raw.close()
+
+
 @pytest.fixture
-def store(prefix: str) -> Iterator[TierStore]:
-    s = TierStore.from_url(REDIS_URL, prefix=prefix)
-    yield s
-    s.close()
+def store(prefix: str) -> Iterator[Store]:
+    with open_store(REDIS_URL, prefix) as s:
+        yield s
 
 
 # --- apply / get -------------------------------------------------------------
 
 
-def test_apply_then_get_decodes_everything(store: TierStore, prefix: str) -> None:
+def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     c = change(2, entity_id="acme:eu/1")  # ':' and '/' in ids are fine
-    assert store.apply_change(c) is True
+    assert store.apply(c) is True
 
     got = store.get("customer", "acme:eu/1")
     assert got is not None
@@ -123,7 +159,7 @@ def test_apply_then_get_decodes_everything(store: TierStore, prefix: str) -> Non
     assert abs(updated - datetime.now(UTC)) < timedelta(minutes=1)
 
     # the raw hash is what the key layout documents
-    raw = store.client.hgetall(tier_key(prefix, "customer", "acme:eu/1"))
+    raw = store.raw.hgetall(tier_key(prefix, "customer", "acme:eu/1"))
     assert set(raw) == {
         "tier", "score", "previous_tier", "direction", "components", "reasons", "next_tier",
         "rules_version", "change_id", "seq", "occurred_at", "updated_at",
@@ -131,20 +167,20 @@ def test_apply_then_get_decodes_everything(store: TierStore, prefix: str) -> Non
     assert raw["seq"] == "2"
 
 
-def test_initial_change_has_no_previous_tier(store: TierStore) -> None:
-    assert store.apply_change(change(1)) is True
+def test_initial_change_has_no_previous_tier(store: Store) -> None:
+    assert store.apply(change(1)) is True
     got = store.get("customer", "c-1")
     assert got is not None
     assert got["previous_tier"] is None
     assert got["direction"] == "initial"
 
 
-def test_get_unknown_returns_none(store: TierStore) -> None:
+def test_get_unknown_returns_none(store: Store) -> None:
     assert store.get("supplier", "nobody") is None
     assert store.history("supplier", "nobody", 10) == []
 
 
-def test_get_rejects_unknown_entity_type(store: TierStore) -> None:
+def test_get_rejects_unknown_entity_type(store: Store) -> None:
     with pytest.raises(ValueError, match="entity_type"):
         store.get("partner", "x")
 
@@ -152,43 +188,43 @@ def test_get_rejects_unknown_entity_type(store: TierStore) -> None:
 # --- idempotency and monotonicity ---------------------------------------------
 
 
-def test_reapplying_the_same_change_changes_nothing(store: TierStore, prefix: str) -> None:
+def test_reapplying_the_same_change_changes_nothing(store: Store, prefix: str) -> None:
     c = change(1)
-    assert store.apply_change(c) is True
-    before = store.client.hgetall(tier_key(prefix, "customer", "c-1"))
-    assert store.apply_change(c) is False
-    assert store.apply_change(c) is False
+    assert store.apply(c) is True
+    before = store.raw.hgetall(tier_key(prefix, "customer", "c-1"))
+    assert store.apply(c) is False
+    assert store.apply(c) is False
     # not even updated_at moves
-    assert store.client.hgetall(tier_key(prefix, "customer", "c-1")) == before
-    assert store.client.llen(history_key(prefix, "customer", "c-1")) == 1
-    assert store.client.xlen(changes_stream_key(prefix)) == 1
+    assert store.raw.hgetall(tier_key(prefix, "customer", "c-1")) == before
+    assert store.raw.llen(history_key(prefix, "customer", "c-1")) == 1
+    assert store.raw.xlen(changes_stream_key(prefix)) == 1
 
 
-def test_older_change_after_newer_is_ignored(store: TierStore, prefix: str) -> None:
-    assert store.apply_change(change(3)) is True
-    assert store.apply_change(change(2)) is False
-    assert store.apply_change(change(1)) is False
+def test_older_change_after_newer_is_ignored(store: Store, prefix: str) -> None:
+    assert store.apply(change(3)) is True
+    assert store.apply(change(2)) is False
+    assert store.apply(change(1)) is False
     got = store.get("customer", "c-1")
     assert got is not None
     assert got["seq"] == 3
     assert got["tier"] == "gold"
     assert [h["change_id"] for h in store.history("customer", "c-1", 10)] == ["tc:customer:c-1:3"]
-    assert store.client.xlen(changes_stream_key(prefix)) == 1
+    assert store.raw.xlen(changes_stream_key(prefix)) == 1
 
 
-def test_seq_compares_numerically_not_as_text(store: TierStore) -> None:
-    assert store.apply_change(change(9)) is True
-    assert store.apply_change(change(10)) is True  # "10" < "9" as text
-    assert store.apply_change(change(9)) is False
+def test_seq_compares_numerically_not_as_text(store: Store) -> None:
+    assert store.apply(change(9)) is True
+    assert store.apply(change(10)) is True  # "10" < "9" as text
+    assert store.apply(change(9)) is False
     got = store.get("customer", "c-1")
     assert got is not None
     assert got["seq"] == 10
 
 
-def test_entities_are_independent(store: TierStore) -> None:
-    assert store.apply_change(change(5, entity_id="a")) is True
-    assert store.apply_change(change(1, entity_id="b")) is True
-    assert store.apply_change(change(1, entity_id="a", entity_type="supplier")) is True
+def test_entities_are_independent(store: Store) -> None:
+    assert store.apply(change(5, entity_id="a")) is True
+    assert store.apply(change(1, entity_id="b")) is True
+    assert store.apply(change(1, entity_id="a", entity_type="supplier")) is True
     a, b = store.get("customer", "a"), store.get("customer", "b")
     s = store.get("supplier", "a")
     assert a is not None and b is not None and s is not None
@@ -199,11 +235,10 @@ def test_entities_are_independent(store: TierStore) -> None:
 
 
 def test_history_newest_first_and_capped(prefix: str) -> None:
-    small = TierStore.from_url(REDIS_URL, prefix=prefix, history_cap=5)
-    try:
+    with open_store(REDIS_URL, prefix, history_cap=5) as small:
         for seq in range(1, 9):
-            assert small.apply_change(change(seq)) is True
-        assert small.client.llen(history_key(prefix, "customer", "c-1")) == 5
+            assert small.apply(change(seq)) is True
+        assert small.raw.llen(history_key(prefix, "customer", "c-1")) == 5
         hist = small.history("customer", "c-1", 100)  # limit clamped to the cap
         assert [h["change_id"].rsplit(":", 1)[1] for h in hist] == ["8", "7", "6", "5", "4"]
         assert [h["change_id"] for h in small.history("customer", "c-1", 2)] == [
@@ -212,26 +247,24 @@ def test_history_newest_first_and_capped(prefix: str) -> None:
         ]
         # entries are full TierChange documents
         assert TierChange.model_validate(hist[0]) == change(8)
-    finally:
-        small.close()
 
 
-def test_default_history_cap(store: TierStore) -> None:
-    assert store.history_cap == HISTORY_CAP == 100
+def test_default_history_cap(store: Store) -> None:
+    assert store.store.history_cap == HISTORY_CAP == 100
 
 
-def test_stream_gets_one_entry_per_applied_change(store: TierStore, prefix: str) -> None:
+def test_stream_gets_one_entry_per_applied_change(store: Store, prefix: str) -> None:
     for seq in (1, 2, 2, 1, 3, 3):
-        store.apply_change(change(seq))
+        store.apply(change(seq))
     key = changes_stream_key(prefix)
-    assert store.client.xlen(key) == 3
-    entries = store.client.xrange(key)
+    assert store.raw.xlen(key) == 3
+    entries = store.raw.xrange(key)
     assert [set(fields) for _, fields in entries] == [{"change"}] * 3
     decoded = [TierChange.model_validate_json(fields["change"]) for _, fields in entries]
     assert decoded == [change(1), change(2), change(3)]
 
 
-def test_pubsub_message_is_published(store: TierStore, prefix: str) -> None:
+def test_pubsub_message_is_published(store: Store, prefix: str) -> None:
     listener = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     pubsub = listener.pubsub()
     try:
@@ -244,8 +277,8 @@ def test_pubsub_message_is_published(store: TierStore, prefix: str) -> None:
         assert confirmed, "no subscribe confirmation"
 
         c = change(1, entity_id="s-9", entity_type="supplier")
-        assert store.apply_change(c) is True
-        assert store.apply_change(c) is False  # a replay publishes nothing
+        assert store.apply(c) is True
+        assert store.apply(c) is False  # a replay publishes nothing
 
         received: list[str] = []
         deadline = time.monotonic() + 5
@@ -321,11 +354,11 @@ def test_from_settings_uses_secret_url_and_prefix(prefix: str) -> None:
             await s.close()
 
     asyncio.run(run())
-    sync = TierStore.from_settings(settings)
+    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        assert sync.get("customer", "c-1") is not None
+        assert r.hget(tier_key(prefix, "customer", "c-1"), "change_id") == "tc:customer:c-1:1"
     finally:
-        sync.close()
+        r.close()
 
 
 # --- outages ---------------------------------------------------------------------
@@ -336,22 +369,6 @@ def _assert_safe(exc: StoreUnavailable) -> None:
     assert "127.0.0.1:1" in str(exc)
     assert "s3cret" not in text
     assert "redis://" not in text
-
-
-def test_store_unavailable_sync_hides_secret() -> None:
-    s = TierStore.from_url(DEAD_URL, prefix="tstest-dead")
-    try:
-        assert s.ping() is False
-        for call in (
-            lambda: s.get("customer", "x"),
-            lambda: s.history("customer", "x", 5),
-            lambda: s.apply_change(change(1)),
-        ):
-            with pytest.raises(StoreUnavailable) as info:
-                call()
-            _assert_safe(info.value)
-    finally:
-        s.close()
 
 
 def test_store_unavailable_async_hides_secret() -> None:
@@ -407,7 +424,7 @@ def test_unresponsive_redis_times_out_as_unavailable() -> None:
 
 def test_bad_url_scheme_does_not_echo_the_url() -> None:
     with pytest.raises(ValueError) as info:
-        TierStore.from_url("http://:s3cret@127.0.0.1:6379/0")
+        AsyncTierStore.from_url("http://:s3cret@127.0.0.1:6379/0")
     assert "s3cret" not in str(info.value)
 
 

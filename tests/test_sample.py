@@ -94,6 +94,14 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path, sample: Parsed) -> None
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_progress_is_reported_line_by_line_to_the_callback(tmp_path: Path, sample: Parsed) -> None:
+    done: list[int] = []
+    stats = write_sample(tmp_path / "s.jsonl", CUSTOMERS, SUPPLIERS, DAYS, SEED, on_progress=done.append)
+    assert sum(done) == stats.lines == len(sample.lines)
+    assert len(done) > 1 and all(n == 8192 for n in done[:-1])  # in batches: a bar is not drawn per line
+    assert (tmp_path / "s.jsonl").read_bytes() == sample.path.read_bytes()
+
+
 def test_generate_yields_the_file_lines(sample: Parsed) -> None:
     lines = list(generate(CUSTOMERS, SUPPLIERS, DAYS, SEED))
     assert lines == sample.lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tierstream.schemas.outputs import TierChange
 from tierstream.streams.dev.harness import Deployment, Publisher, poll
 from tierstream.streams.kafka.read import read_to_end
 from tierstream.streams.kafka.topics import entity_key
-from tierstream.streams.store.redis import TierStore
+from tierstream.streams.store.redis import AsyncTierStore
 
 __all__ = ["scenario_redis"]
 
@@ -97,13 +98,15 @@ def _redis_restart_checks(dep: Deployment, fig: Figures, down_at: float) -> None
     fig.check(all(latest[k][1] < down_at for k in lost_with_redis if k in latest),
               "an entity whose latest change came after the outage is missing from Redis")
     # Resync: replay the whole tier-changes topic through the same idempotent script.
-    store = TierStore.from_url(redis_of(dep).url, prefix=dep.settings.redis_key_prefix)
-    applied = 0
-    try:
-        for r in read_to_end(dep.settings, dep.names.tier_changes):
-            applied += store.apply_change(TierChange.model_validate_json(r.value))
-    finally:
-        store.close()
+    async def resync() -> int:
+        store = AsyncTierStore.from_url(redis_of(dep).url, prefix=dep.settings.redis_key_prefix)
+        try:
+            return sum([await store.apply_change(TierChange.model_validate_json(r.value))
+                        for r in read_to_end(dep.settings, dep.names.tier_changes)])
+        finally:
+            await store.close()
+
+    applied = asyncio.run(resync())
     fig.facts["resync from the topic: changes applied / behind after"] = (
         f"{applied} / {len(redis_behind(dep, states))}")
     still = redis_behind(dep, states)

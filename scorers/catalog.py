@@ -1,0 +1,152 @@
+"""The metrics entities are graded on: one :class:`Metric` each, and the only place a metric is defined.
+
+Everything else reads it from here: the rules accept a dimension's metric
+when it is in :data:`METRICS` for that entity type (``schemas/rules.py``),
+``scorers/metrics.py`` compiles the formulas of an entity type into the one
+function the engine calls per grade, and the explanations take a metric's
+direction, format and hint from its entry. Adding a metric is one entry in
+:data:`METRICS`, plus a day-bucket field in ``scorers/state.py`` (and the
+engine line that fills it) when it reads a counter that does not exist yet.
+
+A formula is a Python expression over the entity's window totals, named as
+the bucket fields are (:data:`~tierstream.scorers.state.CUSTOMER_BUCKET`,
+:data:`~tierstream.scorers.state.SUPPLIER_BUCKET`), and over the entity's
+:data:`CONTEXT`. It is ``None`` when there is no evidence for the metric (no
+payments yet, no deliveries...): the composite then leaves the dimension out
+rather than scoring the entity zero for missing data. Formulas are text so
+that they can be compiled together, inline, into one function: the scorer
+grades about once and a half per event, and a call per metric would cost
+more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from string import Formatter
+from typing import Literal
+
+from tierstream.scorers.state import CUSTOMER_BUCKET, SUPPLIER_BUCKET
+
+__all__ = ["BUCKETS", "CONTEXT", "FORMULA_BUILTINS", "METRICS", "EntityKind", "Metric", "metrics_of"]
+
+EntityKind = Literal["customer", "supplier"]
+
+#: the bucket fields a formula reads, per entity type (window totals, integers)
+BUCKETS: dict[EntityKind, tuple[str, ...]] = {"customer": CUSTOMER_BUCKET, "supplier": SUPPLIER_BUCKET}
+#: what else a formula may read: the day graded (epoch days) and the last day up to it on which
+#: the customer placed an order (``None``: never)
+CONTEXT: dict[EntityKind, tuple[str, ...]] = {"customer": ("today", "last_order_day"), "supplier": ()}
+#: the builtins a formula may call
+FORMULA_BUILTINS = {"float": float}
+
+_HINT_FIELDS = frozenset({"n", "s", "amount", "target"})
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric: what it reads and computes, which way is better, and how it is put in words.
+
+    ``fmt`` and ``unit`` show a value (``format(value, fmt) + unit``). ``hint`` is
+    what it would take to reach the next tier, a template over ``{n}`` (the whole
+    units still needed) and ``{s}`` (``"s"`` unless ``n`` is 1), ``{amount}`` (the
+    increase needed, rounded up, with thousands separators) and ``{target}`` (the
+    value to reach, shown as the metric is); ``None``: no hint for this metric.
+    """
+
+    name: str
+    entity: EntityKind
+    description: str
+    formula: str
+    lower_is_better: bool = False
+    fmt: str = "g"
+    unit: str = ""
+    hint: str | None = None
+    #: the bucket fields and context the formula reads (derived from it)
+    reads: tuple[str, ...] = field(init=False)
+    _hint_fields: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        allowed = {*BUCKETS[self.entity], *CONTEXT[self.entity]}
+        try:
+            names = compile(self.formula, f"<metric {self.name}>", "eval").co_names
+        except SyntaxError as exc:
+            raise ValueError(f"metric {self.name}: formula {self.formula!r} is not an expression: {exc.msg}") from None
+        unknown = sorted(set(names) - allowed - set(FORMULA_BUILTINS))
+        if unknown:
+            raise ValueError(f"metric {self.name}: formula reads {', '.join(unknown)}, not a {self.entity} "
+                             f"bucket field or context ({', '.join(sorted(allowed))})")
+        object.__setattr__(self, "reads", tuple(n for n in dict.fromkeys(names) if n in allowed))
+        fields = frozenset(f for _, f, _, _ in Formatter().parse(self.hint or "") if f is not None)
+        if not fields <= _HINT_FIELDS:
+            raise ValueError(f"metric {self.name}: hint fields {sorted(fields - _HINT_FIELDS)} are not "
+                             f"among {sorted(_HINT_FIELDS)}")
+        object.__setattr__(self, "_hint_fields", fields)
+        format(1.0, self.fmt)  # a bad format spec fails here, not in an explanation
+
+    def show(self, value: float | None) -> str:
+        """The value in words: ``"95.0%"``, ``"12 days"``; ``"no data"`` for ``None``."""
+        return "no data" if value is None else format(value, self.fmt) + self.unit
+
+    def hint_to(self, current: float, target: float) -> str | None:
+        """What moving from ``current`` to ``target`` means, in words (``None``: no hint)."""
+        if self.hint is None:
+            return None
+        fields = self._hint_fields
+        delta = target - current
+        n = math.ceil(delta - 1e-9) if "n" in fields or "s" in fields else 0
+        return self.hint.format(
+            n=n,
+            s="s" if n != 1 else "",
+            amount=f"{math.ceil(delta):,}" if "amount" in fields else "",
+            target=self.show(target) if "target" in fields else "",
+        )
+
+
+_CATALOG = (
+    # --- customers ---------------------------------------------------------------------
+    Metric("recency_days", "customer", "days since the last order (lower is better)",
+           "None if last_order_day is None else float(today - last_order_day)",
+           lower_is_better=True, fmt=".0f", unit=" days", hint="an order today"),
+    Metric("order_count", "customer", "orders in the window, net of cancellations and returns",
+           "float(orders)", hint="{n} more order{s} in the window"),
+    Metric("revenue", "customer", "order amount in the window, net of cancellations and returns",
+           "revenue_cents / 100", fmt=",.2f", hint="{amount} more revenue in the window"),
+    Metric("gross_profit", "customer", "amount minus cost of the orders in the window",
+           "profit_cents / 100", fmt=",.2f", hint="{amount} more gross profit in the window"),
+    Metric("on_time_payment_ratio", "customer", "share of payments made by their due date",
+           "(payments - payments_late) / payments if payments else None",
+           fmt=".1%", hint="on time payment ratio of {target}"),
+    Metric("late_payments", "customer", "payments made after their due date",
+           "float(payments_late)", lower_is_better=True),
+    Metric("avg_days_late", "customer", "average days late over late payments",
+           "days_late / payments_late if payments_late else 0.0", lower_is_better=True),
+    Metric("qualified_referrals", "customer", "referred customers who have placed an order",
+           "float(referrals)", hint="{n} more qualified referral{s}"),
+    # --- suppliers ---------------------------------------------------------------------
+    Metric("quality_pass_rate", "supplier", "accepted / delivered quantity",
+           "qty_accepted / qty_delivered if qty_delivered else None",
+           fmt=".1%", hint="quality pass rate of {target}"),
+    Metric("on_time_rate", "supplier", "deliveries made by the promised date / deliveries",
+           "on_time / deliveries if deliveries else None", fmt=".1%", hint="on time rate of {target}"),
+    Metric("fill_rate", "supplier", "delivered / ordered quantity",
+           "qty_delivered / qty_ordered if qty_ordered else None", fmt=".1%", hint="fill rate of {target}"),
+    Metric("price_index", "supplier", "amount paid / market reference amount (lower is better)",
+           "amount_cents / market_cents if market_cents else None",
+           lower_is_better=True, fmt=".3f", hint="prices at {target} of market or lower"),
+    Metric("avg_first_response_hours", "supplier", "average hours to first response on service tickets",
+           "response_minutes / 60 / tickets if tickets else None",
+           lower_is_better=True, fmt=".1f", unit=" h", hint="first responses within {target} on average"),
+    Metric("deliveries", "supplier", "deliveries in the window", "float(deliveries)"),
+    Metric("purchase_count", "supplier", "purchase orders in the window", "float(purchases)"),
+)
+
+#: every metric by name (names are unique across entity types: explanations look them up by name)
+METRICS: dict[str, Metric] = {m.name: m for m in _CATALOG}
+if len(METRICS) != len(_CATALOG):
+    raise ValueError("metric names must be unique across entity types")
+
+
+def metrics_of(entity: EntityKind) -> dict[str, Metric]:
+    """The metrics of one entity type, in catalog order."""
+    return {m.name: m for m in _CATALOG if m.entity == entity}

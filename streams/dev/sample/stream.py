@@ -1,0 +1,98 @@
+"""The stream of lines: events in time order, with late, duplicated and invalid lines mixed in."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from tierstream.streams.dev.sample.clock import DAY, HOUR
+from tierstream.streams.dev.sample.core import K_READY, K_SUPPLIER
+from tierstream.streams.dev.sample.customers import CustomerSimulation
+from tierstream.streams.dev.sample.invalid import InvalidLines
+from tierstream.streams.dev.sample.suppliers import SupplierSimulation
+
+__all__ = ["Simulation"]
+
+MAX_LATE = 4 * DAY  # how far behind the latest emitted event a late line may come
+
+
+class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
+    """The whole simulation: customers, suppliers and invalid lines over one heap and one random source."""
+
+    def run(self) -> Iterator[bytes]:
+        self._setup_customers()
+        self._setup_suppliers()
+        rng = self.rng
+        stats = self.stats
+        counts = stats.counts
+        heap = self.heap
+        # Held-back lines: (release time, seq, event time in whole seconds, line, is duplicate).
+        delayed: list[tuple[float, int, int, bytes, bool]] = []
+        dumps = orjson.dumps
+        heappop = heapq.heappop
+        heappush = heapq.heappush
+        inv_cut = self.invalid_ratio
+        late_cut = self.late_cut
+        dup_cut = self.dup_cut
+        latest = -1  # whole-second time of the latest event emitted in order
+        carried: list[tuple[int, bytes]] = []
+        while heap:
+            t, _, kind, obj = heappop(heap)
+            # Release held lines that are due. A late line that would still be in order
+            # (nothing later was emitted while it was held: a quiet spell) is carried past
+            # the current event instead, unless that would make it more than MAX_LATE late.
+            while delayed and delayed[0][0] <= t:
+                _, _, t0, held, duplicate = heappop(delayed)
+                if not duplicate and t0 >= latest and int(t) - t0 <= MAX_LATE:
+                    carried.append((t0, held))
+                    continue
+                yield held
+                stats.lines += 1
+                if not duplicate and t0 < latest:
+                    stats.late += 1
+            if kind == K_READY:
+                event: dict[str, Any] = obj
+            elif kind == K_SUPPLIER:
+                event = self._purchase_order(obj, t)
+            else:
+                event = self._customer_order(obj, t)
+            self.event_no += 1
+            event["event_id"] = f"e{self.event_no:09d}"
+            line = dumps(event)
+            counts[event["type"]] += 1
+            roll = rng.random()
+            if roll >= dup_cut:
+                yield line
+                stats.lines += 1
+                latest = int(t)
+            elif roll < inv_cut:
+                yield line
+                yield self._invalid(event)
+                stats.lines += 2
+                latest = int(t)
+            elif roll < late_cut:
+                delay = min(300.0 + rng.expovariate(1 / (12 * HOUR)), MAX_LATE)
+                self.seq += 1
+                heappush(delayed, (t + delay, self.seq, int(t), line, False))
+            else:
+                yield line
+                stats.lines += 1
+                latest = int(t)
+                stats.duplicates += 1
+                self.seq += 1
+                heappush(delayed, (t + rng.uniform(60.0, 2 * DAY), self.seq, 0, line, True))
+            for t0, held in carried:
+                yield held
+                stats.lines += 1
+                if t0 < latest:
+                    stats.late += 1
+            carried.clear()
+        while delayed:
+            _, _, t0, held, duplicate = heappop(delayed)
+            yield held
+            stats.lines += 1
+            if not duplicate and t0 < latest:
+                stats.late += 1

@@ -1,0 +1,118 @@
+"""The tier store's Redis keys, one place: names, the layout as documented, the change sequence.
+
+Key layout (``{prefix}`` is ``Settings.redis_key_prefix``, ``tierstream`` by default;
+``{entity_type}`` is ``customer`` or ``supplier``; ``{entity_id}`` is used verbatim and
+may itself contain ``:``):
+
+``{prefix}:tier:{entity_type}:{entity_id}`` (hash)
+    The entity's current tier. Fields: ``tier``, ``score``, ``previous_tier`` (empty
+    string when none), ``direction`` (``initial``/``upgrade``/``downgrade``),
+    ``components`` (JSON object dimension -> 0..100), ``reasons`` (JSON list of
+    strings), ``next_tier`` (JSON object or ``null``), ``rules_version``,
+    ``change_id`` (``tc:<entity_type>:<entity_id>:<seq>``), ``seq`` (integer, the
+    change_id suffix), ``occurred_at`` (ISO-8601 event time of the change) and
+    ``updated_at`` (ISO-8601 wall clock of the write).
+
+``{prefix}:history:{entity_type}:{entity_id}`` (list)
+    TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
+
+``{prefix}:changes`` (stream)
+    Every applied change, ``XADD ... MAXLEN ~ STREAM_MAXLEN``, one field ``change``
+    holding the TierChange JSON. Consumers can tail it with ``XREAD``/consumer groups.
+
+``{prefix}:changes:{entity_type}`` (pub/sub channel)
+    The TierChange JSON of every applied change, for live listeners (fire and forget).
+
+Writes are idempotent and monotone per entity: one Lua script compares the change's
+sequence number with the stored ``seq`` and only when it is strictly newer updates the
+hash, pushes the history, appends to the stream and publishes -- all atomically. A
+redelivered change or one older than what is stored changes nothing and emits nothing,
+which is what at-least-once delivery from Kafka needs.
+
+All keys of one change are touched by one script, so this layout needs a single Redis
+(or a primary with replicas); it is not Redis-Cluster-safe (the keys hash to different
+slots).
+"""
+
+from __future__ import annotations
+
+from typing import Final, get_args
+
+from tierstream.schemas.events import EntityType
+from tierstream.schemas.outputs import TierChange
+
+__all__ = [
+    "ENTITY_TYPES",
+    "HISTORY_CAP",
+    "STREAM_MAXLEN",
+    "change_channel",
+    "changes_stream_key",
+    "check_entity_type",
+    "history_key",
+    "key_layout",
+    "parse_seq",
+    "tier_key",
+]
+
+ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)
+HISTORY_CAP: Final = 100
+STREAM_MAXLEN: Final = 100_000
+
+
+def tier_key(prefix: str, entity_type: str, entity_id: str) -> str:
+    return f"{prefix}:tier:{entity_type}:{entity_id}"
+
+
+def history_key(prefix: str, entity_type: str, entity_id: str) -> str:
+    return f"{prefix}:history:{entity_type}:{entity_id}"
+
+
+def changes_stream_key(prefix: str) -> str:
+    return f"{prefix}:changes"
+
+
+def change_channel(prefix: str, entity_type: str) -> str:
+    return f"{prefix}:changes:{entity_type}"
+
+
+def key_layout(prefix: str = "tierstream") -> str:
+    """The key layout as Markdown, for the README and ``--help`` texts."""
+    return "\n".join(
+        [
+            f"- `{tier_key(prefix, '{entity_type}', '{entity_id}')}` (hash): current tier;"
+            " fields tier, score, previous_tier (empty when none), direction, components"
+            " (JSON), reasons (JSON), next_tier (JSON or null), rules_version, change_id,"
+            " seq (int, suffix of change_id `tc:<type>:<id>:<seq>`), occurred_at (event"
+            " time), updated_at (wall clock of the write)",
+            f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
+            f" JSON, newest first, at most {HISTORY_CAP}",
+            f"- `{changes_stream_key(prefix)}` (stream, MAXLEN ~ {STREAM_MAXLEN}): field"
+            " `change` = TierChange JSON, one entry per applied change",
+            f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"
+            " JSON of every applied change",
+            "",
+            "Writes are atomic, idempotent and monotone per entity: a change whose seq is"
+            " not greater than the stored seq is ignored (nothing written, nothing emitted).",
+        ]
+    )
+
+
+def parse_seq(change: TierChange) -> int:
+    """The per-entity sequence number: the suffix of ``tc:<type>:<id>:<seq>``.
+
+    The prefix must match the change's own entity (ids may contain ``:``, so the
+    sequence is what follows the expected prefix, not a naive split).
+    """
+    expected = f"tc:{change.entity_type}:{change.entity_id}:"
+    if not change.change_id.startswith(expected):
+        raise ValueError(f"change_id {change.change_id!r} does not match {expected}<seq>")
+    suffix = change.change_id[len(expected) :]
+    if not suffix.isdigit():
+        raise ValueError(f"change_id {change.change_id!r} has no integer sequence suffix")
+    return int(suffix)
+
+
+def check_entity_type(entity_type: str) -> None:
+    if entity_type not in ENTITY_TYPES:
+        raise ValueError(f"unknown entity_type {entity_type!r} (expected one of {ENTITY_TYPES})")
+

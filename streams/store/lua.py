@@ -1,0 +1,77 @@
+"""The one Lua script of the tier store, and its KEYS and ARGV for a change.
+
+The script compares the change's sequence number with the stored ``seq`` and
+only when it is strictly newer updates the hash, pushes the history, appends to
+the stream and publishes, atomically (see :mod:`.keys` for what each key holds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Final
+
+from tierstream.schemas.outputs import TierChange
+from tierstream.streams.store.keys import change_channel, changes_stream_key, history_key, parse_seq, tier_key
+
+__all__ = ["APPLY_LUA", "APPLY_SHA", "script_call"]
+
+# KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream
+# ARGV[1] seq, ARGV[2] change JSON, ARGV[3] history cap, ARGV[4] stream maxlen,
+# ARGV[5] pub/sub channel, ARGV[6..] field/value pairs for the hash (seq included).
+# Returns 1 when applied, 0 when the stored seq is already >= this one.
+APPLY_LUA: Final = """
+local seq = tonumber(ARGV[1])
+local stored = redis.call('HGET', KEYS[1], 'seq')
+if stored and tonumber(stored) and tonumber(stored) >= seq then
+  return 0
+end
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'change', ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+return 1
+"""
+APPLY_SHA: Final = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
+
+
+def script_call(
+    prefix: str,
+    change: TierChange,
+    history_cap: int,
+    stream_maxlen: int,
+) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV of the apply script for one change."""
+    seq = parse_seq(change)
+    et, eid = change.entity_type, change.entity_id
+    change_json = change.model_dump_json()
+    dumped = change.model_dump(mode="json")
+    fields: list[str | int] = [
+        "tier", change.tier,
+        "score", repr(float(change.score)),
+        "previous_tier", change.previous_tier or "",
+        "direction", change.direction,
+        "components", json.dumps(dumped["components"], separators=(",", ":")),
+        "reasons", json.dumps(dumped["reasons"], ensure_ascii=False),
+        "next_tier", json.dumps(dumped["next_tier"], ensure_ascii=False),
+        "rules_version", change.rules_version,
+        "change_id", change.change_id,
+        "seq", seq,
+        "occurred_at", dumped["occurred_at"],
+        "updated_at", datetime.now(UTC).isoformat(timespec="milliseconds"),
+    ]  # fmt: skip
+    keys = [tier_key(prefix, et, eid), history_key(prefix, et, eid), changes_stream_key(prefix)]
+    args: list[str | int] = [
+        seq,
+        change_json,
+        history_cap,
+        stream_maxlen,
+        change_channel(prefix, et),
+        *fields,
+    ]
+    return keys, args
+
