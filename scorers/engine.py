@@ -36,6 +36,7 @@ from tierstream.schemas.events import (
     AssessmentEvent,
     DeliveryEvent,
     EntityType,
+    InvoiceEvent,
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
@@ -51,6 +52,7 @@ from tierstream.schemas.outputs import (
     WindowInfo,
 )
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.credit import delay_notes, next_credit_review, overdue_on, record_invoice, record_payment
 from tierstream.scorers.explain import next_tier, reasons
 from tierstream.scorers.grading import (
     Composite,
@@ -70,10 +72,7 @@ from tierstream.scorers.metrics import (
     window_totals,
 )
 from tierstream.scorers.state import (
-    C_DAYS_LATE,
-    C_LATE,
     C_ORDERS,
-    C_PAYMENTS,
     C_PLACED,
     C_PROFIT,
     C_REFERRALS,
@@ -100,6 +99,9 @@ from tierstream.scorers.state import (
 Status = Literal["applied", "history", "duplicate", "too_old", "too_new", "invalid"]
 REREVIEW = "re-review"
 KEEP_FOREVER = 10**9  # a "day" no retention start reaches: dedup entries that never expire
+#: the metrics that grow while an invoice stays overdue, and every credit metric (for explanations)
+_LATENESS_METRICS = frozenset({"weighted_days_late", "longest_overdue_days"})
+_CREDIT_METRICS = _LATENESS_METRICS | {"on_time_payment_ratio", "overdue_amount", "late_payments", "avg_days_late"}
 
 
 @dataclass(slots=True)
@@ -173,6 +175,8 @@ class Grader:
         self._scales = {k: {d.name: d.scale for d in dims} for k, dims in self._dims.items()}
         self._newcomer_max_orders = rules.customer.prospect.newcomer_max_orders
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
+        self._lateness_dims = tuple(d for d in self._dims["customer"] if d.metric in _LATENESS_METRICS)
+        self._credit_dims = tuple(d.name for d in self._dims["customer"] if d.metric in _CREDIT_METRICS)
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -295,11 +299,9 @@ class Grader:
                     contrib += [(S_AMOUNT, _cents(ev.amount)), (S_MARKET, _cents(ev.market_amount))]
                 self._order(state, ev, t, contrib)
         elif isinstance(ev, PaymentEvent):
-            late = max(0, day - ts(ev.due_at) // DAY)
-            state.add(day, C_PAYMENTS, 1)
-            if late:
-                state.add(day, C_LATE, 1)
-                state.add(day, C_DAYS_LATE, late)
+            record_payment(state, ev, day, ts(ev.due_at) // DAY)
+        elif isinstance(ev, InvoiceEvent):
+            record_invoice(state, ev, day, ts(ev.issued_at) // DAY, ts(ev.due_at) // DAY)
         elif isinstance(ev, DeliveryEvent):
             state.add(day, S_DELIVERIES, 1)
             if t <= ts(ev.promised_at):
@@ -400,7 +402,8 @@ class Grader:
     def _score(self, state: EntityState, totals: list[int], day: int, instant: int) -> tuple[Composite, Metrics, bool]:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
         if state.kind == "customer":
-            m = customer_metrics(totals, day, last_order_day(state, day))
+            m = customer_metrics(totals, day, last_order_day(state, day),
+                                 *overdue_on(state, day, self._window["customer"]))
             comp = composite(self._dims["customer"], m)
             p = state.prospect
             if p is not None and p.at <= instant < p.expires and totals[C_ORDERS] <= self._newcomer_max_orders:
@@ -484,13 +487,13 @@ class Grader:
         if prospect and state.prospect is not None:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
-        nxt = self._next_review(state, now, tiers, held, comp, past)
+        nxt = self._next_review(state, now, tiers, held, comp, past, m)
         state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
         return Grade(tiers[held].name, held, comp, m, notes, nxt)
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
-        past: list[tuple[int, float]],
+        past: list[tuple[int, float]], metrics: Metrics,
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
@@ -521,6 +524,12 @@ class Grader:
             c = (oldest_in_window + rules.window_days) * DAY
             if c > now and (nxt is None or c < nxt):
                 nxt = c
+        if state.invoices:
+            growing = held < len(tiers) - 1 and any(
+                (x := metrics.get(d.metric)) is not None and x < d.scale.xs[-1] for d in self._lateness_dims)
+            day = next_credit_review(state, now // DAY, rules.window_days, growing)
+            if day is not None and (nxt is None or day * DAY < nxt):
+                nxt = day * DAY
         if state.kind == "customer" and state.last_order is not None and held < len(tiers) - 1 and comp.weight_total:
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
             t = tiers[held]
@@ -601,6 +610,9 @@ class Grader:
             "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
         }[direction]
         why = [head, *g.notes, *reasons(rules, state.published_components, g.comp, g.metrics)]
+        if state.invoices and any(state.published_components.get(n) != g.comp.components.get(n)
+                                  for n in self._credit_dims):
+            why += delay_notes(state, now // DAY, rules.window_days)
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1

@@ -38,8 +38,11 @@ __all__ = [
     "CUSTOMER_BUCKET",
     "CUSTOMER_FIELDS",
     "C_DAYS_LATE",
+    "C_INVOICES",
     "C_LATE",
+    "C_LATE_CENT_DAYS",
     "C_ORDERS",
+    "C_PAID",
     "C_PAYMENTS",
     "C_PLACED",
     "C_PROFIT",
@@ -71,10 +74,14 @@ DAY = 86_400
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
 # by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
 # reversed: recency is about the last time the customer bought. Money in cents.
+# ``invoices`` counts invoice events; a payment adds its amount to ``paid_cents`` and its amount
+# times its days late to ``late_cent_days`` (see scorers/credit.py).
 CUSTOMER_BUCKET = (
     "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
+    "invoices", "paid_cents", "late_cent_days",
 )
-C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED = range(len(CUSTOMER_BUCKET))
+(C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED,
+ C_INVOICES, C_PAID, C_LATE_CENT_DAYS) = range(len(CUSTOMER_BUCKET))
 CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
 # Supplier day-bucket fields (response times in minutes).
 SUPPLIER_BUCKET = (
@@ -154,6 +161,8 @@ class EntityState:
     seq: int = 0  # number of tier changes emitted: makes change ids deterministic
     next_review: int | None = None  # when time alone may move the tier: the timer's index
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
+    #: invoice_id -> [retention day, issued day, due day, amount cents, payments]: see scorers/credit.py
+    invoices: dict[str, list[Any]] = field(default_factory=dict)
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
@@ -289,6 +298,8 @@ class EntityState:
             return
         self.expired_before = first_day
         self.forget_daily_before(first_day)
+        if self.invoices:
+            self.invoices = {k: v for k, v in self.invoices.items() if v[0] >= first_day}
         if self.oldest_id is not None and self.oldest_id < first_day:
             # event ids and orders, also those of events that left no day bucket (a
             # referral, a reversal that came before its order)
@@ -369,6 +380,7 @@ class EntityState:
             self.next_review,
             self.rules_tag,
             [[t, k.decode(), v.decode()] for t, k, v in self.outbox] if self.outbox else None,
+            sorted([k, *v] for k, v in self.invoices.items()),  # appended: older states have no invoices
         ]
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -394,7 +406,12 @@ class EntityState:
 
         (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
-         pub, seq, next_review, rules_tag, outbox) = doc
+         pub, seq, next_review, rules_tag, outbox) = doc[:24]
+        invoices = doc[24] if len(doc) > 24 else []
+        width = CUSTOMER_FIELDS if kind == "customer" else SUPPLIER_FIELDS
+        if len(totals) < width:  # written before the bucket had its last fields: they were zero
+            totals = [*totals, *[0] * (width - len(totals))]
+            days = [[*row, *[0] * (width + 1 - len(row))] for row in days]
         return cls(
             kind=kind,
             entity_id=entity_id,
@@ -421,4 +438,5 @@ class EntityState:
             next_review=next_review,
             rules_tag=rules_tag,
             outbox=[(t, k.encode(), v.encode()) for t, k, v in outbox] if outbox else [],
+            invoices={row[0]: row[1:] for row in invoices},
         )

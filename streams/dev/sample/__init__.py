@@ -23,7 +23,10 @@ Customers (75% already active when the window opens, 25% sign up during it):
 * 3% of orders are later ``cancelled`` (within 2 days, no invoice) and 4%
   ``returned`` (3-30 days later): same ``order_id`` and amounts, new event;
 * invoiced orders (all wholesale, ~35% retail) get a ``payment`` with ``due_at``
-  (7-60 day terms) paid early or late by a per-customer punctuality;
+  (7-60 day terms) paid early or late by a per-customer punctuality, a tenth in
+  two parts, late ones sometimes with a ``delay_reason``; 70% of customers also
+  send the ``invoice`` event (``issued_at``, ``due_at``), and of theirs 2% (25%
+  for poor payers) are never paid; the others' payments define their invoices;
 * ~40% of newcomers were ``referral``s by an existing customer (a few
   "ambassadors" refer many); a quarter of the referred never buy;
 * ~30% of newcomers get an ``assessment`` with a ``prospect_score``, and a
