@@ -67,6 +67,14 @@ def _due(rec: list[Any]) -> int:
     return min(int(p[2]) for p in rec[_PAYMENTS])
 
 
+def _rekey(rec: list[Any]) -> None:
+    """Set the record's retention day: the latest day it names (so it outlives all of them)."""
+    days = [d for p in rec[_PAYMENTS] for d in (p[0], p[2])]
+    if rec[_DAY] is not None:
+        days += (rec[_DAY], rec[_DUE])
+    rec[_KEY] = max(days)
+
+
 def _payment_key(p: list[Any]) -> tuple[int, int, int, str]:
     return p[0], p[1], p[2], p[3] or ""
 
@@ -121,8 +129,8 @@ def record_invoice(state: EntityState, ev: InvoiceEvent, day: int, issued: int, 
             state.add(rec[_DAY], C_INVOICES, -1)
             state.drop_if_empty(rec[_DAY])
     old_due = _due(rec)
-    rec[_KEY] = max(rec[_KEY], day, due)
     rec[_DAY], rec[_ISSUED], rec[_DUE], rec[_AMOUNT] = day, issued, due, amount
+    _rekey(rec)
     state.add(day, C_INVOICES, 1)
     _rebook(state, rec, old_due)
     _invalidate_open(state, issued, due)
@@ -140,7 +148,7 @@ def record_payment(state: EntityState, ev: PaymentEvent, day: int, own_due: int)
     payments: list[list[Any]] = rec[_PAYMENTS]
     payments.append(entry)
     payments.sort(key=_payment_key)  # the same list whatever the arrival order
-    rec[_KEY] = max(rec[_KEY], day, own_due)
+    _rekey(rec)
     new_due = _due(rec)
     if old_due is not None and new_due != old_due:  # an earlier due day than the others named
         others = [p for p in payments if p is not entry and p[0] in state.days]
