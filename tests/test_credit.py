@@ -219,9 +219,9 @@ INVOICES = ["i1", "i2", "i3", "i4"]
 
 
 @st.composite
-def credit_events(draw: st.DrawFn) -> list[AnyEvent]:
+def credit_events(draw: st.DrawFn) -> list[InvoiceEvent | PaymentEvent]:
     """Invoices (some issued twice under other event ids), payments in parts, payments with no invoice."""
-    out: list[AnyEvent] = []
+    out: list[InvoiceEvent | PaymentEvent] = []
     for n in range(draw(st.integers(1, 14))):
         cust = draw(st.sampled_from(["c1", "c2"]))
         inv = draw(st.sampled_from([*INVOICES, "stray"])) + cust
@@ -240,7 +240,7 @@ def credit_events(draw: st.DrawFn) -> list[AnyEvent]:
     return out
 
 
-def _final(events: list[AnyEvent]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _final(events: list[InvoiceEvent | PaymentEvent]) -> tuple[dict[str, Any], dict[str, Any]]:
     g = Grader(RULES)
     states: dict[str, EntityState] = {}
     for ev in events:
