@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.scorers.helpers import RULES, changes, delivery, feed, good_then_bad_supplier, key_customer, order
-from tierstream.schemas.events import (
-    AnyEvent,
-)
+from tierstream.schemas.events import AnyEvent
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import DAY
 

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scorers.helpers import (
-    C_LOOKBACK,
-    CW,
-    DAY0,
-    SW,
-    agg,
-    at,
-    delivery,
-    eod,
-    feed,
-    order,
-    payment,
-    referral,
-    sod,
-)
-from tierstream.schemas.events import (
-    OrderEvent,
-)
+from tests.scorers.helpers import C_LOOKBACK, CW, DAY0, SW, agg, at, delivery, eod, feed, order, payment, referral, sod
+from tierstream.schemas.events import OrderEvent
 from tierstream.scorers.engine import Grader, iso_day, ts
 from tierstream.scorers.state import C_ORDERS, C_REVENUE, EntityState, event_hash
 

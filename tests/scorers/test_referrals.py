@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.scorers.helpers import agg, at, feed, order, payment, referral
-from tierstream.schemas.events import (
-    AnyEvent,
-)
+from tierstream.schemas.events import AnyEvent
 from tierstream.schemas.outputs import ReferralCredit
 from tierstream.scorers.engine import Grader
 

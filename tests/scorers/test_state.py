@@ -18,10 +18,7 @@ from tests.scorers.helpers import (
     purchase,
     referral,
 )
-from tierstream.schemas.events import (
-    AnyEvent,
-    AssessmentEvent,
-)
+from tierstream.schemas.events import AnyEvent, AssessmentEvent
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import DAY, EntityState
 
