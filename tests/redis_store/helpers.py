@@ -13,9 +13,7 @@ import pytest
 import redis
 
 from tierstream.schemas.outputs import NextTier, TierChange
-from tierstream.streams.store.redis import (
-    AsyncTierStore,
-)
+from tierstream.streams.store.redis import AsyncTierStore
 
 __all__ = ["DEAD_URL", "REDIS_URL", "T0", "Store", "T", "change", "needs_redis", "open_store"]
 

@@ -7,11 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.redis_store.helpers import Store, change, needs_redis
-from tierstream.streams.store.redis import (
-    changes_stream_key,
-    history_key,
-    tier_key,
-)
+from tierstream.streams.store.redis import changes_stream_key, history_key, tier_key
 
 pytestmark = needs_redis
 

@@ -9,11 +9,7 @@ from pydantic import SecretStr
 
 from tests.redis_store.helpers import REDIS_URL, change, needs_redis
 from tierstream.schemas.settings import Settings
-from tierstream.streams.store.redis import (
-    AsyncTierStore,
-    changes_stream_key,
-    tier_key,
-)
+from tierstream.streams.store.redis import AsyncTierStore, changes_stream_key, tier_key
 
 pytestmark = needs_redis
 

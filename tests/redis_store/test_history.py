@@ -8,12 +8,7 @@ import redis
 
 from tests.redis_store.helpers import REDIS_URL, Store, change, needs_redis, open_store
 from tierstream.schemas.outputs import TierChange
-from tierstream.streams.store.redis import (
-    HISTORY_CAP,
-    change_channel,
-    changes_stream_key,
-    history_key,
-)
+from tierstream.streams.store.redis import HISTORY_CAP, change_channel, changes_stream_key, history_key
 
 pytestmark = needs_redis
 

@@ -7,10 +7,7 @@ import json
 import pytest
 
 from tests.redis_store.helpers import change, needs_redis
-from tierstream.streams.store.redis import (
-    key_layout,
-    parse_seq,
-)
+from tierstream.streams.store.redis import key_layout, parse_seq
 
 pytestmark = needs_redis
 

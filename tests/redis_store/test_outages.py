@@ -10,10 +10,7 @@ import traceback
 import pytest
 
 from tests.redis_store.helpers import DEAD_URL, change, needs_redis
-from tierstream.streams.store.redis import (
-    AsyncTierStore,
-    StoreUnavailable,
-)
+from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 
 pytestmark = needs_redis
 
