@@ -38,6 +38,8 @@ from tierstream.scorers.state import (
 )
 
 __all__ = [
+    "CREDIT_METRICS",
+    "LATENESS_METRICS",
     "LATE_DAYS_CAP",
     "NO_OVERDUE",
     "Overdue",
@@ -48,6 +50,9 @@ __all__ = [
     "record_payment",
 ]
 
+#: the metrics that grow while an invoice stays overdue (their reviews are daily), and every credit metric
+LATENESS_METRICS = frozenset({"weighted_days_late", "longest_overdue_days"})
+CREDIT_METRICS = LATENESS_METRICS | {"on_time_payment_ratio", "overdue_amount", "late_payments", "avg_days_late"}
 #: days late counted at most in the amount-weighted lateness (keeps the cent-day sums in 64 bits)
 LATE_DAYS_CAP = 3650
 
