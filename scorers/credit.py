@@ -2,10 +2,12 @@
 
 A customer's state keeps its invoices in ``EntityState.invoices``, one record
 per ``invoice_id``: ``[retention day, invoice event day, issued day, due day,
-amount cents, payments]``, the four invoice fields ``None`` until the invoice
-event is known, and ``payments`` a sorted list of ``[day, cents, own due day,
-delay reason]``. A record is dropped once its latest day (event, due or
-payment day) leaves the retention, like the rest of the state.
+amount cents, payments, closed]``, the four invoice fields ``None`` until the
+invoice event is known, ``payments`` a sorted list of ``[day, cents, own due
+day, delay reason]`` and ``closed`` the day from which nothing is owed
+(``None`` while something is: it spares every grade the sums). A record is
+dropped once its latest day (event, due or payment day) leaves the retention,
+like the rest of the state.
 
 Two kinds of evidence, both functions of the set of events:
 
@@ -57,7 +59,8 @@ CREDIT_METRICS = LATENESS_METRICS | {"on_time_payment_ratio", "overdue_amount", 
 LATE_DAYS_CAP = 3650
 
 # record fields
-_KEY, _DAY, _ISSUED, _DUE, _AMOUNT, _PAYMENTS = range(6)
+_KEY, _DAY, _ISSUED, _DUE, _AMOUNT, _PAYMENTS, _CLOSED = range(7)
+_NEVER_OPEN = -(10**9)  # ``closed`` of a record that never owes anything (no invoice event, or nothing due)
 
 #: (overdue invoices, overdue cents outstanding, outstanding cents x days late, longest days overdue)
 Overdue = tuple[int, int, int, int]
@@ -73,11 +76,21 @@ def _due(rec: list[Any]) -> int:
 
 
 def _rekey(rec: list[Any]) -> None:
-    """Set the record's retention day: the latest day it names (so it outlives all of them)."""
+    """Set the record's derived fields: its retention day (the latest day it names) and ``closed``."""
     days = [d for p in rec[_PAYMENTS] for d in (p[0], p[2])]
     if rec[_DAY] is not None:
         days += (rec[_DAY], rec[_DUE])
     rec[_KEY] = max(days)
+    amount = rec[_AMOUNT]
+    closed: int | None = _NEVER_OPEN if amount is None or amount <= 0 else None
+    if closed is None:
+        paid = 0
+        for p in rec[_PAYMENTS]:  # in day order
+            paid += p[1]
+            if paid >= amount:
+                closed = p[0]
+                break
+    rec[_CLOSED] = closed
 
 
 def _payment_key(p: list[Any]) -> tuple[int, int, int, str]:
@@ -122,7 +135,8 @@ def record_invoice(state: EntityState, ev: InvoiceEvent, day: int, issued: int, 
     amount = round(ev.amount * 100)
     rec = state.invoices.get(ev.invoice_id)
     if rec is None:
-        state.invoices[ev.invoice_id] = [max(day, due), day, issued, due, amount, []]
+        state.invoices[ev.invoice_id] = rec = [0, day, issued, due, amount, [], None]
+        _rekey(rec)
         state.add(day, C_INVOICES, 1)
         _invalidate_open(state, issued, due)
         return
@@ -146,7 +160,7 @@ def record_payment(state: EntityState, ev: PaymentEvent, day: int, own_due: int)
     entry: list[Any] = [day, round(ev.amount * 100), own_due, ev.delay_reason]
     rec = state.invoices.get(ev.invoice_id)
     if rec is None:
-        state.invoices[ev.invoice_id] = [max(day, own_due), None, None, None, None, [entry]]
+        state.invoices[ev.invoice_id] = [max(day, own_due), None, None, None, None, [entry], _NEVER_OPEN]
         _book(state, [entry], own_due, 1)
         return
     old_due = _due(rec) if rec[_PAYMENTS] else None
@@ -180,8 +194,11 @@ def overdue_on(state: EntityState, day: int, window_days: int) -> Overdue:
     first = day - window_days + 1
     count = cents = cent_days = longest = 0
     for rec in invoices.values():
+        closed = rec[_CLOSED]
+        if closed is not None and closed <= day:
+            continue
         due = rec[_DUE]
-        if due is None or due >= day or due < first or rec[_ISSUED] > day:
+        if due >= day or due < first or rec[_ISSUED] > day:
             continue
         owed = _outstanding(rec, day)
         if owed <= 0:
@@ -194,30 +211,34 @@ def overdue_on(state: EntityState, day: int, window_days: int) -> Overdue:
     return count, cents, cent_days, longest
 
 
-def next_credit_review(state: EntityState, day: int, window_days: int, growing: bool) -> int | None:
-    """The next day after ``day`` on which an open invoice moves the credit metrics (``None``: none does).
+def next_credit_review(state: EntityState, day: int, window_days: int) -> tuple[int | None, bool]:
+    """When an open invoice next moves the credit metrics, other than by ageing: (day or ``None``, overdue).
 
-    An open invoice falls due (the day after its due day), or, once overdue,
-    grows one day later every day while ``growing`` (a lateness dimension is
-    not yet flat at its scale's end), or leaves the window.
+    The day is the next on which an open invoice falls due (the day after its
+    due day) or, overdue, leaves the window; ``overdue`` says whether one is
+    overdue now, and so one day later every day (the caller knows whether that
+    can still move the tier).
     """
     first = day - window_days + 1
     best: int | None = None
+    overdue = False
     for rec in state.invoices.values():
+        closed = rec[_CLOSED]
+        if closed is not None and closed <= day:
+            continue
         due = rec[_DUE]
-        if due is None or due < first or _outstanding(rec, max(day, rec[_ISSUED])) <= 0:
+        if due < first:
             continue
         if rec[_ISSUED] > day:
             nxt = max(rec[_ISSUED], due + 1)
         elif due >= day:
             nxt = due + 1
         else:
-            nxt = day + 1 if growing else due + window_days
+            overdue = True
+            nxt = due + window_days
         if best is None or nxt < best:
             best = nxt
-            if best == day + 1:
-                break
-    return best
+    return best, overdue
 
 
 def delay_notes(state: EntityState, day: int, window_days: int, limit: int = 3) -> list[str]:

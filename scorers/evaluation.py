@@ -211,9 +211,10 @@ class Evaluator:
                 nxt = c
         if state.invoices:
             # an open invoice falls due, or grows later every day while that can still lower the tier
-            growing = held < len(tiers) - 1 and any(
-                (x := metrics.get(d.metric)) is not None and x < d.scale.xs[-1] for d in self._lateness_dims)
-            day = next_credit_review(state, now // DAY, rules.window_days, growing)
+            day, overdue = next_credit_review(state, now // DAY, rules.window_days)
+            if overdue and held < len(tiers) - 1 and any(
+                    (x := metrics.get(d.metric)) is not None and x < d.scale.xs[-1] for d in self._lateness_dims):
+                day = now // DAY + 1
             if day is not None and (nxt is None or day * DAY < nxt):
                 nxt = day * DAY
         if state.kind == "customer" and state.last_order is not None and held < len(tiers) - 1 and comp.weight_total:
