@@ -70,6 +70,7 @@ def score_file(
     strict: bool = False,
     changes_out: IO[bytes] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    rejects_out: IO[bytes] | None = None,
 ) -> ScoreResult:
     """Grade a JSONL events file with the scorers the stream uses; return every entity's tier.
 
@@ -77,7 +78,9 @@ def score_file(
     epoch seconds) are skipped, and everything is graded as of that instant
     (default: the latest event time). ``rules`` defaults to the packaged rules.
     Invalid lines are counted in ``report`` and skipped, unless ``strict``: then
-    the first one raises :class:`~schemas.errors.InputError`. Every
+    the first one raises :class:`~schemas.errors.InputError`. Every rejected line
+    (invalid, too old, too new) is written to ``rejects_out`` as a JSON line
+    (line, field, value, message, kind), in line order. Every
     :class:`TierChange` is written to ``changes_out`` (JSON lines) in the order
     it happened. ``workers`` processes share the entities (default: one per
     core, at most 8; ``strict`` uses one); the result is the same for any number.
@@ -89,10 +92,11 @@ def score_file(
     instant = _epoch(as_of)
     processes = 1 if strict else (workers or default_workers())
     if processes > 1:
-        res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress)
+        res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress,
+                             rejects_out=rejects_out)
         return ScoreResult(res.as_of, res.report, res.snapshots, res.shards, res.fell_back)
     scorer = OfflineScorer(rules, as_of=instant)
-    graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict)
+    graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out)
     rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
             for s in scorer.snapshots(graded_at)]
     scorer.report.seconds = time.perf_counter() - started  # as the parallel run counts it
