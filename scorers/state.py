@@ -172,6 +172,9 @@ class EntityState:
     #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
     #: score of that day, usually, without computing it again (see ``Grader._end_of_day``)
     graded: tuple[str, int, float] | None = field(default=None, compare=False)
+    #: the day of ``clock`` in the rules' time zone, set by the engine as it moves the clock
+    #: (``None``: not known, e.g. a state just read back): derived, not serialized
+    clock_day: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.totals:
@@ -234,7 +237,7 @@ class EntityState:
             self.totals[idx] += amount
         daily = self.daily
         # ``daily`` only holds days up to the clock's: on the clock's own day a lookup says it all
-        if daily and (day in daily or (day < self.clock // DAY and day <= max(daily))):
+        if daily and (day in daily or (((cd := self.clock_day) is None or day < cd) and day <= max(daily))):
             self.invalidate_from(day)
 
     def is_empty(self) -> bool:

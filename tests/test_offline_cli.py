@@ -39,10 +39,13 @@ SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--se
 #     tierstream score /tmp/s3.jsonl
 # and copy the entity count and the tier distribution it prints on stderr (the last lines).
 GOLDEN_ENTITIES = 242
+# (Since amounts are converted to the base currency: the sample's USD customers count their
+# revenue at the rules' 7.0 CNY per USD, which lifts six of them from potential to general;
+# with a USD rate of 1.0 the distribution is the one before, 104 / 4 / 94.)
 GOLDEN_TIERS = {
-    ("customer", "general"): 104,
+    ("customer", "general"): 110,
     ("customer", "key"): 4,
-    ("customer", "potential"): 94,
+    ("customer", "potential"): 88,
     ("supplier", "excellent"): 8,
     ("supplier", "good"): 15,
     ("supplier", "qualified"): 12,

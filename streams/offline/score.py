@@ -135,7 +135,7 @@ class OfflineScorer:
             self.states[key] = state
         self.report.count(out)
         if out.status == "invalid":
-            raise InputError(lineno, out.detail, field=out.field, value=out.value)
+            raise InputError(lineno, out.detail, field=out.invalid_field, value=out.invalid_value)
         if out.status in TIME_KINDS:
             when = event.occurred_at.isoformat()
             self.report.reject(Reject(lineno, out.status, "occurred_at", when,
@@ -214,7 +214,10 @@ def run(
     started = time.perf_counter()
     rep = scorer.report
     if rejects_out is not None:
-        rep.sink = lambda r: rejects_out.write(r.to_json() + b"\n")
+        def write_reject(r: Reject) -> None:
+            rejects_out.write(r.to_json() + b"\n")
+
+        rep.sink = write_reject
     for lineno, raw in lines:
         rep.lines += 1
         try:
