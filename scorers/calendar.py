@@ -16,7 +16,7 @@ hour whose two ends disagree is computed exactly every time, never cached.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from tierstream.scorers.state import DAY
 
@@ -26,6 +26,8 @@ HOUR = 3600
 #: zone names that are UTC itself: their day is ``t // DAY``, with no lookup
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+#: the instants Python's calendar can hold in any zone (a day of margin at both ends)
+_REPRESENTABLE = (int(datetime(1, 1, 2, tzinfo=UTC).timestamp()), int(datetime(9999, 12, 30, tzinfo=UTC).timestamp()))
 _MAX_CACHED_HOURS = 1 << 17  # about 15 years of hours: the cache is cleared when it grows past it
 
 
@@ -43,6 +45,8 @@ class Calendar:
         self._starts: dict[int, int] = {}
 
     def _offset_now(self, t: int) -> int:
+        if not _REPRESENTABLE[0] <= t <= _REPRESENTABLE[1]:
+            return 0  # a sentinel such as a state's clock before any event (``state.NEVER``)
         off = datetime.fromtimestamp(t, self.zone).utcoffset()
         return 0 if off is None else int(off.total_seconds())
 

@@ -43,6 +43,7 @@ from tierstream.schemas.errors import ForeignCredit, InputError, ShardMismatch
 from tierstream.schemas.events import entity_of
 from tierstream.schemas.routing import doc_entity
 from tierstream.schemas.rules import Rules
+from tierstream.scorers.state import NEVER
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, Reject
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines
@@ -299,7 +300,8 @@ def score_parallel(
             latests.append(_receive(conn, "latest"))
         progress()
         ok = all(v is not None for v in latests)
-        latest = max((v for v in latests if v is not None), default=0)
+        latest = max((v for v in latests if v is not None), default=NEVER)
+        latest = 0 if latest == NEVER else latest  # no event applied: as one process says
         run_as_of = finish_at if finish_at is not None else as_of if as_of is not None else latest
         for conn in conns:
             conn.send(run_as_of if ok else None)

@@ -21,7 +21,7 @@ from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
 from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.scorers.engine import Grader, Outcome, ts
-from tierstream.scorers.state import EntityState
+from tierstream.scorers.state import NEVER, EntityState
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, TIME_KINDS, Reject, input_error
 
@@ -101,7 +101,7 @@ class OfflineScorer:
         self.states: dict[Key, EntityState] = {}
         self.as_of = as_of
         self.received_at = int(time.time()) if received_at is None else received_at
-        self.latest = 0
+        self.latest = NEVER  # the latest event time applied (events may be older than 1970)
         self.report = Report()
         #: set by a shard of a parallel run: which entities it holds (a referral credit for
         #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline.parallel`)
@@ -164,11 +164,15 @@ class OfflineScorer:
     def finish(self, as_of: int | None = None) -> tuple[int, list[TierChange]]:
         """Review every entity as of ``as_of`` (default: ``--as-of``, else the latest event time)."""
         if as_of is None:
-            as_of = self.as_of if self.as_of is not None else self.latest
+            as_of = self.as_of if self.as_of is not None else self.graded_until()
         changes: list[TierChange] = []
         for key in sorted(self.states):
             changes.extend(self._settle(self.grader.review(self.states[key], as_of)))
         return as_of, changes
+
+    def graded_until(self) -> int:
+        """The default as-of instant: the latest event time applied (0 when none was)."""
+        return 0 if self.latest == NEVER else self.latest
 
     def snapshots(self, as_of: int) -> Iterator[EntitySnapshot]:
         """Every entity that has state, graded as of ``as_of``, by (entity type, entity id)."""
