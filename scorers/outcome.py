@@ -49,8 +49,12 @@ class Grade(NamedTuple):
 
 
 def ts(dt: datetime) -> int:
-    """Return ``dt`` as event time: whole seconds since the epoch."""
-    return int(dt.timestamp())
+    """Return ``dt`` as event time: whole seconds since the epoch, rounded down.
+
+    Down, not toward zero: 1969-12-31T23:59:59.5Z is second -1, as 00:00:00.5Z is second 0,
+    so a history before 1970 keeps its seconds as one after it does.
+    """
+    return int(dt.timestamp() // 1)
 
 
 def iso_day(day: int) -> str:

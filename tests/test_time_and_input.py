@@ -175,8 +175,13 @@ def _shifted(docs: list[dict[str, Any]], delta: timedelta) -> list[dict[str, Any
 
 
 def _dates_back(text: str, years: int) -> str:
-    """Every ISO date in ``text`` moved ``years`` back (the shifted run's dates)."""
-    return re.sub(r"\b(\d{4})-(\d\d)-(\d\d)", lambda m: f"{int(m[1]) - years:04d}-{m[2]}-{m[3]}", text)
+    """Every date in ``text`` moved ``years`` (a multiple of 28) back: the shifted run's dates.
+
+    ISO dates, and the epoch seconds in referral credit ids (``rc:<referrer>:<referred>:<t>``).
+    """
+    seconds = int((YEARS_28 * (years // 28)).total_seconds())
+    text = re.sub(r"\b(\d{4})-(\d\d)-(\d\d)", lambda m: f"{int(m[1]) - years:04d}-{m[2]}-{m[3]}", text)
+    return re.sub(r"\b(r[cv]:[^:\"]+:[^:\"]+:)(-?\d+)", lambda m: f"{m[1]}{int(m[2]) - seconds}", text)
 
 
 BASE = datetime(2024, 3, 1, tzinfo=UTC)
@@ -184,12 +189,12 @@ BASE = datetime(2024, 3, 1, tzinfo=UTC)
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Mixed customer and supplier events over about a year and a half, in any order."""
+    """Mixed customer and supplier events (referrals too) over about a year and a half, in any order."""
     docs: list[dict[str, Any]] = []
     n = draw(st.integers(1, 25))
     for i in range(n):
         at = BASE + timedelta(seconds=draw(st.integers(0, 540 * 86_400)))
-        kind = draw(st.sampled_from(["order", "order", "payment", "delivery", "cancel", "assessment"]))
+        kind = draw(st.sampled_from(["order", "order", "payment", "delivery", "cancel", "assessment", "referral"]))
         who = draw(st.sampled_from(["c1", "c2", "c3"]))
         if kind == "order":
             docs.append(order(i, who, at.isoformat(), draw(st.sampled_from([50.0, 800.0, 4000.0, 25000.0])),
@@ -212,6 +217,10 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
                          "promised_at": (at + timedelta(hours=draw(st.integers(-72, 72)))).isoformat(),
                          "quantity_ordered": ordered, "quantity_delivered": delivered,
                          "quantity_accepted": draw(st.integers(0, delivered))})
+        elif kind == "referral":
+            other = draw(st.sampled_from([c for c in ("c1", "c2", "c3") if c != who]))
+            docs.append({"type": "referral", "event_id": f"e-r{i}", "referrer_id": who, "referred_id": other,
+                         "occurred_at": at.isoformat()})
         else:
             docs.append({"type": "assessment", "event_id": f"e-a{i}", "entity_type": "customer", "entity_id": who,
                          "prospect_score": 75.0, "reason": "met at fair", "author": "ana",
@@ -451,3 +460,27 @@ def test_the_rejects_file_is_the_same_for_any_number_of_processes(tmp_path: Path
                                   "--workers", workers], catch_exceptions=False)
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and outs[0].count(b"\n") == 6
+
+
+# --------------------------------------------------------------------------- point 1, on the sample
+
+
+def test_the_sample_ended_56_years_earlier_scores_the_same_up_to_the_dates(tmp_path: Path) -> None:
+    # ``tierstream sample --end`` moves the whole history; 56 years back from 2026-11-01 with 400
+    # days of history starts in 1969 and crosses the epoch. Scored in one process and in two.
+    from tierstream.streams.dev.sample import DEFAULT_END, write_sample
+    from tierstream.streams.offline.scoring import score_file
+
+    results = []
+    for end, workers in ((DEFAULT_END, 1), (DEFAULT_END - 2 * YEARS_28, 2)):
+        path = tmp_path / f"s-{end.year}.jsonl"
+        write_sample(path, customers=150, suppliers=20, days=400, seed=4, end=end)
+        changes = io.BytesIO()
+        res = score_file(path, load_rules(), workers=workers, changes_out=changes)
+        state = io.BytesIO()
+        res.write_state(state)
+        results.append((state.getvalue().decode(), changes.getvalue().decode(), res.report.rejects))
+    (state_now, changes_now, rejects_now), (state_old, changes_old, rejects_old) = results
+    assert "1969-" in changes_old and state_old
+    assert (_dates_back(state_now, 56), _dates_back(changes_now, 56), rejects_now) == (
+        state_old, changes_old, rejects_old)

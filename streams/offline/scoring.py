@@ -21,6 +21,7 @@ import orjson
 
 from tierstream.schemas.outputs import EntitySnapshot
 from tierstream.schemas.rules import Rules, load_rules
+from tierstream.scorers.outcome import ts
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines, run
 
@@ -58,7 +59,7 @@ def _epoch(as_of: datetime | int | None) -> int | None:
         return as_of
     if as_of.tzinfo is None:
         raise ValueError(f"as_of {as_of.isoformat()} has no timezone")
-    return int(as_of.timestamp())
+    return ts(as_of)
 
 
 def score_file(
