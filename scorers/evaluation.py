@@ -303,7 +303,7 @@ class Evaluator:
         state.seq += 1
         # Outputs are built from the engine's own typed values (mypy checks every field):
         # validation, pydantic's __init__, is for input, and cost a fifth of an offline run.
-        # tests/test_offline_cli.py validates every change of a sample run again.
+        # tests/offline_cli/test_score.py validates every change of a sample run again.
         change = TierChange.model_construct(
             change_id=f"tc:{state.kind}:{state.entity_id}:{state.seq}",
             entity_type=cast(EntityType, state.kind),
