@@ -10,6 +10,7 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,31 @@ def test_parity_with_offline_scorer(stream: Stream, sample: Path) -> None:
     report = publish(stream.settings, read_lines(sample))
     assert report.failed == 0
     stream.wait_for_snapshot(expected, 120, "stream snapshot == offline")
+
+
+def test_parity_on_a_history_from_before_1970(stream: Stream, tmp_path: Path) -> None:
+    """Issue 10, point 1: a history of 1969 (negative epoch seconds), with the sample's USD
+    amounts converted and its declared groups: the stream grades it as the offline scorer does,
+    and its review timer runs on such event times (every current tier in Redis is the offline one)."""
+    path = tmp_path / "old.jsonl"
+    write_sample(path, customers=200, suppliers=20, days=300, seed=9, end=datetime(1969, 12, 1, tzinfo=UTC))
+    expected = offline_snapshot(path)
+    assert expected and all(s["as_of"].startswith("1969-") for s in expected.values())
+    stream.start_worker()
+    report = publish(stream.settings, read_lines(path))
+    assert report.failed == 0
+    stream.wait_for_snapshot(expected, 120, "stream snapshot == offline, 1969 history")
+    tiers = {k: s["tier"] for k, s in expected.items()}
+
+    def published() -> dict[tuple[str, str], str]:
+        last: dict[tuple[str, str], str] = {}
+        for _, v in _read_topic(stream, stream.settings.topic("tier-changes")):
+            c = TierChange.model_validate_json(v)
+            last[(c.entity_type, c.entity_id)] = c.tier
+        return {k: t for k, t in last.items() if k in tiers}
+
+    # the timer's reviews (as of the latest event time, in 1969) publish the offline tiers
+    poll(lambda: published() == tiers, 60, "the last published tier of every entity == offline")
 
 
 def test_two_workers_share_partitions_with_same_result(stream: Stream, sample: Path) -> None:
