@@ -224,6 +224,15 @@ class Rules(_Strict):
             )
         return self
 
+    def rate_of(self, currency: str | None) -> float:
+        """Units of the base currency per unit of ``currency`` (``None``: the base, 1).
+
+        Raises ``KeyError`` for a currency :meth:`unknown_currency` refuses.
+        """
+        if currency is None or currency == self.currency:
+            return 1.0
+        return self.fx_rates[currency]
+
     def unknown_currency(self, currency: str) -> str | None:
         """Why an amount in ``currency`` cannot be counted, or ``None`` when it can."""
         if currency == self.currency or currency in self.fx_rates:

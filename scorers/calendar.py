@@ -34,7 +34,7 @@ _MAX_CACHED_HOURS = 1 << 17  # about 15 years of hours: the cache is cleared whe
 class Calendar:
     """Days of one IANA time zone: :meth:`day` of an instant, :meth:`start` of a day."""
 
-    __slots__ = ("_hours", "_starts", "name", "utc", "zone")
+    __slots__ = ("_day", "_hi", "_hours", "_lo", "_starts", "name", "utc", "zone")
 
     def __init__(self, name: str = "UTC") -> None:
         self.name = name
@@ -43,6 +43,7 @@ class Calendar:
         self.zone = zoneinfo.ZoneInfo(name)
         self._hours: dict[int, int] = {}
         self._starts: dict[int, int] = {}
+        self._lo, self._hi, self._day = 0, 0, 0  # the last day asked for: [lo, hi) is ``_day``
 
     def _offset_now(self, t: int) -> int:
         if not _REPRESENTABLE[0] <= t <= _REPRESENTABLE[1]:
@@ -64,9 +65,22 @@ class Calendar:
         return off
 
     def day(self, t: int) -> int:
-        """The day number of instant ``t`` (epoch seconds): its local date, as days since 1970-01-01."""
+        """The day number of instant ``t`` (epoch seconds): its local date, as days since 1970-01-01.
+
+        The day last asked for is remembered with its bounds: most questions are about the
+        clock's day (an event's, a grade's), and they come in runs.
+        """
+        if self._lo <= t < self._hi:
+            return self._day
         if self.utc:
             return t // DAY
+        d = (t + self.offset(t)) // DAY
+        if _REPRESENTABLE[0] <= t <= _REPRESENTABLE[1]:  # not a sentinel (``state.NEVER``)
+            self._lo, self._hi, self._day = self.start(d), self.start(d + 1), d
+        return d
+
+    def _local_day(self, t: int) -> int:
+        """The day of ``t`` from its offset alone (no last-day memory: :meth:`start` uses it)."""
         return (t + self.offset(t)) // DAY
 
     def start(self, day: int) -> int:
@@ -77,12 +91,12 @@ class Calendar:
         if t is None:
             local = datetime.combine(date.fromordinal(day + _EPOCH_ORDINAL), time(0), self.zone)
             t = int(local.timestamp())
-            if self.day(t) != day or self.day(t - 1) >= day:
+            if self._local_day(t) != day or self._local_day(t - 1) >= day:
                 # midnight skipped by a gap (or repeated): the first instant the day holds
                 lo, hi = t - 2 * DAY, t + 2 * DAY
                 while lo < hi:
                     mid = (lo + hi) // 2
-                    if self.day(mid) >= day:
+                    if self._local_day(mid) >= day:
                         hi = mid
                     else:
                         lo = mid + 1

@@ -210,7 +210,7 @@ class Grader(Evaluator):
     def _apply_body(self, state: EntityState, ev: AnyEvent, t: int, day: int, out: Outcome) -> None:
         if isinstance(ev, OrderEvent):
             cur = ev.currency
-            rate = 1.0 if cur is None or cur == self.rules.currency else self.rules.fx_rates[cur]
+            rate = 1.0 if cur is None or cur == self.rules.currency else self.rules.rate_of(cur)
             if state.kind == "customer":
                 _order_facts(state, ev, t)
                 profit = _cents((ev.amount - ev.cost) * rate) if ev.cost is not None else 0
