@@ -91,11 +91,12 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 def first_field(exc: ValidationError) -> tuple[str, object]:
-    """The place (as :func:`describe` names it) and the input of the first error."""
+    """The place (as :func:`describe` names it) and the input of the first error (``None``: missing)."""
     errors = exc.errors(include_url=False)
     if not errors:
         return "event", None
-    return _where(errors[0]["loc"]), errors[0].get("input")
+    first = errors[0]
+    return _where(first["loc"]), None if first["type"] == "missing" else first.get("input")
 
 
 def describe(exc: ValidationError) -> str:

@@ -441,6 +441,8 @@ def test_every_rejected_line_is_written_to_the_rejects_file(tmp_path: Path, work
     ]
     assert all(set(r) == {"line", "field", "value", "message", "kind"} for r in records)
     assert records[0]["value"] == "2026-01-01T10:00:00+00:00"
+    assert records[1]["value"] is None  # a missing field has no value
+    assert records[4]["value"] == "{not json"
     assert records[3]["value"] == "Retail"
     # the terminal names them too, with their line numbers, too old and too new included
     for r in records:

@@ -28,9 +28,10 @@ _MAX_VALUE = 200  # characters of a rejected string value kept in the record
 
 
 def _shown(value: Any) -> Any:
-    if isinstance(value, str | bytes) and len(value) > _MAX_VALUE:
-        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
-        return text[: _MAX_VALUE - 3] + "..."
+    if isinstance(value, bytes):  # an undecodable line: its text
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and len(value) > _MAX_VALUE:
+        return value[: _MAX_VALUE - 3] + "..."
     return value
 
 
