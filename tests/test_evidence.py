@@ -138,7 +138,7 @@ def test_days_spent_ungraded_never_hold_a_tier(g: Grader) -> None:
     #   (.30*40 + .25*100 + .15*100 + .15*100) / .85 = 67 / .85 = 78.824 -> 78.82: good.
     # Had the ungraded days' score of 100 counted, min_days_in_tier (14) would hold "excellent".
     evs = [purchase(d, f"p{d}", amount=85.0, market=100.0) for d in range(3)]
-    state, outs = feed(g, [*evs, delivery(3, "p0", 5, 100, 100, 90)])
+    _, outs = feed(g, [*evs, delivery(3, "p0", 5, 100, 100, 90)])
     last = changes(outs)[-1]
     assert (last.tier, last.score, last.direction) == ("good", 78.82, "initial")
     assert not any(r.startswith("held") for r in last.reasons)
@@ -184,7 +184,7 @@ def test_a_supplier_prospect_assessment_grades_a_new_supplier(g: Grader) -> None
 
 
 def test_an_override_grades_an_entity_without_evidence(g: Grader) -> None:
-    state, outs = feed(g, [purchase(0, "p1"), assessment(0, "s1", 30, override="good", kind="supplier")])
+    _, outs = feed(g, [purchase(0, "p1"), assessment(0, "s1", 30, override="good", kind="supplier")])
     assert [c.tier for c in changes(outs)] == [UNGRADED, "good"]
     assert changes(outs)[-1].ungraded_reason is None
 
@@ -219,7 +219,8 @@ RULES_TEXT = resources.files("tierstream.schemas").joinpath("default_rules.yaml"
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ("  min_evidence: {requires: [delivery]}\n", "supplier.min_evidence.requires: 'delivery' is not a supplier dimension"),
+    ("  min_evidence: {requires: [delivery]}\n",
+     "supplier.min_evidence.requires: 'delivery' is not a supplier dimension"),
     ("  min_evidence: {dimensions: 6}\n", "supplier.min_evidence.dimensions: 6 is more than the 5 supplier dimensions"),
     ("  min_evidence: {requires: [on_time, on_time]}\n", "names a dimension twice"),
     ("  min_evidence: {dimensions: -1}\n", "supplier.min_evidence.dimensions"),

@@ -125,9 +125,14 @@ def event_lists(draw: st.DrawFn, max_size: int = 30) -> list[AnyEvent]:
         elif kind == "service":
             ev = ServiceEvent(event_id=eid, occurred_at=when(t), supplier_id=draw(st.sampled_from(SUPPLIERS)),
                               ticket_id=f"t{i}", first_response_at=when(t + draw(st.integers(0, 200 * 3600))))
-        elif kind == "prospect":
-            ev = AssessmentEvent(event_id=eid, occurred_at=when(t), entity_type="customer",
-                                 entity_id=draw(st.sampled_from(CUSTOMERS + NEWCOMERS)),
+        elif kind == "prospect":  # a newcomer customer's or (issue 10.3) supplier's
+            if draw(st.booleans()):
+                etype, entity = "customer", draw(st.sampled_from(CUSTOMERS + NEWCOMERS))
+            else:
+                etype, entity = "supplier", draw(st.sampled_from(SUPPLIERS))
+                t = max(t, SUPPLIER_ASSESSMENTS_FROM * DAY)
+            ev = AssessmentEvent(event_id=eid, occurred_at=when(t), entity_type=etype,  # type: ignore[arg-type]
+                                 entity_id=entity,
                                  prospect_score=float(draw(st.integers(0, 100))), reason="onboarding call",
                                  expires_at=when(t + draw(st.integers(1, 120)) * DAY), author="li.wei")
         elif kind == "override":
@@ -245,7 +250,8 @@ def test_customer_order_expires_exactly_at_the_window_edge(
     assert round(last_in["revenue"] * 100) == sum(amounts)
     assert last_in["gross_profit"] == last_in["revenue"]
     gone = grader.snapshot(state, (DAY0 + day + w) * DAY + probe).aggregates
-    assert (gone["order_count"], gone["revenue"], gone["gross_profit"]) == (0, 0.0, 0.0)
+    # no costed order left in the window: no profit evidence
+    assert (gone["order_count"], gone["revenue"], gone["gross_profit"]) == (0, 0.0, None)
 
 
 @SETTINGS
@@ -462,11 +468,11 @@ def test_reversed_purchase_leaves_the_same_history_in_any_order() -> None:
                           amount=10.0, market_amount=market, status=status)  # type: ignore[arg-type]
 
     w = RULES.supplier.window_days
-    priced = po("a", 0, "p1", market=10.5)  # price index 0.95: scores 'good' while in the window
+    priced = po("a", 0, "p1", market=10.5)  # price index 0.95: price evidence while in the window
     placed, cancelled = po("b", w - 1, "p2"), po("c", w, "p2", status="cancelled")
     a, _, _ = run([priced, placed, cancelled])  # the zeroed bucket of day W-1 is dropped ...
     b, _, _ = run([priced, cancelled, placed])  # ... as if it had never been created
-    assert a[("supplier", "s1")]["tier"] == "unqualified"
+    assert a[("supplier", "s1")]["tier"] == "ungraded"  # purchase orders, no delivery
     assert_same_snapshots(a, b)
 
 

@@ -287,8 +287,9 @@ def test_assessment_with_neither_judgement() -> None:
     assert "exactly one of prospect_score or tier_override" in error_of(ev("assessment", prospect_score=...))
 
 
-def test_assessment_prospect_for_a_supplier_is_refused() -> None:
-    assert "customers only" in error_of(ev("assessment", entity_type="supplier"))
+def test_assessment_prospect_for_a_supplier_is_accepted() -> None:
+    event = INBOUND_ADAPTER.validate_json(orjson.dumps(ev("assessment", entity_type="supplier")))
+    assert isinstance(event, AssessmentEvent) and event.entity_type == "supplier" and event.prospect_score == 62.5
 
 
 def test_assessment_expiring_before_it_starts_is_refused() -> None:
