@@ -35,12 +35,12 @@ def _at(day: int, hour: int = 10) -> str:
     return f"2026-10-{day:02d}T{hour:02d}:00:00Z"
 
 
-PO = {"type": "order", "amount": 100.0, "market_amount": 100.0}
-SALE = {"type": "order", "customer_id": "c-nocost", "amount": 800.0}
+PO: dict[str, Any] = {"type": "order", "amount": 100.0, "market_amount": 100.0}
+SALE: dict[str, Any] = {"type": "order", "customer_id": "c-nocost", "amount": 800.0}
 # An entity's events on two topics (orders and deliveries, orders and assessments) reach the
 # worker in no fixed order, and the changes on the way depend on it: the second phase is
 # published once the first is in Redis, so the stream sees what the file order says.
-FIRST = [
+FIRST: list[dict[str, Any]] = [
     {**PO, "event_id": "e1", "occurred_at": _at(1), "order_id": "p1", "supplier_id": "s-new"},
     {**PO, "event_id": "e2", "occurred_at": _at(1), "order_id": "p2", "supplier_id": "s-late"},
     {"type": "assessment", "event_id": "e3", "occurred_at": _at(2), "entity_type": "supplier",
@@ -51,7 +51,7 @@ FIRST = [
      "referred_id": "c-referred"},
     {**SALE, "event_id": "e7", "occurred_at": _at(8), "order_id": "o2"},
 ]
-SECOND = [
+SECOND: list[dict[str, Any]] = [
     {**PO, "event_id": "e4", "occurred_at": _at(2), "order_id": "p3", "supplier_id": "s-prospect"},
     {"type": "delivery", "event_id": "e8", "occurred_at": _at(12), "supplier_id": "s-late", "order_id": "p2",
      "promised_at": _at(14), "quantity_ordered": 100, "quantity_delivered": 100, "quantity_accepted": 98},
@@ -111,7 +111,7 @@ def _get_tier(port: int, entity_type: str, entity_id: str) -> dict[str, Any] | N
 
 def test_ungraded_and_cost_less_entities_agree_with_the_offline_scorer(stream: Stream, events_file: Path) -> None:
     expected = offline_snapshot(events_file)
-    # what the file says offline, derived in tests/test_evidence.py from the published rules
+    # what the file says offline, derived in tests/scorers/test_evidence.py from the published rules
     assert expected[("supplier", "s-new")]["tier"] == UNGRADED
     assert expected[("supplier", "s-new")]["ungraded_reason"] == NO_DELIVERY
     assert expected[("supplier", "s-late")]["tier"] == "excellent"

@@ -1,23 +1,21 @@
 """``ungraded`` in the tier store and on ``GET /tiers/...`` (issue 10, point 3), on the real Redis.
 
 The changes are the engine's own for a supplier with a purchase order and no delivery
-(ungraded), then its first delivery (a first tier, "initial"): see tests/test_evidence.py
+(ungraded), then its first delivery (a first tier, "initial"): see tests/scorers/test_evidence.py
 for the values, derived by hand from the published rules.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from tests.test_evidence import NO_DELIVERY
-from tests.test_redis_store import REDIS_URL, _redis_up
-from tests.test_scorers import RULES, changes, delivery, feed, purchase
+from tests.redis_store.helpers import REDIS_URL, _redis_up
+from tests.scorers.helpers import RULES, changes, delivery, feed, purchase
+from tests.scorers.test_evidence import NO_DELIVERY
 from tests.test_web import serve
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.engine import Grader
@@ -26,17 +24,6 @@ from tierstream.streams.store.redis import AsyncTierStore
 
 pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    p = f"tstest-evidence-{uuid.uuid4().hex[:12]}"
-    yield p
-    r = redis.Redis.from_url(REDIS_URL)
-    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-    if keys:
-        r.delete(*keys)
-    r.close()
 
 
 def test_ungraded_is_stored_streamed_and_served_then_replaced_by_a_first_tier(prefix: str) -> None:

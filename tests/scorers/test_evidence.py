@@ -16,8 +16,7 @@ from importlib import resources
 import orjson
 import pytest
 
-from tests.test_scorers import (
-    RULES,
+from tests.scorers.helpers import (
     agg,
     assessment,
     changes,
@@ -36,11 +35,6 @@ from tierstream.scorers.engine import REREVIEW, Grader
 from tierstream.scorers.state import C_COSTED, C_COSTED_REVENUE, C_ORDERS, C_REVENUE, EntityState
 
 NO_DELIVERY = "no delivery in the 180-day window"
-
-
-@pytest.fixture
-def g() -> Grader:
-    return Grader(RULES)
 
 
 # --------------------------------------------------------------------------- profit evidence
