@@ -26,6 +26,7 @@ from tests.scorers.helpers import (
     purchase,
     referral,
     sod,
+    ticket,
 )
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.events import AssessmentEvent
@@ -240,3 +241,15 @@ def test_without_a_minimum_an_entity_is_graded_on_any_evidence() -> None:
     _, outs = feed(g1, [purchase(0, "p1")])
     [c] = changes(outs)
     assert (c.tier, c.ungraded_reason) == (UNGRADED, "no evidence in any dimension yet")
+
+
+def test_a_minimum_number_of_dimensions_says_how_many_have_evidence() -> None:
+    # dimensions: 2, nothing required: a PO at market price gives price evidence only (1 of 2):
+    # ungraded; a service ticket answered in 4 h adds service (4 h -> 100): graded on
+    # (.15*70 + .15*100) / .30 = 85.0: excellent.
+    g2 = Grader(parse_rules(_rules_with("  min_evidence: {dimensions: 2}\n")))
+    state, outs = feed(g2, [purchase(0, "p1", amount=100.0, market=100.0)])
+    assert [(c.tier, c.ungraded_reason) for c in changes(outs)] == [
+        (UNGRADED, "evidence in 1 of the 2 dimensions required")]
+    _, outs = feed(g2, [ticket(1, "t1", 4.0)], state)
+    assert [(c.tier, c.score, c.direction) for c in changes(outs)] == [("excellent", 85.0, "initial")]
