@@ -301,7 +301,9 @@ def test_the_default_rules_declare_the_groups_the_sample_uses() -> None:
 def test_amounts_in_other_currencies_are_converted_never_summed_as_is() -> None:
     # 1,000 USD at 7.0 = 7,000 CNY; 1,000 JPY at 0.05 = 50 CNY; 1,000 without a currency and
     # 1,000 CNY are in the base currency: 7,000 + 50 + 1,000 + 1,000 = 9,050 (never 4,000).
-    # Profit of the USD order: (1,000 - 400) USD = 600 USD = 4,200 CNY.
+    # Profit of the USD order, the only costed one: (1,000 - 400) USD = 600 USD = 4,200 CNY on
+    # 7,000 CNY of costed revenue; gross profit is that margin over the whole revenue
+    # (default rules header): 4,200 x 9,050 / 7,000 = 5,430.
     docs = [order(1, "c1", "2026-01-01T10:00:00Z", 1000.0, currency="USD", cost=400.0),
             order(2, "c1", "2026-01-01T11:00:00Z", 1000.0, currency="JPY"),
             order(3, "c1", "2026-01-01T12:00:00Z", 1000.0),
@@ -310,7 +312,7 @@ def test_amounts_in_other_currencies_are_converted_never_summed_as_is() -> None:
     assert rejects == []
     a = snapshot(scorer, "customer", "c1")["aggregates"]
     assert a["revenue"] == 9050.0
-    assert a["gross_profit"] == 4200.0
+    assert a["gross_profit"] == 5430.0
 
 
 def test_an_amount_in_a_currency_without_a_rate_is_refused_with_its_line() -> None:
