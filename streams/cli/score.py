@@ -68,7 +68,7 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
         click.echo(f"rejected {events}:{err}", err=True)
     more = rep.rejects - len(rep.errors)
     if rejects and rep.rejects:
-        click.echo(f"all {rep.rejects:,} rejected lines are in {rejects}", err=True)
+        click.echo(f"all {rep.rejects:,} rejected lines (invalid, too old, too new) are in {rejects}", err=True)
     elif more > 0:
         click.echo(f"... and {more:,} more rejected lines (--rejects FILE writes them all)", err=True)
     if out:
