@@ -30,6 +30,29 @@ from pydantic import (
 from tierstream.schemas.routing import ROUTES
 from tierstream.schemas.routing import EntityType as EntityType  # the models' entity type, re-exported
 
+__all__ = [
+    "EARLIEST",
+    "EVENT_TYPES",
+    "INBOUND_ADAPTER",
+    "LATEST",
+    "AnyEvent",
+    "AssessmentEvent",
+    "DeliveryEvent",
+    "EntityType",
+    "Identifier",
+    "InboundEvent",
+    "Instant",
+    "Money",
+    "OrderEvent",
+    "PaymentEvent",
+    "Quantity",
+    "ReferralEvent",
+    "Score100",
+    "ServiceEvent",
+    "ShortText",
+    "entity_of",
+]
+
 #: Identifiers: non-empty, bounded, printable, no surrounding whitespace.
 Identifier = Annotated[
     str,

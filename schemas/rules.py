@@ -27,6 +27,27 @@ from tierstream.schemas.errors import RulesError
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.catalog import metrics_of
 
+__all__ = [
+    "CURRENCY",
+    "CUSTOMER_METRICS",
+    "SUPPLIER_METRICS",
+    "TIER_NAME",
+    "CustomerRules",
+    "Dimension",
+    "EntityRules",
+    "GroupOverride",
+    "Hysteresis",
+    "MinEvidence",
+    "Prospect",
+    "RfmThresholds",
+    "Rules",
+    "SupplierProspect",
+    "SupplierRules",
+    "Tier",
+    "load_rules",
+    "parse_rules",
+]
+
 # The metrics a dimension may name, with what they measure: the scorers' catalog is the one list.
 CUSTOMER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("customer").items()}
 SUPPLIER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("supplier").items()}
