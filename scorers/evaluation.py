@@ -13,9 +13,11 @@ import math
 from typing import cast
 
 from tierstream.schemas.events import EntityType
-from tierstream.schemas.outputs import Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
+from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.credit import CREDIT_METRICS, LATENESS_METRICS, delay_notes, next_credit_review, overdue_on
+from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
 from tierstream.scorers.explain import next_tier, reasons
 from tierstream.scorers.grading import (
     Composite,
@@ -35,7 +37,7 @@ from tierstream.scorers.metrics import (
     window_totals,
 )
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, utc
-from tierstream.scorers.state import C_ORDERS, DAY, EntityState, Manual
+from tierstream.scorers.state import C_ORDERS, DAY, S_DELIVERIES, EntityState, Manual
 
 __all__ = ["Evaluator"]
 
@@ -56,10 +58,16 @@ class Evaluator:
         self._window = {k: r.window_days for k, r in self._rules.items()}
         self._lookback = {k: r.hysteresis.lookback_days for k, r in self._rules.items()}
         self._scales = {k: {d.name: d.scale for d in dims} for k, dims in self._dims.items()}
-        self._newcomer_max_orders = rules.customer.prospect.newcomer_max_orders
+        # a newcomer, whose active prospect assessment replaces the score: (window counter, its maximum)
+        self._newcomer = {"customer": (C_ORDERS, rules.customer.prospect.newcomer_max_orders),
+                          "supplier": (S_DELIVERIES, rules.supplier.prospect.newcomer_max_deliveries)}
+        self._evidence = {k: Evidence(r) for k, r in self._rules.items()}
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         self._lateness_dims = tuple(d for d in self._dims["customer"] if d.metric in LATENESS_METRICS)
         self._credit_dims = tuple(d.name for d in self._dims["customer"] if d.metric in CREDIT_METRICS)
+        #: the days of the rules' time zone; in UTC (``_utc``) a day is ``t // DAY``, inlined
+        self.calendar = Calendar(rules.timezone)
+        self._utc = self.calendar.utc
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -74,9 +82,17 @@ class Evaluator:
         r = self._rules[state.kind]
         return r.tiers_for(state.group) if isinstance(r, CustomerRules) else r.tiers
 
+    def day(self, t: int) -> int:
+        """Return the day of instant ``t`` in the rules' time zone (``t // DAY`` in UTC)."""
+        return t // DAY if self._utc else self.calendar.day(t)
+
+    def day_start(self, day: int) -> int:
+        """Return the first instant of ``day`` (its local midnight)."""
+        return day * DAY if self._utc else self.calendar.start(day)
+
     def window_start(self, state: EntityState, now: int) -> int:
         """Return the first day of the window ending on ``now``'s day."""
-        return now // DAY - self._window[state.kind] + 1
+        return (now // DAY if self._utc else self.calendar.day(now)) - self._window[state.kind] + 1
 
     def retention_start(self, state: EntityState, now: int) -> int:
         """Return the first day kept: the window start less the hysteresis lookback."""
@@ -86,17 +102,24 @@ class Evaluator:
 
     def _score(self, state: EntityState, totals: list[int], day: int, instant: int) -> tuple[Composite, Metrics, bool]:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
-        if state.kind == "customer":
-            m = customer_metrics(totals, day, last_order_day(state, day),
+        kind = state.kind
+        if kind == "customer":
+            m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar),
                                  *overdue_on(state, day, self._window["customer"]))
-            comp = composite(self._dims["customer"], m)
-            p = state.prospect
-            if p is not None and p.at <= instant < p.expires and totals[C_ORDERS] <= self._newcomer_max_orders:
+        else:
+            m = supplier_metrics(totals)
+        comp = composite(self._dims[kind], m)
+        p = state.prospect
+        if p is not None and p.at <= instant < p.expires:
+            counter, most = self._newcomer[kind]
+            if totals[counter] <= most:
                 score = float(p.value)
                 return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
-            return comp, m, False
-        m = supplier_metrics(totals)
-        return composite(self._dims["supplier"], m), m, False
+        return comp, m, False
+
+    def _ungraded(self, state: EntityState, comp: Composite, prospect: bool) -> str | None:
+        """Why the entity is below its rules' minimum evidence (``None``: it is graded on its score)."""
+        return None if prospect else self._evidence[state.kind].missing(comp.components)
 
     def _past(self, state: EntityState, today: int) -> list[tuple[int, float]]:
         """End-of-day scores of the days with activity in the lookback, newest first (cached)."""
@@ -122,15 +145,15 @@ class Evaluator:
         same window, the same recency; only a prospect score starting or ending
         later that day could differ.
         """
-        end = (day + 1) * DAY - 1
+        end = self.day_start(day + 1) - 1
         g = state.graded
-        if (g is not None and g[0] == self.tag and g[1] // DAY == day
+        if (g is not None and g[0] == self.tag and self.day(g[1]) == day
                 and _active(state.prospect, g[1]) == _active(state.prospect, end)):
             return g[2]
         if totals is None:
             totals = window_totals(state, day, self._window[state.kind])
-        comp, _, _ = self._score(state, totals, day, end)
-        return comp.score
+        comp, _, prospect = self._score(state, totals, day, end)
+        return UNGRADED_SCORE if self._ungraded(state, comp, prospect) else comp.score
 
     def totals_at(self, state: EntityState, now: int) -> list[int]:
         """Window totals as of ``now`` (>= clock) without changing the state."""
@@ -151,18 +174,22 @@ class Evaluator:
         if state.rules_tag != self.tag:
             state.daily.clear()
             state.rules_tag = self.tag
-        today = now // DAY
+        today = now // DAY if self._utc else self.calendar.day(now)
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
+        ungraded = missing = self._ungraded(state, comp, prospect)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
-        past = self._past(state, today) if comp.score < tiers[0].min_score else []
+        past = self._past(state, today) if comp.score < tiers[0].min_score and not ungraded else []
         ov = state.override
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
             notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
+            ungraded = None  # a person graded it
+        elif ungraded:
+            held = -1
         else:
             held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
             if note:
@@ -173,7 +200,10 @@ class Evaluator:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
         nxt = self._next_review(state, now, tiers, held, comp, past, m)
-        state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
+        # after the lookback: that may want the last grade's; an ungraded day reaches no tier
+        state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
+        if held < 0:
+            return Grade(UNGRADED, -1, comp, m, notes, nxt, ungraded)
         return Grade(tiers[held].name, held, comp, m, notes, nxt)
 
     def _next_review(
@@ -183,21 +213,21 @@ class Evaluator:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
         nxt: int | None = None
-        if comp.score < tiers[held].min_score:
+        if held >= 0 and comp.score < tiers[held].min_score:
             # A hold matters only while the score is under the held tier's minimum: until then
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
             if not past and comp.score >= tiers[0].min_score:
-                past = self._past(state, now // DAY)  # an override above the score's own tier
+                past = self._past(state, self.day(now))  # an override above the score's own tier
             for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, past):
-                c = d * DAY
+                c = self.day_start(d)
                 if c > now and (nxt is None or c < nxt):
                     nxt = c
         for manual in (state.override, state.prospect):
             if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
                 nxt = manual.expires
-        first = now // DAY - rules.window_days + 1
+        first = self.day(now) - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:
             oldest_in_window = None
@@ -206,18 +236,19 @@ class Evaluator:
                     oldest_in_window = d
                     break
         if oldest_in_window is not None:
-            c = (oldest_in_window + rules.window_days) * DAY
+            c = self.day_start(oldest_in_window + rules.window_days)
             if c > now and (nxt is None or c < nxt):
                 nxt = c
         if state.invoices:
             # an open invoice falls due, or grows later every day while that can still lower the tier
-            day, overdue = next_credit_review(state, now // DAY, rules.window_days)
-            if overdue and held < len(tiers) - 1 and any(
+            day, overdue = next_credit_review(state, self.day(now), rules.window_days)
+            if overdue and 0 <= held < len(tiers) - 1 and any(
                     (x := metrics.get(d.metric)) is not None and x < d.scale.xs[-1] for d in self._lateness_dims):
-                day = now // DAY + 1
-            if day is not None and (nxt is None or day * DAY < nxt):
-                nxt = day * DAY
-        if state.kind == "customer" and state.last_order is not None and held < len(tiers) - 1 and comp.weight_total:
+                day = self.day(now) + 1
+            if day is not None and (nxt is None or self.day_start(day) < nxt):
+                nxt = self.day_start(day)
+        if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
+                and comp.weight_total):
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
             t = tiers[held]
             line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
@@ -237,10 +268,11 @@ class Evaluator:
             target = (line * comp.weight_total - others) / dim.weight
             if target <= dim.scale.lo:
                 continue  # ageing alone can never pull it under the line
-            age = now // DAY - state.last_order // DAY
+            last_day = self.day(state.last_order)
+            age = self.day(now) - last_day
             x = dim.scale.first_x_reaching(age, target, rising=False)
             if x is not None:
-                c = (state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY
+                c = self.day_start(last_day + max(math.ceil(x), age + 1))
                 when = c if when is None else min(when, c)
         return when
 
@@ -283,7 +315,9 @@ class Evaluator:
         tiers = self.tiers_for(state)
         new, old = g.tier, state.published_tier
         direction: Direction
-        if old is None:
+        if g.ungraded is not None:
+            direction = "ungraded"
+        elif old is None or old == UNGRADED:
             direction = "initial"
         else:
             oi = tier_index(tiers, old)
@@ -292,14 +326,16 @@ class Evaluator:
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
         head = {
-            "initial": f"first grading: score {g.comp.score:.1f} places it in {new}",
+            "ungraded": f"ungraded: {g.ungraded}",
+            "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
+                       f"score {g.comp.score:.1f} places it in {new}",
             "upgrade": f"score {g.comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
             "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
         }[direction]
         why = [head, *g.notes, *reasons(rules, state.published_components, g.comp, g.metrics)]
         if state.invoices and any(state.published_components.get(n) != g.comp.components.get(n)
                                   for n in self._credit_dims):
-            why += delay_notes(state, now // DAY, rules.window_days)
+            why += delay_notes(state, self.day(now), rules.window_days)
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1
@@ -320,7 +356,8 @@ class Evaluator:
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            next_tier=None if g.ungraded else next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            ungraded_reason=g.ungraded,
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -363,9 +400,10 @@ class Evaluator:
             components=g.comp.components,
             aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
             window=WindowInfo.model_construct(
-                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
+                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),
-            next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
+            next_tier=None if g.ungraded else next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
             as_of=utc(now),
             rules_version=self.rules.version,
+            ungraded_reason=g.ungraded,
         )

@@ -3,7 +3,8 @@
 Design (it lives in a Faust table, one value per entity, rewritten per batch):
 
 * **Day buckets in event time.** ``days[day]`` is a short vector of integer
-  counters for that UTC day; an out-of-order event lands in its own day. Only
+  counters for that day (a calendar day of the rules' time zone, see
+  ``scorers.calendar``); an out-of-order event lands in its own day. Only
   days with activity are kept. ``totals`` is the sum of the buckets inside the
   window (``window_start`` onwards); a day leaving the window is subtracted,
   so window totals are a subtraction, not a scan. Buckets are retained
@@ -37,6 +38,8 @@ import orjson
 __all__ = [
     "CUSTOMER_BUCKET",
     "CUSTOMER_FIELDS",
+    "C_COSTED",
+    "C_COSTED_REVENUE",
     "C_DAYS_LATE",
     "C_INVOICES",
     "C_LATE",
@@ -49,6 +52,7 @@ __all__ = [
     "C_REFERRALS",
     "C_REVENUE",
     "DAY",
+    "NEVER",
     "ORDER_ACTIVE",
     "ORDER_REVERSED",
     "ORDER_REVERSED_FIRST",
@@ -70,19 +74,28 @@ __all__ = [
 ]
 
 DAY = 86_400
+#: the clock, window start and group time of a state that has seen nothing yet: before any
+#: instant or day an event can carry (events may be older than 1970: negative epoch seconds)
+NEVER = -(2**62)
 
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
 # by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
 # reversed: recency is about the last time the customer bought. Money in cents.
+# ``profit_cents`` sums the orders that carry a cost only; ``costed_orders`` and
+# ``costed_revenue_cents`` count those orders and their amount (profit evidence).
 # ``invoices`` counts invoice events; a payment adds its amount to ``paid_cents`` and its amount
 # times its days late to ``late_cent_days`` (see scorers/credit.py).
 CUSTOMER_BUCKET = (
     "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
-    "invoices", "paid_cents", "late_cent_days",
+    "costed_orders", "costed_revenue_cents", "invoices", "paid_cents", "late_cent_days",
 )
-(C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED,
- C_INVOICES, C_PAID, C_LATE_CENT_DAYS) = range(len(CUSTOMER_BUCKET))
+(
+    C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED,
+    C_COSTED, C_COSTED_REVENUE, C_INVOICES, C_PAID, C_LATE_CENT_DAYS,
+) = range(len(CUSTOMER_BUCKET))
 CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
+#: customer buckets written before the profit-evidence fields: every order then counted as costed
+_OLD_CUSTOMER_FIELDS = 8
 # Supplier day-bucket fields (response times in minutes).
 SUPPLIER_BUCKET = (
     "deliveries", "on_time", "qty_ordered", "qty_delivered", "qty_accepted",
@@ -123,6 +136,24 @@ def event_hash(event_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+def _widen_customer(
+    days: list[list[int]], totals: list[int], orders: list[list[Any]]
+) -> tuple[list[list[int]], list[int], list[list[Any]]]:
+    """Add the profit-evidence fields to customer buckets written before they existed.
+
+    Such a state counted every order's profit (zero without a cost), so its orders
+    are read as costed: it grades as it did until they leave the window.
+    """
+    def wide(b: list[int], at: int) -> list[int]:  # ``at``: index of C_ORDERS in ``b``
+        return [*b, b[at + C_ORDERS], b[at + C_REVENUE]]
+
+    return (
+        [wide(row, 1) for row in days],
+        wide(totals, 0),
+        [[*o, o[3], o[4]] if len(o) == 6 else o for o in orders],  # [id, day, status, orders, revenue, profit]
+    )
+
+
 @dataclass(slots=True)
 class Manual:
     """An active manual assessment: a prospect score or a tier override."""
@@ -139,8 +170,8 @@ class Manual:
 class EntityState:
     kind: str  # "customer" | "supplier"
     entity_id: str
-    clock: int = 0  # latest event time applied (epoch s)
-    window_start: int = 0  # first day counted in totals
+    clock: int = NEVER  # latest event time applied (epoch s)
+    window_start: int = NEVER  # first day counted in totals
     days: dict[int, list[int]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
     daily: dict[int, float] = field(default_factory=dict)
@@ -149,7 +180,7 @@ class EntityState:
     first_order: int | None = None
     last_order: int | None = None
     group: str | None = None
-    group_at: int = 0
+    group_at: int = NEVER
     prospect: Manual | None = None
     override: Manual | None = None
     referred_by: str | None = None
@@ -176,6 +207,9 @@ class EntityState:
     #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
     #: score of that day, usually, without computing it again (see ``Grader._end_of_day``)
     graded: tuple[str, int, float] | None = field(default=None, compare=False)
+    #: the day of ``clock`` in the rules' time zone, set by the engine as it moves the clock
+    #: (``None``: not known, e.g. a state just read back): derived, not serialized
+    clock_day: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.totals:
@@ -238,7 +272,7 @@ class EntityState:
             self.totals[idx] += amount
         daily = self.daily
         # ``daily`` only holds days up to the clock's: on the clock's own day a lookup says it all
-        if daily and (day in daily or (day < self.clock // DAY and day <= max(daily))):
+        if daily and (day in daily or (((cd := self.clock_day) is None or day < cd) and day <= max(daily))):
             self.invalidate_from(day)
 
     def is_empty(self) -> bool:
@@ -408,8 +442,10 @@ class EntityState:
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
          pub, seq, next_review, rules_tag, outbox) = doc[:24]
         invoices = doc[24] if len(doc) > 24 else []
+        if kind == "customer" and len(totals) == _OLD_CUSTOMER_FIELDS:
+            days, totals, orders = _widen_customer(days, totals, orders)
         width = CUSTOMER_FIELDS if kind == "customer" else SUPPLIER_FIELDS
-        if len(totals) < width:  # written before the bucket had its last fields: they were zero
+        if len(totals) < width:  # written before the bucket had its credit fields: they were zero
             totals = [*totals, *[0] * (width - len(totals))]
             days = [[*row, *[0] * (width + 1 - len(row))] for row in days]
         return cls(

@@ -267,16 +267,16 @@ def test_invoices_and_payments_in_any_arrival_order_give_the_same_state(data: st
 
 
 def test_a_state_written_before_invoices_still_loads() -> None:
-    """A state of 24 fields, buckets of 8 counters (the format before this change), reads back with zeros."""
+    """A state of 24 fields, buckets of 10 counters (the format before this change), reads back with zeros."""
     g = Grader(RULES)
     state = feed(g, [sale(0), pay(5, "inv", 3, amount=100.0)])
     doc = orjson.loads(state.to_bytes())
     old = doc[:24]
-    old[4] = [row[:9] for row in old[4]]  # day + the first 8 counters
-    old[5] = old[5][:8]
+    old[4] = [row[:11] for row in old[4]]  # day + the first 10 counters
+    old[5] = old[5][:10]
     back = EntityState.from_bytes(orjson.dumps(old))
-    assert back.invoices == {} and len(back.totals) == len(state.totals)
-    assert back.totals[:8] == state.totals[:8] and not any(back.totals[8:])
+    assert back.invoices == {} and len(back.totals) == len(state.totals) == 13
+    assert back.totals[:10] == state.totals[:10] and not any(back.totals[10:])
     again = EntityState.from_bytes(state.to_bytes())
     assert again.invoices == state.invoices and again.days == state.days
 

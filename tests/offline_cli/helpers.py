@@ -28,17 +28,22 @@ SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--se
 #     tierstream score /tmp/s3.jsonl
 # and copy the entity count and the tier distribution it prints on stderr (the last lines).
 GOLDEN_ENTITIES = 236
+# (Since amounts are converted to the base currency: the sample's USD customers count their
+# revenue at the rules' 7.0 CNY per USD, which lifts some from potential to general and from
+# general to key. Since invoices exist: the sample's invoices, partial payments and unpaid
+# invoices, and the default credit dimensions of days late and overdue amount.)
 GOLDEN_TIERS = {
-    ("customer", "general"): 98,
-    ("customer", "key"): 10,
-    ("customer", "potential"): 88,
-    ("supplier", "excellent"): 8,
-    ("supplier", "good"): 11,
+    ("customer", "general"): 110,
+    ("customer", "key"): 12,
+    ("customer", "potential"): 69,
+    ("customer", "ungraded"): 5,
+    ("supplier", "excellent"): 9,
+    ("supplier", "good"): 13,
     ("supplier", "qualified"): 11,
-    ("supplier", "unqualified"): 10,
+    ("supplier", "unqualified"): 7,
 }
-GOLDEN_AS_OF = "2026-10-31T23:11:06Z"  # the latest valid event in the sample
-GOLDEN_REJECTED = 4  # invalid lines the generator wrote (invalid_ratio 0.2%)
+GOLDEN_AS_OF = "2026-10-31T17:20:49Z"  # the latest valid event in the sample
+GOLDEN_REJECTED = 3  # invalid lines the generator wrote (invalid_ratio 0.2%)
 
 CUSTOMER_AGGREGATES = {
     "order_count", "revenue", "gross_profit", "first_order_at", "last_order_at", "late_payments",
@@ -49,7 +54,7 @@ SUPPLIER_AGGREGATES = {
 }
 SNAPSHOT_KEYS = {
     "entity_type", "entity_id", "tier", "score", "segment", "group", "components", "aggregates", "window",
-    "next_tier", "as_of", "rules_version",
+    "next_tier", "as_of", "rules_version", "ungraded_reason",
 }
 REJECTED = re.compile(r"^rejected (?P<file>.+):line (?P<line>\d+): (?P<what>[a-z_]+(\.[a-z_]+)?): ")
 

@@ -57,11 +57,11 @@ def test_naive_nested_timestamp_is_refused() -> None:
     assert "'2025-03-15T00:00:00'" in msg
 
 
-@pytest.mark.parametrize("value", ["2026-02-30T10:00:00Z", "yesterday", "1970-01-01T00:00:00Z"])
-def test_impossible_or_implausible_dates_are_refused(value: str) -> None:
+@pytest.mark.parametrize("value", ["2026-02-30T10:00:00Z", "yesterday", "0050-01-01T00:00:00Z"])
+def test_impossible_or_unrepresentable_dates_are_refused(value: str) -> None:
     msg = error_of(ev("order", occurred_at=value))
     assert msg.startswith("order.occurred_at:")
-    assert repr(value) in msg or "1970" in msg
+    assert repr(value) in msg or "0050" in msg
 
 
 @pytest.mark.parametrize(
@@ -154,10 +154,6 @@ def test_assessment_with_both_judgements() -> None:
 
 def test_assessment_with_neither_judgement() -> None:
     assert "exactly one of prospect_score or tier_override" in error_of(ev("assessment", prospect_score=...))
-
-
-def test_assessment_prospect_for_a_supplier_is_refused() -> None:
-    assert "customers only" in error_of(ev("assessment", entity_type="supplier"))
 
 
 def test_assessment_expiring_before_it_starts_is_refused() -> None:
