@@ -332,8 +332,9 @@ class EntityState:
             return
         self.expired_before = first_day
         self.forget_daily_before(first_day)
-        if self.invoices:
-            self.invoices = {k: v for k, v in self.invoices.items() if v[0] >= first_day}
+        invoices = self.invoices
+        if invoices and any(v[0] < first_day for v in invoices.values()):
+            self.invoices = {k: v for k, v in invoices.items() if v[0] >= first_day}
         if self.oldest_id is not None and self.oldest_id < first_day:
             # event ids and orders, also those of events that left no day bucket (a
             # referral, a reversal that came before its order)
