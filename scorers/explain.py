@@ -91,12 +91,13 @@ def _head(
 
 
 def _shown(before: float, after: float) -> tuple[str, str]:
-    """Both scores with the fewest decimals that tell them apart (components carry two)."""
-    for nd in (0, 1):
-        b, a = f"{before:.{nd}f}", f"{after:.{nd}f}"
-        if b != a:
-            return b, a
-    return f"{before:.2f}", f"{after:.2f}"
+    """Both scores with the fewest decimals that tell them apart (components carry two): 100 and 99.5."""
+    nd = next((nd for nd in (0, 1) if f"{before:.{nd}f}" != f"{after:.{nd}f}"), 2)
+    return _trim(f"{before:.{nd}f}"), _trim(f"{after:.{nd}f}")
+
+
+def _trim(number: str) -> str:
+    return number.rstrip("0").rstrip(".") if "." in number else number
 
 
 def _points(x: float) -> str:
