@@ -157,27 +157,35 @@ def reasons(
 
 
 class _Scorer:
-    """The unrounded composite of the metrics, with any of them replaced (the hypotheses of a hint)."""
+    """The unrounded composite of the metrics, with any of them replaced (the hypotheses of a hint).
 
-    __slots__ = ("dims", "values")
+    The sum of the weighted scores is kept, so a hypothesis only rescores the
+    dimensions it changes.
+    """
+
+    __slots__ = ("den", "dims", "num", "values")
 
     def __init__(self, rules: EntityRules, scales: Scales | None, metrics: Metrics) -> None:
         self.values: dict[str, float] = {}
-        self.dims: list[tuple[str, str, float, Scale]] = []
+        self.dims: list[tuple[str, float, Scale, float]] = []  # metric, weight, scale, weighted score
+        self.num = self.den = 0.0
         for name, dim in rules.dimensions.items():
             x = metrics.get(dim.metric)
             if x is None:
                 continue
+            sc = scales[name] if scales else Scale(dim.scale)
+            wc = dim.weight * sc(x)
             self.values[dim.metric] = x
-            self.dims.append((name, dim.metric, dim.weight, scales[name] if scales else Scale(dim.scale)))
+            self.dims.append((dim.metric, dim.weight, sc, wc))
+            self.num += wc
+            self.den += dim.weight
 
-    def score(self, changed: dict[str, float] | None = None) -> float:
-        num = den = 0.0
-        for _, metric, w, sc in self.dims:
-            x = self.values[metric] if changed is None or metric not in changed else changed[metric]
-            num += w * sc(x)
-            den += w
-        return num / den if den else 0.0
+    def score(self, changed: dict[str, float]) -> float:
+        num = self.num
+        for metric, w, sc, wc in self.dims:
+            if metric in changed:
+                num += w * sc(changed[metric]) - wc
+        return num / self.den if self.den else 0.0
 
     def reaches(self, line: float, changed: dict[str, float]) -> bool:
         return self.score(changed) >= line - _EPS
@@ -189,9 +197,8 @@ def _single(sc: _Scorer, metric_name: str, weight: float, scale: Scale, line: fl
     if metric.hint is None:
         return None
     v = sc.values[metric_name]
-    den = sum(w for _, _, w, _ in sc.dims)
-    others = sc.score() * den - weight * scale(v)
-    need = (line * den - others) / weight  # the dimension's score that brings the composite to the line
+    others = sc.num - weight * scale(v)
+    need = (line * sc.den - others) / weight  # the dimension's score that brings the composite to the line
     if need > scale.hi + 1e-6:
         return None
     need = min(need, scale.hi)
@@ -277,7 +284,7 @@ def _more_deliveries(metrics: Metrics, k: float, q: float, r: float, n: int) -> 
 def _hints(sc: _Scorer, metrics: Metrics, kind: str, line: float) -> list[str]:
     """What brings the score to ``line``: the single moves (heaviest dimensions first), else a combined one."""
     found: list[tuple[float, str]] = []
-    for _, metric, weight, scale in sc.dims:
+    for metric, weight, scale, _ in sc.dims:
         text = _single(sc, metric, weight, scale, line)
         if text:
             found.append((weight, text))
