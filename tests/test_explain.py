@@ -8,26 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import yaml
 
+from tests.test_scorers import assessment, at, changes, delivery, eod, feed, key_customer, order, purchase
 from tierstream.schemas.rules import Rules, load_rules, parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
-from tierstream.scorers.explain import next_tier, reasons
+from tierstream.scorers.explain import reasons
 from tierstream.scorers.grading import Composite
-from tierstream.scorers.state import DAY
-from tierstream.scorers.catalog import METRICS
-from tests.test_scorers import assessment, at, changes, delivery, eod, feed, key_customer, order, purchase
+from tierstream.scorers.metrics import Metrics
 
 DEFAULT = load_rules()
 
 
-def small_rules(dimensions: dict[str, Any], tiers: list[tuple[str, float]], hysteresis: dict[str, Any]) -> Rules:
+def small_rules(dimensions: dict[str, Any], tiers: list[tuple[str, float]], hysteresis: dict[str, Any],
+                window_days: int = 365) -> Rules:
     """The default rules with the customer section replaced."""
     data = yaml.safe_load(DEFAULT.model_dump_json())
     data["version"] = "explain-test"
     data["customer"] = {
-        "window_days": 365,
+        "window_days": window_days,
         "dimensions": dimensions,
         "tiers": [{"name": n, "min_score": m} for n, m in tiers],
         "hysteresis": hysteresis,
@@ -39,12 +38,15 @@ def small_rules(dimensions: dict[str, Any], tiers: list[tuple[str, float]], hyst
 NO_HYSTERESIS = {"downgrade_margin": 0, "min_days_in_tier": 0, "grace_days": 0, "hold_days": 0}
 
 # order count 0..3 -> 0..100 and revenue 0..30,000 -> 0..100, half the weight each
-THIRDS = small_rules(
-    {"frequency": {"metric": "order_count", "weight": 0.5, "label": "order frequency", "scale": [[0, 0], [3, 100]]},
-     "monetary": {"metric": "revenue", "weight": 0.5, "label": "revenue", "scale": [[0, 0], [30000, 100]]}},
-    [("key", 50), ("general", 20), ("potential", 0)],
-    {"downgrade_margin": 5, "min_days_in_tier": 0, "grace_days": 0, "hold_days": 60},
-)
+THIRDS_DIMENSIONS = {
+    "frequency": {"metric": "order_count", "weight": 0.5, "label": "order frequency", "scale": [[0, 0], [3, 100]]},
+    "monetary": {"metric": "revenue", "weight": 0.5, "label": "revenue", "scale": [[0, 0], [30000, 100]]},
+}
+THIRDS_TIERS = [("key", 50.0), ("general", 20.0), ("potential", 0.0)]
+MARGIN = {"downgrade_margin": 5, "min_days_in_tier": 0, "grace_days": 0, "hold_days": 60}
+THIRDS = small_rules(THIRDS_DIMENSIONS, THIRDS_TIERS, MARGIN)
+#: the same with a 10-day window, so that an order leaving it drops the score into a tier's margin
+THIRDS_10 = small_rules(THIRDS_DIMENSIONS, THIRDS_TIERS, MARGIN, window_days=10)
 
 
 # --------------------------------------------------------------------------- next-tier hints
@@ -144,7 +146,7 @@ def test_reasons_are_ranked_by_their_share_of_the_move_and_unmoved_dimensions_ar
     #   100 from 99.5 (never "down from 100 to 100").
     before = {"recency": 100.0, "frequency": 25.0, "monetary": 4.0, "referrals": 50.0}
     after = Composite(0.0, {"recency": 99.5, "frequency": 40.0, "monetary": 8.0, "referrals": 50.0}, 0.65)
-    metrics = {"recency_days": 1.0, "order_count": 2.0, "revenue": 200.0, "qualified_referrals": 1.0}
+    metrics: Metrics = {"recency_days": 1.0, "order_count": 2.0, "revenue": 200.0, "qualified_referrals": 1.0}
     assert reasons(DEFAULT.customer, before, after, metrics) == [
         "order frequency up from 25 to 40 (order count 2): +3.5 points",
         "revenue up from 4 to 8 (revenue 200.00): +1.2 points",
@@ -161,9 +163,116 @@ def test_a_dimension_gaining_evidence_moves_from_the_previous_score() -> None:
     # The quality collapse comes first (weighted by the scores' difference alone, it scored 0 and
     # came last).
     after = Composite(59.41, {"quality": 0.0, "on_time": 100.0, "accuracy": 100.0, "price": 70.0}, 0.85)
-    metrics = {"quality_pass_rate": 0.8, "on_time_rate": 1.0, "fill_rate": 1.0, "price_index": 1.0}
+    metrics: Metrics = {"quality_pass_rate": 0.8, "on_time_rate": 1.0, "fill_rate": 1.0, "price_index": 1.0}
     assert reasons(DEFAULT.supplier, {"price": 70.0}, after, metrics) == [
         "quality pass rate now scored 0 (quality pass rate 80.0%): -24.7 points",
         "on-time delivery now scored 100 (on time rate 100.0%): +8.8 points",
         "delivery accuracy now scored 100 (fill rate 100.0%): +5.3 points",
     ]
+
+
+def test_a_supplier_quality_collapse_is_explained_by_quality_alone() -> None:
+    # Default supplier rules. Day 0: a purchase at market price (index 1.0 -> price 70) and a perfect
+    # delivery (quality, on time, accuracy 100): (30 + 25 + 15 + 10.5) / 0.85 = 94.7, excellent.
+    # Day 30: another on-time, complete delivery of 100 with 50 accepted: quality 150/200 = 0.75 -> 0;
+    # nothing else moves: 50.5 / 0.85 = 59.4, qualified. Quality's share 0.30/0.85 * -100 = -35.3.
+    g = Grader(DEFAULT)
+    state, _ = feed(g, [purchase(0, "p1", amount=100.0, market=100.0), delivery(0, "p1", 1, 100, 100, 100)])
+    assert g.snapshot(state, state.clock).tier == "excellent"
+    state, outs = feed(g, [delivery(30, "p2", 31, 100, 100, 50)], state)
+    found = changes(outs) + g.review_due(state, ts(at(400))).changes
+    down = next(c for c in found if c.direction == "downgrade")
+    assert down.score == 59.41
+    assert down.reasons[0].endswith("score 59.4 fell below what excellent requires")
+    assert down.reasons[1] == "quality pass rate down from 100 to 0 (quality pass rate 75.0%): -35.3 points"
+    assert not [r for r in down.reasons[2:] if r.endswith(" points")]  # no other dimension moved
+
+
+# --------------------------------------------------------------------------- what made the change
+
+
+def test_an_override_change_says_so_and_so_does_its_end() -> None:
+    g = Grader(DEFAULT)
+    state, _ = feed(g, key_customer())
+    state, outs = feed(g, [assessment(27, "c1", 40, override="potential")], state)
+    (change,) = changes(outs)
+    assert change.reasons[0] == "manual override by li.wei: sales visit (until 2025-02-10)"  # day 40
+    assert not [r for r in change.reasons if r.startswith("score ") or " reached " in r or "fell below" in r]
+    (back,) = g.review(state, ts(at(40))).changes
+    assert back.cause == REREVIEW
+    assert back.reasons[0].startswith("re-review: manual override by li.wei ended 2025-02-10: score ")
+    assert back.reasons[0].endswith(" reached key (minimum 70)")
+
+
+def test_a_prospect_assessment_change_says_so_and_so_does_its_end() -> None:
+    g = Grader(DEFAULT)
+    state, outs = feed(g, [assessment(0, "c1", 30, score=80.0), order(1, "o1")])
+    (change,) = changes(outs)
+    assert change.reasons[0] == ("prospect assessment by li.wei: sales visit "
+                                 "(newcomer graded on the prospect score 80, key)")
+    assert not [r for r in change.reasons if r.startswith("score ")]
+    ended = g.review_due(state, ts(at(60))).changes
+    assert ended and ended[0].tier != "key"
+    assert ended[0].reasons[0].startswith("re-review: prospect assessment by li.wei ended 2025-01-31: score ")
+
+
+def test_a_prospect_that_no_longer_applies_to_a_customer_with_more_orders_says_so() -> None:
+    # newcomer_max_orders is 1: the second order ends the prospect score before its expiry (day 90)
+    g = Grader(DEFAULT)
+    state, _ = feed(g, [assessment(0, "c1", 90, score=80.0), order(1, "o1")])
+    state, outs = feed(g, [order(2, "o2")], state)
+    found = changes(outs) + g.review_due(state, ts(at(60))).changes
+    assert found and found[0].tier != "key"
+    assert "prospect assessment by li.wei no longer applies: more than 1 order: score " in found[0].reasons[0]
+
+
+# --------------------------------------------------------------------------- held by hysteresis
+
+
+def test_the_hint_to_keep_the_best_tier_when_only_hysteresis_holds_it() -> None:
+    # THIRDS_10 rules (10-day window, margin 5, hold 60 days). An order of 100 on day 0, of 5,000 and
+    # 3,000 on day 5: f = 100, m = 8,100/300 = 27, score 63.5: key. On day 10 the day-0 order leaves
+    # the window: f = 66.666..., m = 26.666..., score 46.666... (shown 46.67): under key's 50, within
+    # the margin (45), reached 5 days ago: held in key.
+    # Back to 50 (f + m = 100): order count alone f = 73.333... -> 2.2 orders: 1 more;
+    # revenue alone m = 33.333... -> 10,000: 2,000 more. Gap 50 - 46.67 = 3.33.
+    # key is the best tier: next_tier is key itself, with the same gap and hints.
+    g = Grader(THIRDS_10)
+    state, _ = feed(g, [order(0, "o1", amount=100.0, cost=None), order(5, "o2", amount=5000.0, cost=None),
+                        order(5, "o3", amount=3000.0, cost=None)])
+    assert g.snapshot(state, eod(5)).tier == "key"
+    snap = g.snapshot(state, eod(10))
+    assert (snap.tier, snap.score) == ("key", 46.67)
+    keep = ["1 more order in the window or 2,000 more revenue in the window"]
+    assert snap.next_tier is not None
+    assert snap.next_tier.model_dump() == {"tier": "key", "score_gap": 3.33, "hints": keep,
+                                           "keep_gap": 3.33, "keep_hints": keep}
+
+
+def test_the_hint_to_keep_a_middle_tier_beside_the_next_one() -> None:
+    # THIRDS_10 rules. Orders of 300 on days 0 and 5: f = 66.666..., m = 2, score 34.33: general.
+    # On day 10 the day-0 order leaves the window: f = 33.333..., m = 1, score 17.1666... (17.17):
+    # under general's 20, within the margin (15): held in general.
+    # key (50, f + m = 100): order count alone f = 99 -> 2.97 orders: 2 more; revenue alone
+    #   m = 66.666... -> 20,000: 19,700 more; gap 50 - 17.17 = 32.83.
+    # keep general (20, f + m = 40): order count alone f = 39 -> 1.17 orders: 1 more; revenue alone
+    #   m = 6.666... -> 2,000: 1,700 more; gap 20 - 17.17 = 2.83.
+    g = Grader(THIRDS_10)
+    state, _ = feed(g, [order(0, "o1", amount=300.0, cost=None), order(5, "o2", amount=300.0, cost=None)])
+    snap = g.snapshot(state, eod(10))
+    assert (snap.tier, snap.score) == ("general", 17.17)
+    assert snap.next_tier is not None
+    assert snap.next_tier.model_dump() == {
+        "tier": "key", "score_gap": 32.83,
+        "hints": ["2 more orders in the window or 19,700 more revenue in the window"],
+        "keep_gap": 2.83, "keep_hints": ["1 more order in the window or 1,700 more revenue in the window"],
+    }
+
+
+def test_no_keep_hint_while_the_score_qualifies_or_an_override_sets_the_tier() -> None:
+    g = Grader(THIRDS)
+    state, _ = feed(g, [order(0, "o1", amount=10_000.0, cost=None)])  # 33.33: general by its own score
+    nxt = g.snapshot(state, state.clock).next_tier
+    assert nxt is not None and (nxt.keep_gap, nxt.keep_hints) == (None, [])
+    state, _ = feed(g, [assessment(0, "c1", 30, override="key")], state)
+    assert g.snapshot(state, state.clock).next_tier is None  # key, set by hand: the best tier, not held
