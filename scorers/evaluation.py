@@ -15,7 +15,7 @@ from typing import cast
 from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
-from tierstream.scorers.explain import next_tier, reasons
+from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import (
     Composite,
     compile_dims,
@@ -150,7 +150,7 @@ class Evaluator:
         today = now // DAY
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
-        comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
+        comp, m, _ = self._score(state, self.totals_at(state, now), today, now)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
         past = self._past(state, today) if comp.score < tiers[0].min_score else []
@@ -158,16 +158,10 @@ class Evaluator:
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
-            notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
         else:
             held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
             if note:
                 notes.append(note)
-            if ov is not None and ov.expires <= now and ov.expires > now - DAY:
-                notes.append("manual override expired")
-        if prospect and state.prospect is not None:
-            p = state.prospect
-            notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
         nxt = self._next_review(state, now, tiers, held, comp, past)
         state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
         return Grade(tiers[held].name, held, comp, m, notes, nxt)
@@ -279,12 +273,7 @@ class Evaluator:
                 direction = "upgrade" if g.tier_idx < oi else "downgrade"
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
-        head = {
-            "initial": f"first grading: score {g.comp.score:.1f} places it in {new}",
-            "upgrade": f"score {g.comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
-            "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
-        }[direction]
-        why = [head, *g.notes, *reasons(rules, state.published_components, g.comp, g.metrics)]
+        why = change_reasons(rules, tiers, state, now, direction, g.tier_idx, g.comp, g.metrics, g.notes)
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1
@@ -305,7 +294,8 @@ class Evaluator:
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            next_tier=next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
+                                held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now)),
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -350,7 +340,8 @@ class Evaluator:
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
             ),
-            next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
+            next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
+                                held_by_hysteresis(s, tiers, g.tier_idx, g.comp, now)),
             as_of=utc(now),
             rules_version=self.rules.version,
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.test_scorers import assessment, at, changes, delivery, eod, feed, key_customer, order, purchase
+from tests.scorers.helpers import assessment, at, changes, delivery, eod, feed, key_customer, order, purchase
 from tierstream.schemas.rules import Rules, load_rules, parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
 from tierstream.scorers.explain import reasons
