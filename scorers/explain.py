@@ -101,6 +101,9 @@ def _trim(number: str) -> str:
 
 
 def _points(x: float) -> str:
+    """A share of the score's move in points: one decimal, two when that shows nothing, 0 for nothing."""
+    if abs(x) < 0.005:
+        return "0"
     return f"{x:+.1f}" if abs(x) >= 0.05 else f"{x:+.2f}"
 
 
@@ -239,7 +242,8 @@ def _combined(sc: _Scorer, metrics: Metrics, kind: str, line: float) -> str | No
     """More of the entity's average business at once, when no single metric reaches ``line``.
 
     A customer: ``n`` more orders of its average amount and margin move order
-    count, revenue and gross profit together. A supplier: ``n`` more deliveries
+    count, revenue and gross profit together, and recency as of the last of
+    them (an order is placed when it is placed: its recency is 0). A supplier: ``n`` more deliveries
     of its average size, on time, complete and all accepted, move the on-time,
     fill and quality rates together (``(x k + n) / (k + n)`` over ``k``
     deliveries; the fill rate ``f (k + n) / (k + f n)``). The other dimensions
@@ -264,8 +268,8 @@ def _combined(sc: _Scorer, metrics: Metrics, kind: str, line: float) -> str | No
 
 
 def _more_orders(metrics: Metrics, k: float, revenue: float, n: int) -> dict[str, float]:
-    """The customer's metrics after ``n`` more orders of its average amount and margin."""
-    out = {"order_count": k + n, "revenue": revenue + n * revenue / k}
+    """The customer's metrics after ``n`` more orders of its average amount and margin, the last one today."""
+    out = {"order_count": k + n, "revenue": revenue + n * revenue / k, "recency_days": 0.0}
     profit = metrics.get("gross_profit")
     if profit is not None:
         out["gross_profit"] = profit + n * profit / k

@@ -100,6 +100,26 @@ def test_a_combined_hint_when_no_single_metric_reaches_the_next_tier() -> None:
     assert snap.next_tier.hints == ["5 more orders of your average size (1,000.00) in the window"]
 
 
+def test_the_combined_hint_counts_the_recency_of_the_last_order() -> None:
+    # recency 0..100 days -> 100..0 (weight 0.4), order count 0..10 -> 0..100 and revenue 0..10,000
+    # -> 0..100 (0.3 each); key at 80. Two orders of 1,000 on day 0, graded on day 50: recency 50,
+    # f = 20, m = 20: 0.4*50 + 0.3*20 + 0.3*20 = 32, general. key alone: recency at most 0.4*100 + 12
+    # = 52; order count needs 0.3 f = 54 (f = 180), revenue the same: none. n more orders of 1,000,
+    # the last today: 0.4*100 + 0.3 * 10 (2 + n) * 2 = 40 + 6 (2 + n) >= 80 from n = 5 (n = 4: 76).
+    rules = small_rules(
+        {"recency": {"metric": "recency_days", "weight": 0.4, "scale": [[0, 100], [100, 0]]},
+         "frequency": {"metric": "order_count", "weight": 0.3, "scale": [[0, 0], [10, 100]]},
+         "monetary": {"metric": "revenue", "weight": 0.3, "scale": [[0, 0], [10000, 100]]}},
+        [("key", 80), ("general", 20), ("potential", 0)], NO_HYSTERESIS)
+    g = Grader(rules)
+    state, _ = feed(g, [order(0, "o1", amount=1000.0, cost=None), order(0, "o2", amount=1000.0, cost=None)])
+    snap = g.snapshot(state, eod(50))
+    assert (snap.tier, snap.score) == ("general", 32.0)
+    assert snap.next_tier is not None
+    assert (snap.next_tier.tier, snap.next_tier.score_gap) == ("key", 48.0)
+    assert snap.next_tier.hints == ["5 more orders of your average size (1,000.00) in the window"]
+
+
 def test_supplier_hints_single_rates_rounded_up_to_the_shown_tenth() -> None:
     # Default supplier rules. One delivery, late, 100 ordered, 90 delivered, 81 accepted:
     # quality 81/90 = 0.9 -> 40; on time 0/1 -> 0; fill 90/100 = 0.9 -> 60; no price, no service:
