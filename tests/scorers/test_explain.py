@@ -6,6 +6,7 @@ customer dimensions of weight 0.5, linear scales.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,6 +17,8 @@ from tierstream.scorers.engine import REREVIEW, Grader, ts
 from tierstream.scorers.explain import reasons
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.metrics import Metrics
+from tierstream.streams.dev.harness import offline_snapshot
+from tierstream.streams.dev.sample import write_sample
 
 DEFAULT = load_rules()
 
@@ -296,3 +299,13 @@ def test_no_keep_hint_while_the_score_qualifies_or_an_override_sets_the_tier() -
     assert nxt is not None and (nxt.keep_gap, nxt.keep_hints) == (None, [])
     state, _ = feed(g, [assessment(0, "c1", 30, override="key")], state)
     assert g.snapshot(state, state.clock).next_tier is None  # key, set by hand: the best tier, not held
+
+
+def test_the_parity_sample_has_keep_hints_and_combined_hints(tmp_path: Path) -> None:
+    """tests/test_pipeline.py compares the stream's snapshots, next_tier included, to these offline ones."""
+    path = tmp_path / "events.jsonl"
+    write_sample(path, customers=400, suppliers=40, days=150, seed=5)  # test_pipeline's ``sample``
+    nexts = [s["next_tier"] for s in offline_snapshot(path).values() if s["next_tier"]]
+    assert any(n["keep_gap"] is not None and n["keep_hints"] for n in nexts)
+    assert any("more orders of your average size" in h for n in nexts for h in n["hints"])
+    assert any("more deliveries of your average size" in h for n in nexts for h in n["hints"])
