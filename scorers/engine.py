@@ -42,6 +42,8 @@ from tierstream.schemas.outputs import ReferralCredit
 from tierstream.scorers.evaluation import Evaluator
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, Status, iso_day, ts, utc
 from tierstream.scorers.state import (
+    C_COSTED,
+    C_COSTED_REVENUE,
     C_DAYS_LATE,
     C_LATE,
     C_ORDERS,
@@ -188,8 +190,12 @@ class Grader(Evaluator):
         if isinstance(ev, OrderEvent):
             if state.kind == "customer":
                 _order_facts(state, ev, t)
-                profit = _cents(ev.amount - ev.cost) if ev.cost is not None else 0
-                self._order(state, ev, t, [(C_ORDERS, 1), (C_REVENUE, _cents(ev.amount)), (C_PROFIT, profit)])
+                amount = _cents(ev.amount)
+                if ev.cost is None:  # no profit evidence: the costed fields stay 0
+                    costed = [(C_PROFIT, 0), (C_COSTED, 0), (C_COSTED_REVENUE, 0)]
+                else:
+                    costed = [(C_PROFIT, amount - _cents(ev.cost)), (C_COSTED, 1), (C_COSTED_REVENUE, amount)]
+                self._order(state, ev, t, [(C_ORDERS, 1), (C_REVENUE, amount), *costed])
                 if ev.status == "placed":
                     state.add(day, C_PLACED, 1)
                     self._maybe_credit(state, out)

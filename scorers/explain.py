@@ -15,12 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
 from tierstream.schemas.outputs import Direction, NextTier
-from tierstream.schemas.rules import CustomerRules, EntityRules, Tier
+from tierstream.schemas.rules import CustomerRules, EntityRules, SupplierRules, Tier
 from tierstream.scorers.catalog import METRICS
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.metrics import Metrics
+from tierstream.scorers.outcome import Grade
 from tierstream.scorers.scale import Scale
 from tierstream.scorers.state import DAY, EntityState, Manual
 
@@ -49,24 +51,23 @@ def held_by_hysteresis(state: EntityState, tiers: list[Tier], tier_idx: int, com
 
 
 def change_reasons(
-    rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction,
-    tier_idx: int, comp: Composite, metrics: Metrics, notes: list[str],
+    rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction, g: Grade,
 ) -> list[str]:
-    """Why the published tier moves to ``tiers[tier_idx]`` at ``now``: the cause first, then what moved.
+    """Why the published tier moves to ``g.tier`` at ``now``: the cause first, then what moved.
 
     ``state`` is the entity before the change is published (its published tier
-    and components are the previous ones); ``notes``: the grade's own
-    (hysteresis), listed last.
+    and components are the previous ones); the grade's own notes (hysteresis)
+    come last.
     """
-    head = _head(rules, tiers, state, now, direction, tier_idx, comp)
-    return [head, *reasons(rules, state.published_components, comp, metrics), *notes]
+    head = _head(rules, tiers, state, now, direction, g)
+    return [head, *reasons(rules, state.published_components, g.comp, g.metrics), *g.notes]
 
 
-def _head(
-    rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction,
-    tier_idx: int, comp: Composite,
-) -> str:
-    new, old = tiers[tier_idx].name, state.published_tier
+def _head(rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction,
+          g: Grade) -> str:
+    comp, new, old = g.comp, g.tier, state.published_tier
+    if direction == "ungraded":
+        return f"ungraded: {g.ungraded}"
     ov, p = state.override, state.prospect
     if ov is not None and _active(ov, now):
         return f"manual override by {ov.author}: {ov.reason} (until {_date(ov.expires)})"
@@ -74,8 +75,9 @@ def _head(
         return (f"prospect assessment by {p.author}: {p.reason} "
                 f"(newcomer graded on the prospect score {float(p.value):g}, {new})")
     by_score = {
-        "initial": f"first grading: score {comp.score:.1f} places it in {new}",
-        "upgrade": f"score {comp.score:.1f} reached {new} (minimum {tiers[tier_idx].min_score:g})",
+        "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
+                   f"score {comp.score:.1f} places it in {new}",
+        "upgrade": f"score {comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
         "downgrade": f"score {comp.score:.1f} fell below what {old} requires",
     }[direction]
     if ov is not None and old == str(ov.value) and ov.expires <= now < ov.expires + DAY:
@@ -83,9 +85,12 @@ def _head(
     if p is not None and "prospect" in state.published_components:
         if p.expires <= now:
             why = f"ended {_date(p.expires)}"
-        else:
-            most = rules.prospect.newcomer_max_orders if isinstance(rules, CustomerRules) else 0
+        elif isinstance(rules, CustomerRules):
+            most = rules.prospect.newcomer_max_orders
             why = f"no longer applies: more than {most} order{'s' if most != 1 else ''}"
+        else:
+            most = cast(SupplierRules, rules).prospect.newcomer_max_deliveries
+            why = f"no longer applies: more than {most} deliver{'ies' if most != 1 else 'y'} in the window"
         return f"prospect assessment by {p.author} {why}: {by_score}"
     return by_score
 

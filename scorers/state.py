@@ -37,6 +37,8 @@ import orjson
 __all__ = [
     "CUSTOMER_BUCKET",
     "CUSTOMER_FIELDS",
+    "C_COSTED",
+    "C_COSTED_REVENUE",
     "C_DAYS_LATE",
     "C_LATE",
     "C_ORDERS",
@@ -71,11 +73,19 @@ DAY = 86_400
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
 # by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
 # reversed: recency is about the last time the customer bought. Money in cents.
+# ``profit_cents`` sums the orders that carry a cost only; ``costed_orders`` and
+# ``costed_revenue_cents`` count those orders and their amount (profit evidence).
 CUSTOMER_BUCKET = (
     "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
+    "costed_orders", "costed_revenue_cents",
 )
-C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED = range(len(CUSTOMER_BUCKET))
+(
+    C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED,
+    C_COSTED, C_COSTED_REVENUE,
+) = range(len(CUSTOMER_BUCKET))
 CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
+#: customer buckets written before the profit-evidence fields: every order then counted as costed
+_OLD_CUSTOMER_FIELDS = 8
 # Supplier day-bucket fields (response times in minutes).
 SUPPLIER_BUCKET = (
     "deliveries", "on_time", "qty_ordered", "qty_delivered", "qty_accepted",
@@ -114,6 +124,24 @@ def event_hash(event_id: str) -> int:
     """Stable 63-bit hash of an event id (Python's ``hash`` is salted per process)."""
     digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def _widen_customer(
+    days: list[list[int]], totals: list[int], orders: list[list[Any]]
+) -> tuple[list[list[int]], list[int], list[list[Any]]]:
+    """Add the profit-evidence fields to customer buckets written before they existed.
+
+    Such a state counted every order's profit (zero without a cost), so its orders
+    are read as costed: it grades as it did until they leave the window.
+    """
+    def wide(b: list[int], at: int) -> list[int]:  # ``at``: index of C_ORDERS in ``b``
+        return [*b, b[at + C_ORDERS], b[at + C_REVENUE]]
+
+    return (
+        [wide(row, 1) for row in days],
+        wide(totals, 0),
+        [[*o, o[3], o[4]] if len(o) == 6 else o for o in orders],  # [id, day, status, orders, revenue, profit]
+    )
 
 
 @dataclass(slots=True)
@@ -395,6 +423,8 @@ class EntityState:
         (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
          pub, seq, next_review, rules_tag, outbox) = doc
+        if kind == "customer" and len(totals) == _OLD_CUSTOMER_FIELDS:
+            days, totals, orders = _widen_customer(days, totals, orders)
         return cls(
             kind=kind,
             entity_id=entity_id,

@@ -27,18 +27,20 @@ SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--se
 #     tierstream sample --customers 300 --suppliers 40 --days 120 --seed 3 --out /tmp/s3.jsonl
 #     tierstream score /tmp/s3.jsonl
 # and copy the entity count and the tier distribution it prints on stderr (the last lines).
-GOLDEN_ENTITIES = 242
+GOLDEN_ENTITIES = 240
 GOLDEN_TIERS = {
-    ("customer", "general"): 104,
-    ("customer", "key"): 4,
-    ("customer", "potential"): 94,
-    ("supplier", "excellent"): 8,
-    ("supplier", "good"): 15,
-    ("supplier", "qualified"): 12,
-    ("supplier", "unqualified"): 5,
+    ("customer", "general"): 98,
+    ("customer", "key"): 5,
+    ("customer", "potential"): 87,
+    ("customer", "ungraded"): 12,
+    ("supplier", "excellent"): 10,
+    ("supplier", "good"): 13,
+    ("supplier", "qualified"): 8,
+    ("supplier", "ungraded"): 1,
+    ("supplier", "unqualified"): 6,
 }
-GOLDEN_AS_OF = "2026-10-31T21:44:16Z"  # the latest valid event in the sample
-GOLDEN_REJECTED = 3  # invalid lines the generator wrote (invalid_ratio 0.2%)
+GOLDEN_AS_OF = "2026-10-31T23:13:06Z"  # the latest valid event in the sample
+GOLDEN_REJECTED = 2  # invalid lines the generator wrote (invalid_ratio 0.2%)
 
 CUSTOMER_AGGREGATES = {
     "order_count", "revenue", "gross_profit", "first_order_at", "last_order_at", "late_payments",
@@ -49,7 +51,7 @@ SUPPLIER_AGGREGATES = {
 }
 SNAPSHOT_KEYS = {
     "entity_type", "entity_id", "tier", "score", "segment", "group", "components", "aggregates", "window",
-    "next_tier", "as_of", "rules_version",
+    "next_tier", "as_of", "rules_version", "ungraded_reason",
 }
 REJECTED = re.compile(r"^rejected (?P<file>.+):line (?P<line>\d+): (?P<what>[a-z_]+(\.[a-z_]+)?): ")
 
