@@ -309,3 +309,17 @@ def test_the_parity_sample_has_keep_hints_and_combined_hints(tmp_path: Path) -> 
     assert any(n["keep_gap"] is not None and n["keep_hints"] for n in nexts)
     assert any("more orders of your average size" in h for n in nexts for h in n["hints"])
     assert any("more deliveries of your average size" in h for n in nexts for h in n["hints"])
+
+
+def test_a_supplier_prospect_assessment_says_so_and_so_does_its_end_by_deliveries() -> None:
+    # newcomer_max_deliveries is 1: the second delivery in the window ends the prospect score
+    g = Grader(DEFAULT)
+    state, outs = feed(g, [assessment(0, "s1", 90, score=90.0, kind="supplier")])
+    (change,) = changes(outs)
+    assert change.reasons[0] == ("prospect assessment by li.wei: sales visit "
+                                 "(newcomer graded on the prospect score 90, excellent)")
+    state, _ = feed(g, [delivery(1, "p1", 0, 100, 70, 56), delivery(2, "p2", 1, 100, 70, 56)], state)
+    found = [c for c in g.review_due(state, ts(at(60))).changes if c.tier != "excellent"]
+    assert found
+    assert ("prospect assessment by li.wei no longer applies: more than 1 delivery in the window: score "
+            in found[0].reasons[0])
