@@ -74,12 +74,17 @@ def _head(rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, d
     if p is not None and "prospect" in comp.components:
         return (f"prospect assessment by {p.author}: {p.reason} "
                 f"(newcomer graded on the prospect score {float(p.value):g}, {new})")
-    by_score = {
-        "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
-                   f"score {comp.score:.1f} places it in {new}",
-        "upgrade": f"score {comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
-        "downgrade": f"score {comp.score:.1f} fell below what {old} requires",
-    }[direction]
+    if direction == "initial":
+        by_score = (f"{'enough evidence to grade' if old else 'first grading'}: "
+                    f"score {comp.score:.1f} places it in {new}")
+    elif direction == "upgrade":
+        line = tiers[g.tier_idx].min_score
+        by_score = f"score {_score_vs(comp.score, line)} reached {new} (minimum {line:g})"
+    else:
+        was = next((t for t in tiers if t.name == old), None)
+        by_score = (f"score {comp.score:.1f} fell below what {old} requires" if was is None else
+                    f"score {_score_vs(comp.score, was.min_score)} fell below what {old} requires "
+                    f"(minimum {was.min_score:g})")
     if ov is not None and old == str(ov.value) and ov.expires <= now < ov.expires + DAY:
         return f"manual override by {ov.author} ended {_date(ov.expires)}: {by_score}"
     if p is not None and "prospect" in state.published_components:
@@ -93,6 +98,12 @@ def _head(rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, d
             why = f"no longer applies: more than {most} deliver{'ies' if most != 1 else 'y'} in the window"
         return f"prospect assessment by {p.author} {why}: {by_score}"
     return by_score
+
+
+def _score_vs(score: float, line: float) -> str:
+    """The score with one decimal, two when one would put it on the other side of ``line`` (39.99, not 40.0)."""
+    shown = f"{score:.1f}"
+    return shown if (float(shown) >= line) == (score >= line) else f"{score:.2f}"
 
 
 def _shown(before: float, after: float) -> tuple[str, str]:

@@ -206,12 +206,25 @@ def test_a_supplier_quality_collapse_is_explained_by_quality_alone() -> None:
     found = changes(outs) + g.review_due(state, ts(at(400))).changes
     down = next(c for c in found if c.direction == "downgrade")
     assert down.score == 59.41
-    assert down.reasons[0].endswith("score 59.4 fell below what excellent requires")
+    assert down.reasons[0].endswith("score 59.4 fell below what excellent requires (minimum 85)")
     assert down.reasons[1] == "quality pass rate down from 100 to 0 (quality pass rate 75.0%): -35.3 points"
     assert not [r for r in down.reasons[2:] if r.endswith(" points")]  # no other dimension moved
 
 
 # --------------------------------------------------------------------------- what made the change
+
+
+def test_a_score_just_under_a_minimum_is_not_shown_rounded_onto_it() -> None:
+    # THIRDS tiers, no hysteresis. Day 0: orders of 1,995 and 1,000: f = 66.666..., m = 2,995/300 =
+    # 9.983, score 38.3: general. Day 1 the 1,000 is cancelled: f = 33.333..., m = 1,995/300 = 6.65,
+    # score (33.333 + 6.65) / 2 = 19.9917 (19.99): potential. With one decimal it would read 20.0,
+    # which general's minimum (20) does not refuse.
+    g = Grader(small_rules(THIRDS_DIMENSIONS, THIRDS_TIERS, NO_HYSTERESIS))
+    state, _ = feed(g, [order(0, "o1", amount=1995.0, cost=None), order(0, "o2", amount=1000.0, cost=None)])
+    state, outs = feed(g, [order(1, "o2", amount=1000.0, cost=None, status="cancelled")], state)
+    (down,) = changes(outs)
+    assert (down.previous_tier, down.tier, down.score) == ("general", "potential", 19.99)
+    assert down.reasons[0] == "score 19.99 fell below what general requires (minimum 20)"
 
 
 def test_an_override_change_says_so_and_so_does_its_end() -> None:
