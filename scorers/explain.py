@@ -210,13 +210,16 @@ class _Scorer:
         return self.score(changed) >= line - _EPS
 
 
-def _single(sc: _Scorer, metric_name: str, weight: float, scale: Scale, line: float) -> str | None:
-    """The least move of one metric, in its unit, that alone brings the score to ``line``."""
+def _single(sc: _Scorer, metric_name: str, weight: float, scale: Scale, wc: float, line: float) -> str | None:
+    """The least move of one metric, in its unit, that alone brings the score to ``line``.
+
+    ``wc``: the dimension's weighted score now.
+    """
     metric = METRICS[metric_name]
     if metric.hint is None:
         return None
     v = sc.values[metric_name]
-    others = sc.num - weight * scale(v)
+    others = sc.num - wc
     need = (line * sc.den - others) / weight  # the dimension's score that brings the composite to the line
     if need > scale.hi + 1e-6:
         return None
@@ -239,10 +242,10 @@ def _single(sc: _Scorer, metric_name: str, weight: float, scale: Scale, line: fl
 
 def _least(reaches: Callable[[int], bool]) -> int | None:
     """The least ``n >= 1`` with ``reaches(n)`` (monotone), ``None`` when even a great many do not."""
+    if not reaches(_MAX_MORE):
+        return None
     hi = 1
     while not reaches(hi):
-        if hi >= _MAX_MORE:
-            return None
         hi *= 2
     lo = hi // 2  # reaches(lo) is false, or lo is 0
     while hi - lo > 1:
@@ -304,8 +307,8 @@ def _more_deliveries(metrics: Metrics, k: float, q: float, r: float, n: int) -> 
 def _hints(sc: _Scorer, metrics: Metrics, kind: str, line: float) -> list[str]:
     """What brings the score to ``line``: the single moves (heaviest dimensions first), else a combined one."""
     found: list[tuple[float, str]] = []
-    for metric, weight, scale, _ in sc.dims:
-        text = _single(sc, metric, weight, scale, line)
+    for metric, weight, scale, wc in sc.dims:
+        text = _single(sc, metric, weight, scale, wc, line)
         if text:
             found.append((weight, text))
     found.sort(key=lambda h: -h[0])  # stable: ties keep the rules' order
