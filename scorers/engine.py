@@ -12,15 +12,18 @@ Semantics, in event time:
   ahead than ``max_future_skew_hours`` of the receiving clock is refused
   (``too_new``); a repeated event_id is a ``duplicate``.
 * **The tier is a function of the set of events, not of their order.** It is
-  computed from the score now and the end-of-day scores of recent days with
-  activity (see :class:`schemas.rules.Hysteresis`), all derived from the day
-  buckets. Kafka delivers an entity's orders, payments and referral credits
+  computed from the score now and the end-of-day scores of every calendar day
+  of the lookback (see :class:`schemas.rules.Hysteresis`, ``scorers/hold.py``),
+  all derived from the day buckets. Kafka delivers an entity's orders, payments and referral credits
   through different topics in no fixed interleaving; the result is the same.
 * Time alone can move a tier (recency ageing, days leaving the window, a hold
   lapsing, a manual assessment expiring). ``next_review`` is the next instant
-  that can happen; ``review(state, at)`` re-evaluates at ``at`` (the stream's
-  timer, the offline run's end) and emits a change if the tier moved. Reviews
-  only *observe*: they never change what later events do.
+  that can happen; ``review(state, at)`` re-evaluates at ``at`` and emits a
+  change, dated ``at``, if the tier moved. ``review_due`` walks every review
+  due up to an instant, each at its own time (the stream's timer, the offline
+  run before each event and at its end), so a change caused by time alone is
+  dated when it happens. Reviews only *observe*: they never change what later
+  events do.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
 from tierstream.scorers.explain import next_tier, reasons
 from tierstream.scorers.grading import (
     Composite,
+    Track,
     compile_dims,
     composite,
     held_tier,
@@ -61,6 +65,7 @@ from tierstream.scorers.grading import (
     rfm_segment,
     tier_index,
 )
+from tierstream.scorers.hold import tracks_for
 from tierstream.scorers.metrics import (
     Metrics,
     aggregates_of,
@@ -173,6 +178,10 @@ class Grader:
         self._scales = {k: {d.name: d.scale for d in dims} for k, dims in self._dims.items()}
         self._newcomer_max_orders = rules.customer.prospect.newcomer_max_orders
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
+        # Between two changes of its window, an end-of-day score moves with recency alone: monotone
+        # when every recency scale runs the same way (scorers/hold.py bisects it), else looked at daily.
+        ys = [d.scale.ys for d in self._recency_dims]
+        self._daily_recency = not (all(y == sorted(y) for y in ys) or all(y == sorted(y, reverse=True) for y in ys))
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -320,7 +329,7 @@ class Grader:
             current: Manual | None = getattr(state, slot)
             if current is None or (t, ev.event_id) > (current.at, current.event_id):
                 setattr(state, slot, manual)
-                state.daily.clear()  # past end-of-day scores may include a prospect score
+                state.forget_scores()  # past end-of-day scores may include a prospect score
 
     def _keep_facts(self, state: EntityState, ev: AnyEvent, t: int, out: Outcome) -> None:
         """A too-old event counts in no window, but the lasting facts it carries are kept.
@@ -410,24 +419,16 @@ class Grader:
         m = supplier_metrics(totals)
         return composite(self._dims["supplier"], m), m, False
 
-    def _past(self, state: EntityState, today: int) -> list[tuple[int, float]]:
-        """End-of-day scores of the days with activity in the lookback, newest first (cached)."""
-        first = today - self._lookback[state.kind]
-        daily = state.daily
-        out: list[tuple[int, float]] = []
-        for d in reversed(state.days):  # newest first (``days`` is in day order)
-            if d >= today:
-                continue
-            if d < first:
-                break
-            s = daily.get(d)
-            if s is None:
-                s = daily[d] = self._end_of_day(state, d, None)
-            out.append((d, s))
-        return out
+    def _tracks(self, state: EntityState, now: int, tiers: list[Tier]) -> list[Track]:
+        """What each tier remembers of the calendar days of the lookback before ``now``'s day."""
+        def day_score(totals: list[int], day: int) -> float:
+            return self._end_of_day(state, day, totals)
+
+        return tracks_for(state, tiers, self._rules[state.kind].hysteresis, now // DAY, self.totals_at(state, now),
+                          self._window[state.kind], day_score, state.kind == "supplier", self._daily_recency)
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
-        """The score at the end of ``day`` (a day with activity, up to the clock's).
+        """The score at the end of ``day`` (a day before ``now``'s).
 
         ``totals``: that day's window totals when the caller has them. The last grade
         of the state as it is, if made that day, usually gave the same score: the
@@ -461,7 +462,7 @@ class Grader:
     def grade(self, state: EntityState, now: int) -> Grade:
         """The tier at instant ``now`` (>= the clock): a pure function of the state."""
         if state.rules_tag != self.tag:
-            state.daily.clear()
+            state.forget_scores()
             state.rules_tag = self.tag
         today = now // DAY
         rules = self._rules[state.kind]
@@ -469,14 +470,14 @@ class Grader:
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
-        past = self._past(state, today) if comp.score < tiers[0].min_score else []
+        tracks = self._tracks(state, now, tiers) if comp.score < tiers[0].min_score else None
         ov = state.override
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
             notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
         else:
-            held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
+            held, note = held_tier(tiers, rules.hysteresis, comp.score, today, tracks) if tracks else (0, None)
             if note:
                 notes.append(note)
             if ov is not None and ov.expires <= now and ov.expires > now - DAY:
@@ -484,13 +485,13 @@ class Grader:
         if prospect and state.prospect is not None:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
-        nxt = self._next_review(state, now, tiers, held, comp, past)
+        nxt = self._next_review(state, now, tiers, held, comp, tracks)
         state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
         return Grade(tiers[held].name, held, comp, m, notes, nxt)
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
-        past: list[tuple[int, float]],
+        tracks: list[Track] | None,
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
@@ -500,9 +501,9 @@ class Grader:
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
-            if not past and comp.score >= tiers[0].min_score:
-                past = self._past(state, now // DAY)  # an override above the score's own tier
-            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, past):
+            if tracks is None:
+                tracks = self._tracks(state, now, tiers)  # an override above the score's own tier
+            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, tracks[held]):
                 c = d * DAY
                 if c > now and (nxt is None or c < nxt):
                     nxt = c

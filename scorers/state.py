@@ -10,8 +10,10 @@ Design (it lives in a Faust table, one value per entity, rewritten per batch):
   ``lookback`` days longer than the window: hysteresis looks at the end-of-day
   scores of recent days, and those need their own full windows.
 * **End-of-day score cache.** ``daily[day]`` caches the score at the end of
-  each past day with activity inside the lookback. A late event invalidates
-  the days from its own onwards; the cache is rebuilt from the buckets, so the
+  past days of the lookback (before the clock's day), those hysteresis had to
+  look at; ``hold`` is what each tier remembers of every calendar day of the
+  lookback up to a day (see ``scorers/hold.py``). A late event invalidates
+  both from its own day onwards; they are rebuilt from the buckets, so the
   tier stays a function of the set of events, never of their arrival order.
 * **Integers only.** Money in cents, response times in minutes: sums are exact
   and independent of the order events arrive in, so any permutation of the
@@ -154,6 +156,9 @@ class EntityState:
     seq: int = 0  # number of tier changes emitted: makes change ids deterministic
     next_review: int | None = None  # when time alone may move the tier: the timer's index
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
+    #: ``[day, group, tracks]``: the tiers' hysteresis tracks over the calendar days before ``day``
+    #: (``scorers.hold``), for the tiers of ``group``; a cache, rebuilt from the buckets when missing
+    hold: list[Any] | None = None
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
@@ -228,9 +233,12 @@ class EntityState:
         if day >= self.window_start:
             self.totals[idx] += amount
         daily = self.daily
-        # ``daily`` only holds days up to the clock's: on the clock's own day a lookup says it all
+        # ``daily`` only holds days before the clock's: on the clock's own day a lookup says it all
         if daily and (day in daily or (day < self.clock // DAY and day <= max(daily))):
             self.invalidate_from(day)
+        hold = self.hold
+        if hold is not None and day < hold[0]:
+            self.hold = None
 
     def is_empty(self) -> bool:
         """Nothing retained: no day with activity and no manual assessment.
@@ -264,6 +272,13 @@ class EntityState:
     def invalidate_from(self, day: int) -> None:
         """Forget cached end-of-day scores of ``day`` and later (a late event changed them)."""
         self.daily = {d: v for d, v in self.daily.items() if d < day}
+        if self.hold is not None and day < self.hold[0]:
+            self.hold = None
+
+    def forget_scores(self) -> None:
+        """Forget every cached end-of-day score (the rules, or a prospect score, changed them)."""
+        self.daily.clear()
+        self.hold = None
 
     def slide_window(self, first_day: int) -> None:
         """Move the window start forward to ``first_day``: leaving days stop counting in totals."""
@@ -369,6 +384,7 @@ class EntityState:
             self.next_review,
             self.rules_tag,
             [[t, k.decode(), v.decode()] for t, k, v in self.outbox] if self.outbox else None,
+            self.hold,
         ]
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -392,9 +408,11 @@ class EntityState:
         def manual(m: list[Any] | None) -> Manual | None:
             return None if m is None else Manual(*m)
 
+        # appended after the outbox: the hysteresis tracks (a cache, rebuilt when missing)
+        hold = doc[24] if len(doc) > 24 else None
         (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
-         pub, seq, next_review, rules_tag, outbox) = doc
+         pub, seq, next_review, rules_tag, outbox) = doc[:24]
         return cls(
             kind=kind,
             entity_id=entity_id,
@@ -421,4 +439,5 @@ class EntityState:
             next_review=next_review,
             rules_tag=rules_tag,
             outbox=[(t, k.encode(), v.encode()) for t, k, v in outbox] if outbox else [],
+            hold=hold,
         )

@@ -1,0 +1,149 @@
+"""Hysteresis over calendar days: what each tier remembers of the end-of-day scores of the lookback.
+
+A tier is held "for ``min_days_in_tier`` after it last qualified", and through
+``downgrade_margin``, ``grace_days`` and ``hold_days`` (see
+:class:`schemas.rules.Hysteresis`): all counted over every calendar day, quiet
+ones included. The end-of-day score of a quiet day is the score of the
+window ending that day, so it is a function of the events alone, like the
+tier.
+
+Computing it for every day of the lookback at every grade would cost more
+than the rest of the grade, so the engine keeps, per entity, one
+:data:`~tierstream.scorers.grading.Track` per tier, valid up to a day
+(``EntityState.hold``), and folds in only the days since: usually one.
+Those days come in *stretches* over which the window does not change (no
+day with activity entering it or leaving it, no prospect score starting or
+ending): within one only the day moves, and with it only recency, so the
+score is monotone across it (flat for a supplier) and the days on which it
+reached a line are a prefix or a suffix, found by bisection. A late event
+changes the end-of-day scores from its own day on, and the tracks are folded
+again from the start of the lookback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tierstream.schemas.rules import Hysteresis, Tier
+from tierstream.scorers.grading import Track, advance_track, new_track
+from tierstream.scorers.state import DAY, EntityState
+
+__all__ = ["Stretch", "level_runs", "stretches", "tracks_for"]
+
+#: ``(first day, last day, window totals)``: days over which the window stays the same
+Stretch = tuple[int, int, list[int]]
+#: ``score(totals, day)``: the end-of-day score of ``day`` whose window totals are ``totals``
+DayScore = Callable[[list[int], int], float]
+
+
+def _step_back(t: list[int], days: dict[int, list[int]], y: int, window: int) -> None:
+    """Turn the totals of the window ending on ``y`` into those of the window ending on ``y - 1``."""
+    b = days.get(y)
+    if b is not None:
+        for i, v in enumerate(b):
+            t[i] -= v
+    b = days.get(y - window)
+    if b is not None:
+        for i, v in enumerate(b):
+            t[i] += v
+
+
+def stretches(days: dict[int, list[int]], lo: int, hi: int, totals_after: list[int], window: int,
+              cuts: frozenset[int], every_day: bool = False) -> list[Stretch]:
+    """The days ``lo..hi`` in stretches with one window each, oldest first.
+
+    ``totals_after``: the totals of the window ending on ``hi + 1``; ``cuts``: other
+    days that start a stretch (a prospect score starting or ending); ``every_day``:
+    one stretch per day (for rules whose score is not monotone in recency).
+    """
+    t = totals_after[:]
+    _step_back(t, days, hi + 1, window)
+    out: list[Stretch] = []
+    last = hi
+    for y in range(hi, lo, -1):  # t: the window ending on y
+        if every_day or y in days or (y - window) in days or y in cuts:
+            out.append((y, last, t[:]))
+            last = y - 1
+            _step_back(t, days, y, window)
+    out.append((lo, last, t))
+    out.reverse()
+    return out
+
+
+def level_runs(score: Callable[[int], float], first: int, last: int, line: float, hold_line: float,
+               flat: bool) -> list[tuple[int, int, int]]:
+    """The runs of days of a stretch at level 2 (reached ``line``), 1 (on ``hold_line``) or 0 (under).
+
+    ``score(day)`` is monotone over the stretch (constant when ``flat``): each level is
+    one run at most, found by bisection.
+    """
+    s_first = score(first)
+    lvl_first = 2 if s_first >= line else 1 if s_first >= hold_line else 0
+    if flat or first == last:
+        return [(first, last, lvl_first)]
+    s_last = score(last)
+    lvl_last = 2 if s_last >= line else 1 if s_last >= hold_line else 0
+    if lvl_first == lvl_last:
+        return [(first, last, lvl_first)]
+    falling = lvl_first > lvl_last
+    runs: list[tuple[int, int, int]] = []
+    start = first
+    for level in (range(lvl_first, lvl_last, -1) if falling else range(lvl_first, lvl_last)):
+        # where the days at ``level`` end: the score crosses ``bar`` (past ``start``, before ``last``)
+        bar = (line if level == 2 else hold_line) if falling else (hold_line if level == 0 else line)
+        if (score(start) >= bar) != falling:
+            continue  # no day of the stretch at this level
+        lo, hi = start, last  # lo is at ``level``, hi is past it
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if (score(mid) >= bar) == falling:
+                lo = mid
+            else:
+                hi = mid
+        runs.append((start, lo, level))
+        start = hi
+    runs.append((start, last, lvl_last))
+    return runs
+
+
+def tracks_for(state: EntityState, tiers: list[Tier], hyst: Hysteresis, today: int, totals_today: list[int],
+               window: int, day_score: DayScore, flat: bool, every_day: bool) -> list[Track]:
+    """The tracks of ``tiers`` (all but the lowest) over the calendar days before ``today``.
+
+    Folds the days since ``state.hold`` was last brought up to date, or the whole
+    lookback when it is missing, stale, or for another set of tiers (the customer's
+    group changed); ``state.hold`` is left valid up to ``today``. End-of-day scores of
+    days before the clock's are cached in ``state.daily``.
+    """
+    lookback = hyst.lookback_days
+    memo = state.hold
+    if memo is None or memo[1] != state.group or not today - lookback <= memo[0] <= today:
+        since, tracks = today - lookback, [new_track() for _ in tiers[:-1]]
+    else:
+        since, tracks = memo[0], memo[2]
+    if since < today:
+        clock_day = state.clock // DAY
+        daily = state.daily
+        cuts: frozenset[int] = frozenset()
+        p = state.prospect
+        if p is not None:
+            cuts = frozenset((p.at // DAY, p.expires // DAY))
+        for first, last, t in stretches(state.days, since, today - 1, totals_today, window, cuts, every_day):
+            seen: dict[int, float] = {}
+
+            def score(y: int, t: list[int] = t, seen: dict[int, float] = seen) -> float:
+                s = seen.get(y)
+                if s is None:
+                    s = daily.get(y)
+                    if s is None:
+                        s = day_score(t, y)
+                        if y < clock_day:  # later days may still get events of their own
+                            daily[y] = s
+                    seen[y] = s
+                return s
+
+            for i, tier in enumerate(tiers[:-1]):
+                line = tier.min_score
+                advance_track(tracks[i], hyst, level_runs(score, first, last, line, line - hyst.downgrade_margin, flat))
+    state.hold = [today, state.group, tracks]
+    return tracks
