@@ -181,7 +181,9 @@ class Grader:
         # Between two changes of its window, an end-of-day score moves with recency alone: monotone
         # when every recency scale runs the same way (scorers/hold.py bisects it), else looked at daily.
         ys = [d.scale.ys for d in self._recency_dims]
-        self._daily_recency = not (all(y == sorted(y) for y in ys) or all(y == sorted(y, reverse=True) for y in ys))
+        self._trend: dict[str, int | None] = {"supplier": 0, "customer": (
+            0 if not ys else -1 if all(y == sorted(y, reverse=True) for y in ys)
+            else 1 if all(y == sorted(y) for y in ys) else None)}
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -425,7 +427,7 @@ class Grader:
             return self._end_of_day(state, day, totals)
 
         return tracks_for(state, tiers, self._rules[state.kind].hysteresis, now // DAY, self.totals_at(state, now),
-                          self._window[state.kind], day_score, state.kind == "supplier", self._daily_recency)
+                          self._window[state.kind], day_score, self._trend[state.kind])
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
         """The score at the end of ``day`` (a day before ``now``'s).

@@ -71,15 +71,16 @@ def stretches(days: dict[int, list[int]], lo: int, hi: int, totals_after: list[i
 
 
 def level_runs(score: Callable[[int], float], first: int, last: int, line: float, hold_line: float,
-               flat: bool) -> list[tuple[int, int, int]]:
+               trend: int) -> list[tuple[int, int, int]]:
     """The runs of days of a stretch at level 2 (reached ``line``), 1 (on ``hold_line``) or 0 (under).
 
-    ``score(day)`` is monotone over the stretch (constant when ``flat``): each level is
-    one run at most, found by bisection.
+    ``score(day)`` is monotone over the stretch: constant (``trend`` 0), non-increasing
+    (-1) or non-decreasing (1). Each level is one run at most, found by bisection; the
+    last day is not even scored when the first says it all.
     """
     s_first = score(first)
     lvl_first = 2 if s_first >= line else 1 if s_first >= hold_line else 0
-    if flat or first == last:
+    if first == last or trend == 0 or (trend < 0 and lvl_first == 0) or (trend > 0 and lvl_first == 2):
         return [(first, last, lvl_first)]
     s_last = score(last)
     lvl_last = 2 if s_last >= line else 1 if s_last >= hold_line else 0
@@ -107,13 +108,14 @@ def level_runs(score: Callable[[int], float], first: int, last: int, line: float
 
 
 def tracks_for(state: EntityState, tiers: list[Tier], hyst: Hysteresis, today: int, totals_today: list[int],
-               window: int, day_score: DayScore, flat: bool, every_day: bool) -> list[Track]:
+               window: int, day_score: DayScore, trend: int | None) -> list[Track]:
     """The tracks of ``tiers`` (all but the lowest) over the calendar days before ``today``.
 
     Folds the days since ``state.hold`` was last brought up to date, or the whole
     lookback when it is missing, stale, or for another set of tiers (the customer's
     group changed); ``state.hold`` is left valid up to ``today``. End-of-day scores of
-    days before the clock's are cached in ``state.daily``.
+    days before the clock's are cached in ``state.daily``. ``trend``: how the score moves
+    with the day alone (see :func:`level_runs`); ``None``: not monotone, every day is scored.
     """
     lookback = hyst.lookback_days
     memo = state.hold
@@ -128,7 +130,7 @@ def tracks_for(state: EntityState, tiers: list[Tier], hyst: Hysteresis, today: i
         p = state.prospect
         if p is not None:
             cuts = frozenset((p.at // DAY, p.expires // DAY))
-        for first, last, t in stretches(state.days, since, today - 1, totals_today, window, cuts, every_day):
+        for first, last, t in stretches(state.days, since, today - 1, totals_today, window, cuts, trend is None):
             seen: dict[int, float] = {}
 
             def score(y: int, t: list[int] = t, seen: dict[int, float] = seen) -> float:
@@ -144,6 +146,7 @@ def tracks_for(state: EntityState, tiers: list[Tier], hyst: Hysteresis, today: i
 
             for i, tier in enumerate(tiers[:-1]):
                 line = tier.min_score
-                advance_track(tracks[i], hyst, level_runs(score, first, last, line, line - hyst.downgrade_margin, flat))
+                runs = level_runs(score, first, last, line, line - hyst.downgrade_margin, trend or 0)
+                advance_track(tracks[i], hyst, runs)
     state.hold = [today, state.group, tracks]
     return tracks
