@@ -62,6 +62,7 @@ from tierstream.scorers.grading import (
     composite,
     held_tier,
     hold_lapses,
+    raw_tier_index,
     rfm_segment,
     tier_index,
 )
@@ -277,7 +278,7 @@ class Grader:
             if now // DAY > old_day and old_day in state.days and old_day not in state.daily:
                 # The day just closed: its end-of-day score is the score of the current totals,
                 # which saves recomputing its window from the buckets later.
-                state.daily[old_day] = self._end_of_day(state, old_day, state.totals)
+                state.cache_score(old_day, self._end_of_day(state, old_day, state.totals))
             state.graded = None
             if now // DAY > old_day:
                 # a grade looks back ``lookback`` days from its own day, never before the clock's
@@ -421,12 +422,16 @@ class Grader:
         m = supplier_metrics(totals)
         return composite(self._dims["supplier"], m), m, False
 
-    def _tracks(self, state: EntityState, now: int, tiers: list[Tier]) -> list[Track]:
-        """What each tier remembers of the calendar days of the lookback before ``now``'s day."""
-        def day_score(totals: list[int], day: int) -> float:
-            return self._end_of_day(state, day, totals)
+    def _tracks(self, state: EntityState, now: int, tiers: list[Tier], upto: int, totals: list[int],
+                score: float) -> list[Track]:
+        """What tiers ``0..upto-1`` remember of the calendar days of the lookback before ``now``'s day.
 
-        return tracks_for(state, tiers, self._rules[state.kind].hysteresis, now // DAY, self.totals_at(state, now),
+        ``totals``, ``score``: the window and the score at ``now``, those of the end of its day too.
+        """
+        def day_score(t: list[int], day: int) -> float:
+            return self._end_of_day(state, day, t)
+
+        return tracks_for(state, tiers, upto, self._rules[state.kind].hysteresis, now // DAY, totals, score,
                           self._window[state.kind], day_score, self._trend[state.kind])
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
@@ -469,10 +474,12 @@ class Grader:
         today = now // DAY
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
-        comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
+        totals = self.totals_at(state, now)
+        comp, m, prospect = self._score(state, totals, today, now)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
-        tracks = self._tracks(state, now, tiers) if comp.score < tiers[0].min_score else None
+        raw = raw_tier_index(tiers, comp.score)
+        tracks = self._tracks(state, now, tiers, raw, totals, comp.score) if raw else None
         ov = state.override
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
@@ -487,13 +494,13 @@ class Grader:
         if prospect and state.prospect is not None:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
-        nxt = self._next_review(state, now, tiers, held, comp, tracks)
+        nxt = self._next_review(state, now, tiers, held, comp, totals)
         state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
         return Grade(tiers[held].name, held, comp, m, notes, nxt)
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
-        tracks: list[Track] | None,
+        totals: list[int],
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
@@ -503,9 +510,8 @@ class Grader:
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
-            if tracks is None:
-                tracks = self._tracks(state, now, tiers)  # an override above the score's own tier
-            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, tracks[held]):
+            track = self._tracks(state, now, tiers, held + 1, totals, comp.score)[held]  # up to date: cheap
+            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, track):
                 c = d * DAY
                 if c > now and (nxt is None or c < nxt):
                     nxt = c

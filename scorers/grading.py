@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tierstream.schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
 from tierstream.scorers.metrics import Metrics
@@ -92,13 +92,15 @@ def tier_index(tiers: list[Tier], name: str | None) -> int | None:
 
 
 #: what hysteresis remembers of one tier over the past calendar days (see :func:`advance_track`):
-#: ``[q, h, broken]``: the last day the end-of-day score reached the tier's minimum, the last day
-#: it stood on the tier's hold line, and whether the hold broke (1) after ``q``; ``None``: never
-Track = list[int | None]
+#: ``[until, q, h, broken]``: the days before ``until`` folded in; the last day the end-of-day
+#: score reached the tier's minimum, the last day it stood on the tier's hold line (``None``:
+#: never), and whether the hold broke (1) after ``q``
+Track = list[Any]
 
 
-def new_track() -> Track:
-    return [None, None, 0]
+def new_track(since: int) -> Track:
+    """A track that has seen nothing before day ``since``."""
+    return [since, None, None, 0]
 
 
 def advance_track(track: Track, hyst: Hysteresis, runs: list[tuple[int, int, int]]) -> None:
@@ -111,7 +113,7 @@ def advance_track(track: Track, hyst: Hysteresis, runs: list[tuple[int, int, int
     score has been under the hold line for ``grace_days`` days (a day with no
     hold: once broken, a hold never comes back until the tier is reached again).
     """
-    q, h, broken = track
+    _, q, h, broken = track
     for first, last, level in runs:
         if level == 2:
             q, h, broken = last, last, 0
@@ -120,7 +122,7 @@ def advance_track(track: Track, hyst: Hysteresis, runs: list[tuple[int, int, int
         elif (q is not None and h is not None and not broken
               and max(first, q + hyst.min_days_in_tier, h + hyst.grace_days) <= last):
             broken = 1
-    track[0], track[1], track[2] = q, h, broken
+    track[0], track[1], track[2], track[3] = runs[-1][1] + 1, q, h, broken
 
 
 def held_tier(
@@ -129,14 +131,14 @@ def held_tier(
     """Index of the tier held today, and (when hysteresis holds it) why, in plain words.
 
     ``tracks[i]`` is what tier ``i`` remembers of the calendar days before
-    ``today`` (one per tier but the lowest). A tier is held only if it was held
+    ``today``, for every tier better than the score's own. A tier is held only if it was held
     on every day since its score last reached it, so a hold never takes an
     entity back up to a tier it had fallen from. See :class:`schemas.rules.Hysteresis`.
     """
     raw = raw_tier_index(tiers, score)
     for i in range(raw):  # tiers better than the raw one, best first
         t = tiers[i]
-        q, h, broken = tracks[i]
+        _, q, h, broken = tracks[i]
         if q is None:
             continue
         age = today - q
@@ -160,7 +162,7 @@ def hold_lapses(tiers: list[Tier], hyst: Hysteresis, held: int, score: float, tr
     Grace runs out ``grace_days`` after the score left the hold line; while the
     score is still on it, the day it falls under is a recency crossing (the engine's).
     """
-    q, h, _ = track
+    _, q, h, _ = track
     if q is None:
         return []
     days = [q + hyst.min_days_in_tier, q + hyst.hold_days]

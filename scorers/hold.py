@@ -23,6 +23,7 @@ again from the start of the lookback.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from tierstream.schemas.rules import Hysteresis, Tier
 from tierstream.scorers.grading import Track, advance_track, new_track
@@ -49,7 +50,7 @@ def _step_back(t: list[int], days: dict[int, list[int]], y: int, window: int) ->
 
 
 def stretches(days: dict[int, list[int]], lo: int, hi: int, totals_after: list[int], window: int,
-              cuts: frozenset[int], every_day: bool = False) -> list[Stretch]:
+              cuts: set[int], every_day: bool = False) -> list[Stretch]:
     """The days ``lo..hi`` in stretches with one window each, oldest first.
 
     ``totals_after``: the totals of the window ending on ``hi + 1``; ``cuts``: other
@@ -71,16 +72,19 @@ def stretches(days: dict[int, list[int]], lo: int, hi: int, totals_after: list[i
 
 
 def level_runs(score: Callable[[int], float], first: int, last: int, line: float, hold_line: float,
-               trend: int) -> list[tuple[int, int, int]]:
+               trend: int, after: float | None = None) -> list[tuple[int, int, int]]:
     """The runs of days of a stretch at level 2 (reached ``line``), 1 (on ``hold_line``) or 0 (under).
 
     ``score(day)`` is monotone over the stretch: constant (``trend`` 0), non-increasing
     (-1) or non-decreasing (1). Each level is one run at most, found by bisection; the
-    last day is not even scored when the first says it all.
+    last day is not even scored when the first says it all, or when ``after`` (the score
+    of the day after the stretch, when that day has the same window) is at the same level.
     """
     s_first = score(first)
     lvl_first = 2 if s_first >= line else 1 if s_first >= hold_line else 0
     if first == last or trend == 0 or (trend < 0 and lvl_first == 0) or (trend > 0 and lvl_first == 2):
+        return [(first, last, lvl_first)]
+    if after is not None and lvl_first == (2 if after >= line else 1 if after >= hold_line else 0):
         return [(first, last, lvl_first)]
     s_last = score(last)
     lvl_last = 2 if s_last >= line else 1 if s_last >= hold_line else 0
@@ -107,46 +111,58 @@ def level_runs(score: Callable[[int], float], first: int, last: int, line: float
     return runs
 
 
-def tracks_for(state: EntityState, tiers: list[Tier], hyst: Hysteresis, today: int, totals_today: list[int],
-               window: int, day_score: DayScore, trend: int | None) -> list[Track]:
-    """The tracks of ``tiers`` (all but the lowest) over the calendar days before ``today``.
+def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresis, today: int,
+               totals_today: list[int], score_today: float, window: int, day_score: DayScore,
+               trend: int | None) -> list[Track]:
+    """The tracks of ``tiers`` (all but the lowest), the first ``upto`` brought up to ``today``.
 
-    Folds the days since ``state.hold`` was last brought up to date, or the whole
-    lookback when it is missing, stale, or for another set of tiers (the customer's
-    group changed); ``state.hold`` is left valid up to ``today``. End-of-day scores of
-    days before the clock's are cached in ``state.daily``. ``trend``: how the score moves
-    with the day alone (see :func:`level_runs`); ``None``: not monotone, every day is scored.
+    Each folds the days since it was last brought up to date, or the whole lookback
+    when it is missing or stale; all start again when the state has none, or for
+    another set of tiers (the customer's group changed), or when one is ahead of
+    ``today``. Only the tiers better than the score's own are looked at, so the
+    others lag until a grade needs them. End-of-day scores are cached in
+    ``state.daily``. ``totals_today``, ``score_today``: today's window and score;
+    ``trend``: how the score moves with the day alone (see :func:`level_runs`);
+    ``None``: not monotone, every day is scored.
     """
     lookback = hyst.lookback_days
+    start = today - lookback
     memo = state.hold
-    if memo is None or memo[1] != state.group or not today - lookback <= memo[0] <= today:
-        since, tracks = today - lookback, [new_track() for _ in tiers[:-1]]
-    else:
-        since, tracks = memo[0], memo[2]
+    if memo is None or memo[1] != state.group or memo[0] > today:
+        tracks = [new_track(start) for _ in tiers[:-1]]
+        state.hold = memo = [start, state.group, tracks]
+    tracks = cast(list[Track], memo[2])
+    due = tracks[:upto]
+    for tr in due:
+        if tr[0] < start:  # nothing it remembers can hold a tier any more
+            tr[:] = new_track(start)
+    since = min((tr[0] for tr in due), default=today)
     if since < today:
-        clock_day = state.clock // DAY
         daily = state.daily
-        cuts: frozenset[int] = frozenset()
         p = state.prospect
-        if p is not None:
-            cuts = frozenset((p.at // DAY, p.expires // DAY))
-        for first, last, t in stretches(state.days, since, today - 1, totals_today, window, cuts, trend is None):
-            seen: dict[int, float] = {}
+        bounds = (p.at // DAY, p.expires // DAY) if p is not None else ()
+        cuts = {tr[0] for tr in due if tr[0] > since}
+        cuts.update(bounds)
+        days = state.days
+        # today's score bounds the last stretch's when today has the same window (no change today)
+        same = not (today in days or today - window in days or today in bounds)
+        level_trend = trend or 0
+        margin = hyst.downgrade_margin
+        cell: list[list[int]] = []
 
-            def score(y: int, t: list[int] = t, seen: dict[int, float] = seen) -> float:
-                s = seen.get(y)
-                if s is None:
-                    s = daily.get(y)
-                    if s is None:
-                        s = day_score(t, y)
-                        if y < clock_day:  # later days may still get events of their own
-                            daily[y] = s
-                    seen[y] = s
-                return s
+        def score(y: int) -> float:
+            s = daily.get(y)
+            if s is None:
+                s = day_score(cell[0], y)
+                state.cache_score(y, s)
+            return s
 
-            for i, tier in enumerate(tiers[:-1]):
-                line = tier.min_score
-                runs = level_runs(score, first, last, line, line - hyst.downgrade_margin, trend or 0)
-                advance_track(tracks[i], hyst, runs)
-    state.hold = [today, state.group, tracks]
+        for first, last, t in stretches(days, since, today - 1, totals_today, window, cuts, trend is None):
+            cell[:] = [t]
+            after = score_today if same and last == today - 1 else None
+            for tier, tr in zip(tiers, due, strict=False):
+                if tr[0] <= first:  # each track's first day to fold is a cut: it starts a stretch
+                    line = tier.min_score
+                    advance_track(tr, hyst, level_runs(score, first, last, line, line - margin, level_trend, after))
+        memo[0] = max(memo[0], today)
     return tracks

@@ -172,6 +172,8 @@ class EntityState:
     #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
     #: score of that day, usually, without computing it again (see ``Grader._end_of_day``)
     graded: tuple[str, int, float] | None = field(default=None, compare=False)
+    #: the latest day in ``daily`` (or later): an event on it or before invalidates: derived
+    daily_max: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.totals:
@@ -182,6 +184,8 @@ class EntityState:
             self.oldest = min(self.days)
         if self.oldest_id is None:
             self.oldest_id = self._oldest_id()
+        if self.daily_max is None and self.daily:
+            self.daily_max = max(self.daily)
         if not self.seen and not self.orders:
             self.ids_in_day_order = True
 
@@ -232,9 +236,8 @@ class EntityState:
         self.bucket(day)[idx] += amount
         if day >= self.window_start:
             self.totals[idx] += amount
-        daily = self.daily
-        # ``daily`` only holds days before the clock's: on the clock's own day a lookup says it all
-        if daily and (day in daily or (day < self.clock // DAY and day <= max(daily))):
+        dm = self.daily_max
+        if dm is not None and day <= dm:
             self.invalidate_from(day)
         hold = self.hold
         if hold is not None and day < hold[0]:
@@ -269,15 +272,23 @@ class EntityState:
         if daily and next(iter(daily)) < day - _DAILY_SLACK:
             self.daily = {d: v for d, v in daily.items() if d >= day}
 
+    def cache_score(self, day: int, score: float) -> None:
+        """Remember the end-of-day score of ``day`` (until an event on that day or before)."""
+        self.daily[day] = score
+        if self.daily_max is None or day > self.daily_max:
+            self.daily_max = day
+
     def invalidate_from(self, day: int) -> None:
         """Forget cached end-of-day scores of ``day`` and later (a late event changed them)."""
         self.daily = {d: v for d, v in self.daily.items() if d < day}
+        self.daily_max = max(self.daily) if self.daily else None
         if self.hold is not None and day < self.hold[0]:
             self.hold = None
 
     def forget_scores(self) -> None:
         """Forget every cached end-of-day score (the rules, or a prospect score, changed them)."""
         self.daily.clear()
+        self.daily_max = None
         self.hold = None
 
     def slide_window(self, first_day: int) -> None:
