@@ -532,9 +532,10 @@ class Grader:
                 nxt = c
         if state.kind == "customer" and state.last_order is not None and held < len(tiers) - 1 and comp.weight_total:
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
+            # (under that, the hold's grace is a lapse above)
             t = tiers[held]
             line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
-            c2 = self._recency_crossing(state, now, comp, line)
+            c2 = self._recency_crossing(state, now, comp, line) if comp.score >= line else None
             if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
                 nxt = c2
         return nxt

@@ -27,7 +27,7 @@ from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
 from tierstream.scorers.state import DAY, EntityState
-from tierstream.streams.offline.score import OfflineScorer, read_lines, run
+from tierstream.streams.offline.score import OfflineScorer, read_lines
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DAY0 = ts(T0) // DAY
@@ -162,7 +162,6 @@ def _offline(path: Path, r: Rules, as_of_day: int | None) -> tuple[int, list[Tie
     for lineno, raw in read_lines(path):
         changes += scorer.feed_line(lineno, raw)
     graded_at, final = scorer.finish()
-    assert run is not None
     return graded_at, changes + final
 
 
