@@ -54,7 +54,7 @@ def _order(cust: str, day: int) -> OrderEvent:
 
 GROUPS: list[list[AnyEvent]] = [
     # a supplier with one delivery a month, the last one bad: held on quiet days, then lapsing
-    [_delivery("s-month", d, 100, 100) for d in (0, 30, 60)] + [_delivery("s-month", 90, 100, 60)],
+    [*(_delivery("s-month", d, 100, 100) for d in (0, 30, 60)), _delivery("s-month", 90, 100, 60)],
     # a customer buying every 5 days, then silent: recency ages it through margin and grace
     [_order("c-lapse", 100 + 5 * i) for i in range(6)],
     # a supplier that falls, is held by grace, drops, then comes back into the margin only
