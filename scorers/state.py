@@ -10,11 +10,11 @@ Design (it lives in a Faust table, one value per entity, rewritten per batch):
   ``lookback`` days longer than the window: hysteresis looks at the end-of-day
   scores of recent days, and those need their own full windows.
 * **End-of-day score cache.** ``daily[day]`` caches the score at the end of
-  past days of the lookback (before the clock's day), those hysteresis had to
-  look at; ``hold`` is what each tier remembers of every calendar day of the
-  lookback up to a day (see ``scorers/hold.py``). A late event invalidates
-  both from its own day onwards; they are rebuilt from the buckets, so the
-  tier stays a function of the set of events, never of their arrival order.
+  the past days hysteresis had to look at; ``hold`` is what each tier
+  remembers of every calendar day of the lookback (see ``scorers/hold.py``).
+  A late event invalidates both from its own day onwards; they are rebuilt
+  from the buckets, so the tier stays a function of the set of events, never
+  of their arrival order.
 * **Integers only.** Money in cents, response times in minutes: sums are exact
   and independent of the order events arrive in, so any permutation of the
   same events yields bit-identical totals.
@@ -39,6 +39,8 @@ import orjson
 __all__ = [
     "CUSTOMER_BUCKET",
     "CUSTOMER_FIELDS",
+    "C_COSTED",
+    "C_COSTED_REVENUE",
     "C_DAYS_LATE",
     "C_LATE",
     "C_ORDERS",
@@ -73,11 +75,19 @@ DAY = 86_400
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
 # by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
 # reversed: recency is about the last time the customer bought. Money in cents.
+# ``profit_cents`` sums the orders that carry a cost only; ``costed_orders`` and
+# ``costed_revenue_cents`` count those orders and their amount (profit evidence).
 CUSTOMER_BUCKET = (
     "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
+    "costed_orders", "costed_revenue_cents",
 )
-C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED = range(len(CUSTOMER_BUCKET))
+(
+    C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED,
+    C_COSTED, C_COSTED_REVENUE,
+) = range(len(CUSTOMER_BUCKET))
 CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
+#: customer buckets written before the profit-evidence fields: every order then counted as costed
+_OLD_CUSTOMER_FIELDS = 8
 # Supplier day-bucket fields (response times in minutes).
 SUPPLIER_BUCKET = (
     "deliveries", "on_time", "qty_ordered", "qty_delivered", "qty_accepted",
@@ -118,6 +128,24 @@ def event_hash(event_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+def _widen_customer(
+    days: list[list[int]], totals: list[int], orders: list[list[Any]]
+) -> tuple[list[list[int]], list[int], list[list[Any]]]:
+    """Add the profit-evidence fields to customer buckets written before they existed.
+
+    Such a state counted every order's profit (zero without a cost), so its orders
+    are read as costed: it grades as it did until they leave the window.
+    """
+    def wide(b: list[int], at: int) -> list[int]:  # ``at``: index of C_ORDERS in ``b``
+        return [*b, b[at + C_ORDERS], b[at + C_REVENUE]]
+
+    return (
+        [wide(row, 1) for row in days],
+        wide(totals, 0),
+        [[*o, o[3], o[4]] if len(o) == 6 else o for o in orders],  # [id, day, status, orders, revenue, profit]
+    )
+
+
 @dataclass(slots=True)
 class Manual:
     """An active manual assessment: a prospect score or a tier override."""
@@ -156,8 +184,8 @@ class EntityState:
     seq: int = 0  # number of tier changes emitted: makes change ids deterministic
     next_review: int | None = None  # when time alone may move the tier: the timer's index
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
-    #: ``[day, group, tracks]``: the tiers' hysteresis tracks over the calendar days before ``day``
-    #: (``scorers.hold``), for the tiers of ``group``; a cache, rebuilt from the buckets when missing
+    #: ``[day, group, tracks]``: the tiers' hysteresis tracks (``scorers.hold``), for the tiers of
+    #: ``group``, none past ``day``; a cache, rebuilt from the buckets when missing
     hold: list[Any] | None = None
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
@@ -424,6 +452,8 @@ class EntityState:
         (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
          pub, seq, next_review, rules_tag, outbox) = doc[:24]
+        if kind == "customer" and len(totals) == _OLD_CUSTOMER_FIELDS:
+            days, totals, orders = _widen_customer(days, totals, orders)
         return cls(
             kind=kind,
             entity_id=entity_id,

@@ -19,7 +19,8 @@ Customers (75% already active when the window opens, 25% sign up during it):
 * a lifecycle: steady, *ramping up* (rate x0.2 -> x3 across the window) or
   *lapsing* (stops buying at a random point), so scores cross tier thresholds;
 * a margin (``cost`` < ``amount`` mostly, ~3% loss-making, some orders without
-  cost), a currency (CNY mostly, some USD) and a time zone (``Z``, ``+08:00``...);
+  cost; ~5% of customers from a feed without any cost), a currency (CNY mostly,
+  some USD) and a time zone (``Z``, ``+08:00``...);
 * 3% of orders are later ``cancelled`` (within 2 days, no invoice) and 4%
   ``returned`` (3-30 days later): same ``order_id`` and amounts, new event;
 * invoiced orders (all wholesale, ~35% retail) get a ``payment`` with ``due_at``
@@ -34,7 +35,9 @@ against the market (``market_amount``), lead time and after-sales response time;
 ~15% degrade and ~10% improve half-way through. Purchase ``order``s arrive
 ~2x a month (log-normal), each followed by a ``delivery`` (``promised_at``,
 quantities ordered/delivered/accepted) and sometimes a ``service`` ticket (more
-often for defective lots) with its ``first_response_at``.
+often for defective lots) with its ``first_response_at``. ~8% are new suppliers
+whose purchase orders start in the last 15% of the span (some without a delivery
+yet at the end), half of them with a ``prospect_score`` assessment.
 
 Order in the file
 -----------------

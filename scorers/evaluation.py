@@ -1,0 +1,388 @@
+"""Grading an entity state under one set of rules: the tier at an instant, reviews, changes, snapshots.
+
+:class:`Evaluator` reads a state and never applies events to it (that is
+:class:`tierstream.scorers.engine.Grader`, built on it). A grade is a pure
+function of the state and the instant; what it writes back is a cache (the
+last grade, end-of-day scores) and, when the tier moved, what was published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import cast
+
+from tierstream.schemas.events import EntityType
+from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
+from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
+from tierstream.scorers.explain import next_tier, reasons
+from tierstream.scorers.grading import (
+    Composite,
+    Track,
+    compile_dims,
+    composite,
+    held_tier,
+    hold_lapses,
+    raw_tier_index,
+    rfm_segment,
+    tier_index,
+)
+from tierstream.scorers.hold import tracks_for
+from tierstream.scorers.metrics import (
+    Metrics,
+    aggregates_of,
+    customer_metrics,
+    last_order_day,
+    supplier_metrics,
+    window_totals,
+)
+from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, utc
+from tierstream.scorers.state import C_ORDERS, DAY, S_DELIVERIES, EntityState, Manual
+
+__all__ = ["Evaluator"]
+
+
+def _active(manual: Manual | None, at: int) -> bool:
+    """Tell whether a manual assessment is in force at ``at``."""
+    return manual is not None and manual.at <= at < manual.expires
+
+
+class Evaluator:
+    """Grades entity states under one set of rules: tiers, reviews, changes and snapshots."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.max_skew = int(rules.max_future_skew_hours * 3600)
+        self._rules: dict[str, EntityRules] = {"customer": rules.customer, "supplier": rules.supplier}
+        self._dims = {k: compile_dims(r) for k, r in self._rules.items()}
+        self._window = {k: r.window_days for k, r in self._rules.items()}
+        self._lookback = {k: r.hysteresis.lookback_days for k, r in self._rules.items()}
+        self._scales = {k: {d.name: d.scale for d in dims} for k, dims in self._dims.items()}
+        # a newcomer, whose active prospect assessment replaces the score: (window counter, its maximum)
+        self._newcomer = {"customer": (C_ORDERS, rules.customer.prospect.newcomer_max_orders),
+                          "supplier": (S_DELIVERIES, rules.supplier.prospect.newcomer_max_deliveries)}
+        self._evidence = {k: Evidence(r) for k, r in self._rules.items()}
+        self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
+        # Between two changes of its window, an end-of-day score moves with recency alone: monotone
+        # when every recency scale runs the same way (scorers/hold.py bisects it), else looked at daily.
+        ys = [d.scale.ys for d in self._recency_dims]
+        self._trend: dict[str, int | None] = {"supplier": 0, "customer": (
+            0 if not ys else -1 if all(y == sorted(y, reverse=True) for y in ys)
+            else 1 if all(y == sorted(y) for y in ys) else None)}
+        digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
+        self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
+
+    # --- helpers -------------------------------------------------------------
+
+    def rules_for(self, state: EntityState) -> EntityRules:
+        """Return the rules of the state's entity kind."""
+        return self._rules[state.kind]
+
+    def tiers_for(self, state: EntityState) -> list[Tier]:
+        """Return the tiers that apply to the state (a customer's depend on its group)."""
+        r = self._rules[state.kind]
+        return r.tiers_for(state.group) if isinstance(r, CustomerRules) else r.tiers
+
+    def window_start(self, state: EntityState, now: int) -> int:
+        """Return the first day of the window ending on ``now``'s day."""
+        return now // DAY - self._window[state.kind] + 1
+
+    def retention_start(self, state: EntityState, now: int) -> int:
+        """Return the first day kept: the window start less the hysteresis lookback."""
+        return self.window_start(state, now) - self._lookback[state.kind]
+
+    # --- grading -------------------------------------------------------------
+
+    def _score(self, state: EntityState, totals: list[int], day: int, instant: int) -> tuple[Composite, Metrics, bool]:
+        """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
+        kind = state.kind
+        if kind == "customer":
+            m = customer_metrics(totals, day, last_order_day(state, day))
+        else:
+            m = supplier_metrics(totals)
+        comp = composite(self._dims[kind], m)
+        p = state.prospect
+        if p is not None and p.at <= instant < p.expires:
+            counter, most = self._newcomer[kind]
+            if totals[counter] <= most:
+                score = float(p.value)
+                return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
+        return comp, m, False
+
+    def _ungraded(self, state: EntityState, comp: Composite, prospect: bool) -> str | None:
+        """Why the entity is below its rules' minimum evidence (``None``: it is graded on its score)."""
+        return None if prospect else self._evidence[state.kind].missing(comp.components)
+
+    def _tracks(self, state: EntityState, now: int, tiers: list[Tier], upto: int, totals: list[int],
+                score: float) -> list[Track]:
+        """What tiers ``0..upto-1`` remember of the calendar days of the lookback before ``now``'s day.
+
+        ``totals``, ``score``: the window and the score at ``now``, those of the end of its day too.
+        """
+        def day_score(t: list[int], day: int) -> float:
+            return self._end_of_day(state, day, t)
+
+        return tracks_for(state, tiers, upto, self._rules[state.kind].hysteresis, now // DAY, totals, score,
+                          self._window[state.kind], day_score, self._trend[state.kind])
+
+    def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
+        """The score at the end of ``day`` (a day before ``now``'s, or the clock's).
+
+        ``totals``: that day's window totals when the caller has them. The last grade
+        of the state as it is, if made that day, usually gave the same score: the
+        same window, the same recency; only a prospect score starting or ending
+        later that day could differ.
+        """
+        end = (day + 1) * DAY - 1
+        g = state.graded
+        if (g is not None and g[0] == self.tag and g[1] // DAY == day
+                and _active(state.prospect, g[1]) == _active(state.prospect, end)):
+            return g[2]
+        if totals is None:
+            totals = window_totals(state, day, self._window[state.kind])
+        comp, _, prospect = self._score(state, totals, day, end)
+        return UNGRADED_SCORE if self._ungraded(state, comp, prospect) else comp.score
+
+    def totals_at(self, state: EntityState, now: int) -> list[int]:
+        """Window totals as of ``now`` (>= clock) without changing the state."""
+        first = self.window_start(state, now)
+        if first <= state.window_start or state.oldest is None or state.oldest >= first:
+            return state.totals  # nothing between the state's window start and ``first``
+        t = state.totals[:]
+        for d, b in state.days.items():
+            if d >= first:
+                break  # in day order
+            if d >= state.window_start:
+                for i, v in enumerate(b):
+                    t[i] -= v
+        return t
+
+    def grade(self, state: EntityState, now: int) -> Grade:
+        """The tier at instant ``now`` (>= the clock): a pure function of the state."""
+        if state.rules_tag != self.tag:
+            state.forget_scores()
+            state.rules_tag = self.tag
+        today = now // DAY
+        rules = self._rules[state.kind]
+        tiers = self.tiers_for(state)
+        totals = self.totals_at(state, now)
+        comp, m, prospect = self._score(state, totals, today, now)
+        ungraded = missing = self._ungraded(state, comp, prospect)
+        notes: list[str] = []
+        # The past end-of-day scores only matter for a tier better than the score's own.
+        raw = raw_tier_index(tiers, comp.score)
+        tracks = self._tracks(state, now, tiers, raw, totals, comp.score) if raw and not ungraded else None
+        ov = state.override
+        if ov is not None and ov.at <= now < ov.expires:
+            idx = tier_index(tiers, str(ov.value))
+            held = idx if idx is not None else len(tiers) - 1
+            notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
+            ungraded = None  # a person graded it
+        elif ungraded:
+            held = -1
+        else:
+            held, note = held_tier(tiers, rules.hysteresis, comp.score, today, tracks) if tracks else (0, None)
+            if note:
+                notes.append(note)
+            if ov is not None and ov.expires <= now and ov.expires > now - DAY:
+                notes.append("manual override expired")
+        if prospect and state.prospect is not None:
+            p = state.prospect
+            notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
+        nxt = self._next_review(state, now, tiers, held, comp, totals)
+        # after the lookback: that may want the last grade's; an ungraded day reaches no tier
+        state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
+        if held < 0:
+            return Grade(UNGRADED, -1, comp, m, notes, nxt, ungraded)
+        return Grade(tiers[held].name, held, comp, m, notes, nxt)
+
+    def _next_review(
+        self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
+        totals: list[int],
+    ) -> int | None:
+        """The next instant at which time alone may move the tier (for the re-review timer)."""
+        rules = self._rules[state.kind]
+        nxt: int | None = None
+        if held >= 0 and comp.score < tiers[held].min_score:
+            # A hold matters only while the score is under the held tier's minimum: until then
+            # the score moves with time only through recency ageing, a day leaving the window
+            # or a manual assessment expiring, each a candidate below, and the review at that
+            # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
+            track = self._tracks(state, now, tiers, held + 1, totals, comp.score)[held]  # up to date: cheap
+            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, track):
+                c = d * DAY
+                if c > now and (nxt is None or c < nxt):
+                    nxt = c
+        for manual in (state.override, state.prospect):
+            if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
+                nxt = manual.expires
+        first = now // DAY - rules.window_days + 1
+        oldest_in_window = state.oldest
+        if oldest_in_window is not None and oldest_in_window < first:
+            oldest_in_window = None
+            for d in state.days:  # in day order
+                if d >= first:
+                    oldest_in_window = d
+                    break
+        if oldest_in_window is not None:
+            c = (oldest_in_window + rules.window_days) * DAY
+            if c > now and (nxt is None or c < nxt):
+                nxt = c
+        if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
+                and comp.weight_total):
+            # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
+            # (under that, the hold's grace is a lapse above)
+            t = tiers[held]
+            line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
+            c2 = self._recency_crossing(state, now, comp, line) if comp.score >= line else None
+            if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
+                nxt = c2
+        return nxt
+
+    def _recency_crossing(self, state: EntityState, now: int, comp: Composite, line: float) -> int | None:
+        """When recency ageing alone will pull the score under ``line`` (``None``: never)."""
+        assert state.last_order is not None
+        when: int | None = None
+        for dim in self._recency_dims:
+            if dim.name not in comp.components:
+                continue
+            others = comp.score * comp.weight_total - dim.weight * comp.components[dim.name]
+            target = (line * comp.weight_total - others) / dim.weight
+            if target <= dim.scale.lo:
+                continue  # ageing alone can never pull it under the line
+            age = now // DAY - state.last_order // DAY
+            x = dim.scale.first_x_reaching(age, target, rising=False)
+            if x is not None:
+                c = (state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY
+                when = c if when is None else min(when, c)
+        return when
+
+    def _settle(self, state: EntityState, cause: str, out: Outcome) -> None:
+        g = self.grade(state, state.clock)
+        state.next_review = g.next_review
+        if g.tier != state.published_tier:
+            self._emit(state, g, state.clock, cause, out)
+
+    # --- time-driven reviews -------------------------------------------------
+
+    def review(self, state: EntityState, at: int) -> Outcome:
+        """Re-evaluate as of ``at`` (event time); emit a change if time alone moved the tier.
+
+        Observes only: the state keeps just what was published (and cached
+        end-of-day scores), so a review never changes what later events do.
+        """
+        out = Outcome()
+        at = max(at, state.clock)
+        g = self.grade(state, at)
+        state.next_review = g.next_review
+        if g.tier != state.published_tier:
+            self._emit(state, g, at, REREVIEW, out)
+        return out
+
+    def review_due(self, state: EntityState, until: int) -> Outcome:
+        """Run the reviews scheduled up to ``until``, in order (the timer and the offline run)."""
+        out = Outcome()
+        while state.next_review is not None and state.next_review <= until:
+            at = state.next_review
+            more = self.review(state, at)
+            out.changes += more.changes
+            out.alerts += more.alerts
+            if state.next_review is not None and state.next_review <= at:
+                state.next_review = None  # no progress: stop rather than loop
+        return out
+
+    def _emit(self, state: EntityState, g: Grade, now: int, cause: str, out: Outcome) -> None:
+        rules = self._rules[state.kind]
+        tiers = self.tiers_for(state)
+        new, old = g.tier, state.published_tier
+        direction: Direction
+        if g.ungraded is not None:
+            direction = "ungraded"
+        elif old is None or old == UNGRADED:
+            direction = "initial"
+        else:
+            oi = tier_index(tiers, old)
+            if oi is not None:
+                direction = "upgrade" if g.tier_idx < oi else "downgrade"
+            else:
+                direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
+        head = {
+            "ungraded": f"ungraded: {g.ungraded}",
+            "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
+                       f"score {g.comp.score:.1f} places it in {new}",
+            "upgrade": f"score {g.comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
+            "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
+        }[direction]
+        why = [head, *g.notes, *reasons(rules, state.published_components, g.comp, g.metrics)]
+        if cause == REREVIEW:
+            why[0] = f"re-review: {why[0]}"
+        state.seq += 1
+        # Outputs are built from the engine's own typed values (mypy checks every field):
+        # validation, pydantic's __init__, is for input, and cost a fifth of an offline run.
+        # tests/offline_cli/test_score.py validates every change of a sample run again.
+        change = TierChange.model_construct(
+            change_id=f"tc:{state.kind}:{state.entity_id}:{state.seq}",
+            entity_type=cast(EntityType, state.kind),
+            entity_id=state.entity_id,
+            previous_tier=old,
+            tier=new,
+            direction=direction,
+            score=g.comp.score,
+            previous_score=state.published_score,
+            components=g.comp.components,
+            reasons=why,
+            rules_version=self.rules.version,
+            occurred_at=utc(now),
+            cause=cause,
+            next_tier=None if g.ungraded else next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            ungraded_reason=g.ungraded,
+        )
+        out.changes.append(change)
+        if state.kind == "supplier" and direction == "downgrade":
+            lowest = new == tiers[-1].name
+            if lowest or self.rules.supplier.alert_on == "any_downgrade":
+                out.alerts.append(
+                    SupplierAlert.model_construct(
+                        alert_id=f"sa:{state.entity_id}:{state.seq}",
+                        supplier_id=state.entity_id,
+                        previous_tier=old,
+                        tier=new,
+                        severity="critical" if lowest else "warning",
+                        score=g.comp.score,
+                        reasons=why,
+                        occurred_at=utc(now),
+                        change_id=change.change_id,
+                    )
+                )
+        state.published_tier = new
+        state.published_score = g.comp.score
+        state.published_components = g.comp.components
+
+    # --- snapshots -----------------------------------------------------------
+
+    def snapshot(self, state: EntityState, as_of: int) -> EntitySnapshot:
+        """The entity as of ``as_of`` (at least its clock); the state is not changed."""
+        s = state
+        now = max(as_of, s.clock)
+        g = self.grade(s, now)
+        rules = self._rules[s.kind]
+        tiers = self.tiers_for(s)
+        segment = rfm_segment(rules.rfm_for(s.group), g.metrics) if isinstance(rules, CustomerRules) else None
+        return EntitySnapshot.model_construct(
+            entity_type=cast(EntityType, s.kind),
+            entity_id=s.entity_id,
+            tier=g.tier,
+            score=g.comp.score,
+            segment=segment,
+            group=s.group,
+            components=g.comp.components,
+            aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
+            window=WindowInfo.model_construct(
+                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
+            ),
+            next_tier=None if g.ungraded else next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
+            as_of=utc(now),
+            rules_version=self.rules.version,
+            ungraded_reason=g.ungraded,
+        )
