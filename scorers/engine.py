@@ -143,15 +143,20 @@ class Grader(Evaluator):
         return state, out
 
     def credit(self, state: EntityState | None, credit: ReferralCredit) -> tuple[EntityState, Outcome]:
-        """A referred customer bought: the referrer earns one qualified referral, once."""
+        """A referred customer bought: the referrer earns one qualified referral, once.
+
+        The referrer's reviews due before the credit run first, at their own instants, as
+        the callers run them before an event: a credit comes from another entity's event,
+        and the stream's timer may not have reached them yet.
+        """
         if state is None:
             state = EntityState("customer", credit.referrer_id)
-        out = Outcome()
+        t = ts(credit.occurred_at)
+        out = self.review_due(state, t)
         h = event_hash(credit.credit_id)
         if h in state.seen:
             out.status = "duplicate"
             return state, out
-        t = ts(credit.occurred_at)
         if not self._admit(state, t, out):
             return state, out
         state.graded = None
