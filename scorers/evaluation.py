@@ -190,7 +190,7 @@ class Evaluator:
         if prospect and state.prospect is not None:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
-        nxt = self._next_review(state, now, tiers, held, comp, totals)
+        nxt = self._next_review(state, now, tiers, held, comp, totals, tracks)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
         if held < 0:
@@ -199,7 +199,7 @@ class Evaluator:
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
-        totals: list[int],
+        totals: list[int], tracks: list[Track] | None,
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
@@ -209,7 +209,9 @@ class Evaluator:
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
-            track = self._tracks(state, now, tiers, held + 1, totals, comp.score)[held]  # up to date: cheap
+            if tracks is None or held >= len(tracks) or tracks[held][0] != now // DAY:  # an override
+                tracks = self._tracks(state, now, tiers, held + 1, totals, comp.score)
+            track = tracks[held]
             for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, track):
                 c = d * DAY
                 if c > now and (nxt is None or c < nxt):
