@@ -15,8 +15,9 @@ from typing import cast
 from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
-from tierstream.scorers.explain import next_tier, reasons
+from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import (
     Composite,
     Track,
@@ -70,6 +71,9 @@ class Evaluator:
         self._trend: dict[str, int | None] = {"supplier": 0, "customer": (
             0 if not ys else -1 if all(y == sorted(y, reverse=True) for y in ys)
             else 1 if all(y == sorted(y) for y in ys) else None)}
+        #: the days of the rules' time zone; in UTC (``_utc``) a day is ``t // DAY``, inlined
+        self.calendar = Calendar(rules.timezone)
+        self._utc = self.calendar.utc
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -84,9 +88,17 @@ class Evaluator:
         r = self._rules[state.kind]
         return r.tiers_for(state.group) if isinstance(r, CustomerRules) else r.tiers
 
+    def day(self, t: int) -> int:
+        """Return the day of instant ``t`` in the rules' time zone (``t // DAY`` in UTC)."""
+        return t // DAY if self._utc else self.calendar.day(t)
+
+    def day_start(self, day: int) -> int:
+        """Return the first instant of ``day`` (its local midnight)."""
+        return day * DAY if self._utc else self.calendar.start(day)
+
     def window_start(self, state: EntityState, now: int) -> int:
         """Return the first day of the window ending on ``now``'s day."""
-        return now // DAY - self._window[state.kind] + 1
+        return (now // DAY if self._utc else self.calendar.day(now)) - self._window[state.kind] + 1
 
     def retention_start(self, state: EntityState, now: int) -> int:
         """Return the first day kept: the window start less the hysteresis lookback."""
@@ -98,7 +110,7 @@ class Evaluator:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
         kind = state.kind
         if kind == "customer":
-            m = customer_metrics(totals, day, last_order_day(state, day))
+            m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar))
         else:
             m = supplier_metrics(totals)
         comp = composite(self._dims[kind], m)
@@ -123,8 +135,8 @@ class Evaluator:
         def day_score(t: list[int], day: int) -> float:
             return self._end_of_day(state, day, t)
 
-        return tracks_for(state, tiers, upto, self._rules[state.kind].hysteresis, now // DAY, totals, score,
-                          self._window[state.kind], day_score, self._trend[state.kind])
+        return tracks_for(state, tiers, upto, self._rules[state.kind].hysteresis, self.day(now), totals, score,
+                          self._window[state.kind], day_score, self._trend[state.kind], self.day)
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
         """The score at the end of ``day`` (a day before ``now``'s, or the clock's).
@@ -134,9 +146,9 @@ class Evaluator:
         same window, the same recency; only a prospect score starting or ending
         later that day could differ.
         """
-        end = (day + 1) * DAY - 1
+        end = self.day_start(day + 1) - 1
         g = state.graded
-        if (g is not None and g[0] == self.tag and g[1] // DAY == day
+        if (g is not None and g[0] == self.tag and self.day(g[1]) == day
                 and _active(state.prospect, g[1]) == _active(state.prospect, end)):
             return g[2]
         if totals is None:
@@ -163,7 +175,7 @@ class Evaluator:
         if state.rules_tag != self.tag:
             state.forget_scores()
             state.rules_tag = self.tag
-        today = now // DAY
+        today = now // DAY if self._utc else self.calendar.day(now)
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
         totals = self.totals_at(state, now)
@@ -177,7 +189,6 @@ class Evaluator:
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
-            notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
             ungraded = None  # a person graded it
         elif ungraded:
             held = -1
@@ -185,11 +196,6 @@ class Evaluator:
             held, note = held_tier(tiers, rules.hysteresis, comp.score, today, tracks) if tracks else (0, None)
             if note:
                 notes.append(note)
-            if ov is not None and ov.expires <= now and ov.expires > now - DAY:
-                notes.append("manual override expired")
-        if prospect and state.prospect is not None:
-            p = state.prospect
-            notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
         nxt = self._next_review(state, now, tiers, held, comp, totals, tracks)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
@@ -209,17 +215,17 @@ class Evaluator:
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
-            if tracks is None or held >= len(tracks) or tracks[held][0] != now // DAY:  # an override
+            if tracks is None or held >= len(tracks) or tracks[held][0] != self.day(now):  # an override
                 tracks = self._tracks(state, now, tiers, held + 1, totals, comp.score)
             track = tracks[held]
             for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, track):
-                c = d * DAY
+                c = self.day_start(d)
                 if c > now and (nxt is None or c < nxt):
                     nxt = c
         for manual in (state.override, state.prospect):
             if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
                 nxt = manual.expires
-        first = now // DAY - rules.window_days + 1
+        first = self.day(now) - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:
             oldest_in_window = None
@@ -228,7 +234,7 @@ class Evaluator:
                     oldest_in_window = d
                     break
         if oldest_in_window is not None:
-            c = (oldest_in_window + rules.window_days) * DAY
+            c = self.day_start(oldest_in_window + rules.window_days)
             if c > now and (nxt is None or c < nxt):
                 nxt = c
         if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
@@ -253,10 +259,11 @@ class Evaluator:
             target = (line * comp.weight_total - others) / dim.weight
             if target <= dim.scale.lo:
                 continue  # ageing alone can never pull it under the line
-            age = now // DAY - state.last_order // DAY
+            last_day = self.day(state.last_order)
+            age = self.day(now) - last_day
             x = dim.scale.first_x_reaching(age, target, rising=False)
             if x is not None:
-                c = (state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY
+                c = self.day_start(last_day + max(math.ceil(x), age + 1))
                 when = c if when is None else min(when, c)
         return when
 
@@ -309,14 +316,7 @@ class Evaluator:
                 direction = "upgrade" if g.tier_idx < oi else "downgrade"
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
-        head = {
-            "ungraded": f"ungraded: {g.ungraded}",
-            "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
-                       f"score {g.comp.score:.1f} places it in {new}",
-            "upgrade": f"score {g.comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
-            "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
-        }[direction]
-        why = [head, *g.notes, *reasons(rules, state.published_components, g.comp, g.metrics)]
+        why = change_reasons(rules, tiers, state, now, direction, g)
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1
@@ -337,7 +337,9 @@ class Evaluator:
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=None if g.ungraded else next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            next_tier=None if g.ungraded else next_tier(
+                rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
+                held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now)),
             ungraded_reason=g.ungraded,
         )
         out.changes.append(change)
@@ -381,9 +383,11 @@ class Evaluator:
             components=g.comp.components,
             aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
             window=WindowInfo.model_construct(
-                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
+                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),
-            next_tier=None if g.ungraded else next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
+            next_tier=None if g.ungraded else next_tier(
+                rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
+                held_by_hysteresis(s, tiers, g.tier_idx, g.comp, now)),
             as_of=utc(now),
             rules_version=self.rules.version,
             ungraded_reason=g.ungraded,

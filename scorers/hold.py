@@ -27,7 +27,7 @@ from typing import cast
 
 from tierstream.schemas.rules import Hysteresis, Tier
 from tierstream.scorers.grading import Track, advance_track, new_track
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.state import EntityState
 
 __all__ = ["Stretch", "level_runs", "stretches", "tracks_for"]
 
@@ -113,7 +113,7 @@ def level_runs(score: Callable[[int], float], first: int, last: int, line: float
 
 def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresis, today: int,
                totals_today: list[int], score_today: float, window: int, day_score: DayScore,
-               trend: int | None) -> list[Track]:
+               trend: int | None, day_of: Callable[[int], int]) -> list[Track]:
     """The tracks of ``tiers`` (all but the lowest), the first ``upto`` brought up to ``today``.
 
     Each folds the days since it was last brought up to date, or the whole lookback
@@ -123,7 +123,7 @@ def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresi
     others lag until a grade needs them. End-of-day scores are cached in
     ``state.daily``. ``totals_today``, ``score_today``: today's window and score;
     ``trend``: how the score moves with the day alone (see :func:`level_runs`);
-    ``None``: not monotone, every day is scored.
+    ``None``: not monotone, every day is scored. ``day_of``: the day of an instant.
     """
     lookback = hyst.lookback_days
     start = today - lookback
@@ -140,7 +140,7 @@ def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresi
     if since < today:
         daily = state.daily
         p = state.prospect
-        bounds = (p.at // DAY, p.expires // DAY) if p is not None else ()
+        bounds = (day_of(p.at), day_of(p.expires)) if p is not None else ()
         cuts = {tr[0] for tr in due if tr[0] > since}
         cuts.update(bounds)
         days = state.days

@@ -3,7 +3,8 @@
 Design (it lives in a Faust table, one value per entity, rewritten per batch):
 
 * **Day buckets in event time.** ``days[day]`` is a short vector of integer
-  counters for that UTC day; an out-of-order event lands in its own day. Only
+  counters for that day (a calendar day of the rules' time zone, see
+  ``scorers.calendar``); an out-of-order event lands in its own day. Only
   days with activity are kept. ``totals`` is the sum of the buckets inside the
   window (``window_start`` onwards); a day leaving the window is subtracted,
   so window totals are a subtraction, not a scan. Buckets are retained
@@ -50,6 +51,7 @@ __all__ = [
     "C_REFERRALS",
     "C_REVENUE",
     "DAY",
+    "NEVER",
     "ORDER_ACTIVE",
     "ORDER_REVERSED",
     "ORDER_REVERSED_FIRST",
@@ -71,6 +73,9 @@ __all__ = [
 ]
 
 DAY = 86_400
+#: the clock, window start and group time of a state that has seen nothing yet: before any
+#: instant or day an event can carry (events may be older than 1970: negative epoch seconds)
+NEVER = -(2**62)
 
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
 # by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
@@ -162,8 +167,8 @@ class Manual:
 class EntityState:
     kind: str  # "customer" | "supplier"
     entity_id: str
-    clock: int = 0  # latest event time applied (epoch s)
-    window_start: int = 0  # first day counted in totals
+    clock: int = NEVER  # latest event time applied (epoch s)
+    window_start: int = NEVER  # first day counted in totals
     days: dict[int, list[int]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
     daily: dict[int, float] = field(default_factory=dict)
@@ -172,7 +177,7 @@ class EntityState:
     first_order: int | None = None
     last_order: int | None = None
     group: str | None = None
-    group_at: int = 0
+    group_at: int = NEVER
     prospect: Manual | None = None
     override: Manual | None = None
     referred_by: str | None = None
@@ -202,6 +207,9 @@ class EntityState:
     graded: tuple[str, int, float] | None = field(default=None, compare=False)
     #: the latest day in ``daily`` (or later): an event on it or before invalidates: derived
     daily_max: int | None = field(default=None, compare=False)
+    #: the day of ``clock`` in the rules' time zone, set by the engine as it moves the clock
+    #: (``None``: not known, e.g. a state just read back): derived, not serialized
+    clock_day: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.totals:
