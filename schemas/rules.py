@@ -108,15 +108,22 @@ def _check_tiers(tiers: list[Tier], where: str) -> list[Tier]:
 class Hysteresis(_Strict):
     """Anti-flapping, defined on end-of-day scores so the tier is a function of the events alone.
 
-    A tier T is kept at instant t when any of these holds (q = the last day the
-    score reached T's minimum, h = the last day it stood on T's hold line,
-    ``min_score - downgrade_margin``):
+    Days are calendar days (in the rules' ``timezone``), quiet ones included: the end-of-day score of
+    a day without events is that of the window ending that day (it moves with
+    recency and with days leaving the window). A tier T is kept on day t when
+    any of these holds (q = the last day before t whose end-of-day score reached
+    T's minimum, h = the last day before t whose end-of-day score stood on T's
+    hold line, ``min_score - downgrade_margin``):
 
     * the score qualifies for T now;
     * T was reached within ``min_days_in_tier`` days (t - q < min_days_in_tier);
-    * T was reached within ``hold_days`` and the score is within the margin now;
-    * T was reached within ``hold_days`` and the score left the hold line less
-      than ``grace_days`` ago (t - h < grace_days).
+    * T was reached within ``hold_days``, T was held on every day since q, and
+      the score is within the margin now, or it left the hold line less than
+      ``grace_days`` days ago (t - h < grace_days).
+
+    So a hold keeps only the tier held the day before: once it lapses, T is not
+    held again until the score reaches T's minimum again. A change a hold's
+    lapse makes happens at the midnight starting that day.
     """
 
     downgrade_margin: float = Field(0, ge=0, le=50, description="score points below a tier's minimum still held")

@@ -48,6 +48,7 @@ __all__ = [
     "delay_notes",
     "next_credit_review",
     "overdue_on",
+    "owing_after",
     "record_invoice",
     "record_payment",
 ]
@@ -184,6 +185,20 @@ def _outstanding(rec: list[Any], day: int) -> int:
             break  # sorted by day
         paid += p[1]
     return int(rec[_AMOUNT]) - paid
+
+
+def owing_after(state: EntityState, day: int) -> bool:
+    """Whether an invoice may be overdue and unpaid on some day after ``day`` (scores then move on quiet days).
+
+    Such an invoice makes the end-of-day score move with the calendar in ways that
+    are not monotone (its lateness grows, and its dimensions gain evidence), so the
+    hysteresis tracks score every day of such a stretch (:mod:`scorers.hold`).
+    """
+    for rec in state.invoices.values():
+        closed = rec[_CLOSED]
+        if closed is None or closed > day:
+            return True
+    return False
 
 
 def overdue_on(state: EntityState, day: int, window_days: int) -> Overdue:

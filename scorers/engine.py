@@ -12,15 +12,18 @@ Semantics, in event time:
   ahead than ``max_future_skew_hours`` of the receiving clock is refused
   (``too_new``); a repeated event_id is a ``duplicate``.
 * **The tier is a function of the set of events, not of their order.** It is
-  computed from the score now and the end-of-day scores of recent days with
-  activity (see :class:`schemas.rules.Hysteresis`), all derived from the day
-  buckets. Kafka delivers an entity's orders, payments and referral credits
+  computed from the score now and the end-of-day scores of every calendar day
+  of the lookback (see :class:`schemas.rules.Hysteresis`, ``scorers/hold.py``),
+  all derived from the day buckets. Kafka delivers an entity's orders, payments and referral credits
   through different topics in no fixed interleaving; the result is the same.
 * Time alone can move a tier (recency ageing, days leaving the window, a hold
   lapsing, a manual assessment expiring). ``next_review`` is the next instant
-  that can happen; ``review(state, at)`` re-evaluates at ``at`` (the stream's
-  timer, the offline run's end) and emits a change if the tier moved. Reviews
-  only *observe*: they never change what later events do.
+  that can happen; ``review(state, at)`` re-evaluates at ``at`` and emits a
+  change, dated ``at``, if the tier moved. ``review_due`` walks every review
+  due up to an instant, each at its own time (the stream's timer, the offline
+  run before each event and at its end), so a change caused by time alone is
+  dated when it happens. Reviews only *observe*: they never change what later
+  events do.
 
 The grading itself (tier at an instant, reviews, changes, snapshots) is
 :class:`tierstream.scorers.evaluation.Evaluator`; this module applies events.
@@ -142,15 +145,20 @@ class Grader(Evaluator):
         return state, out
 
     def credit(self, state: EntityState | None, credit: ReferralCredit) -> tuple[EntityState, Outcome]:
-        """A referred customer bought: the referrer earns one qualified referral, once."""
+        """A referred customer bought: the referrer earns one qualified referral, once.
+
+        The referrer's reviews due before the credit run first, at their own instants, as
+        the callers run them before an event: a credit comes from another entity's event,
+        and the stream's timer may not have reached them yet.
+        """
         if state is None:
             state = EntityState("customer", credit.referrer_id)
-        out = Outcome()
+        t = ts(credit.occurred_at)
+        out = self.review_due(state, t)
         h = event_hash(credit.credit_id)
         if h in state.seen:
             out.status = "duplicate"
             return state, out
-        t = ts(credit.occurred_at)
         if not self._admit(state, t, out):
             return state, out
         state.graded = None
@@ -178,7 +186,7 @@ class Grader(Evaluator):
             if now_day > old_day and old_day in state.days and old_day not in state.daily:
                 # The day just closed: its end-of-day score is the score of the current totals,
                 # which saves recomputing its window from the buckets later.
-                state.daily[old_day] = self._end_of_day(state, old_day, state.totals)
+                state.cache_score(old_day, self._end_of_day(state, old_day, state.totals))
             state.graded = None
             if now_day > old_day:
                 # a grade looks back ``lookback`` days from its own day, never before the clock's
@@ -252,7 +260,7 @@ class Grader(Evaluator):
             current: Manual | None = getattr(state, slot)
             if current is None or (t, ev.event_id) > (current.at, current.event_id):
                 setattr(state, slot, manual)
-                state.daily.clear()  # past end-of-day scores may include a prospect score
+                state.forget_scores()  # past end-of-day scores may include a prospect score
 
     def _keep_facts(self, state: EntityState, ev: AnyEvent, t: int, out: Outcome) -> None:
         """A too-old event counts in no window, but the lasting facts it carries are kept.

@@ -16,18 +16,28 @@ from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
 from tierstream.scorers.calendar import Calendar
-from tierstream.scorers.credit import CREDIT_METRICS, LATENESS_METRICS, delay_notes, next_credit_review, overdue_on
+from tierstream.scorers.credit import (
+    CREDIT_METRICS,
+    LATENESS_METRICS,
+    delay_notes,
+    next_credit_review,
+    overdue_on,
+    owing_after,
+)
 from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import (
     Composite,
+    Track,
     compile_dims,
     composite,
     held_tier,
     hold_lapses,
+    raw_tier_index,
     rfm_segment,
     tier_index,
 )
+from tierstream.scorers.hold import tracks_for
 from tierstream.scorers.metrics import (
     Metrics,
     aggregates_of,
@@ -65,6 +75,12 @@ class Evaluator:
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         self._lateness_dims = tuple(d for d in self._dims["customer"] if d.metric in LATENESS_METRICS)
         self._credit_dims = tuple(d.name for d in self._dims["customer"] if d.metric in CREDIT_METRICS)
+        # Between two changes of its window, an end-of-day score moves with recency alone: monotone
+        # when every recency scale runs the same way (scorers/hold.py bisects it), else looked at daily.
+        ys = [d.scale.ys for d in self._recency_dims]
+        self._trend: dict[str, int | None] = {"supplier": 0, "customer": (
+            0 if not ys else -1 if all(y == sorted(y, reverse=True) for y in ys)
+            else 1 if all(y == sorted(y) for y in ys) else None)}
         #: the days of the rules' time zone; in UTC (``_utc``) a day is ``t // DAY``, inlined
         self.calendar = Calendar(rules.timezone)
         self._utc = self.calendar.utc
@@ -121,24 +137,27 @@ class Evaluator:
         """Why the entity is below its rules' minimum evidence (``None``: it is graded on its score)."""
         return None if prospect else self._evidence[state.kind].missing(comp.components)
 
-    def _past(self, state: EntityState, today: int) -> list[tuple[int, float]]:
-        """End-of-day scores of the days with activity in the lookback, newest first (cached)."""
-        first = today - self._lookback[state.kind]
-        daily = state.daily
-        out: list[tuple[int, float]] = []
-        for d in reversed(state.days):  # newest first (``days`` is in day order)
-            if d >= today:
-                continue
-            if d < first:
-                break
-            s = daily.get(d)
-            if s is None:
-                s = daily[d] = self._end_of_day(state, d, None)
-            out.append((d, s))
-        return out
+    def _tracks(self, state: EntityState, now: int, tiers: list[Tier], upto: int, totals: list[int],
+                score: float) -> list[Track]:
+        """What tiers ``0..upto-1`` remember of the calendar days of the lookback before ``now``'s day.
+
+        ``totals``, ``score``: the window and the score at ``now``, those of the end of its day too.
+        """
+        def day_score(t: list[int], day: int) -> float:
+            return self._end_of_day(state, day, t)
+
+        return tracks_for(state, tiers, upto, self._rules[state.kind].hysteresis, self.day(now), totals, score,
+                          self._window[state.kind], day_score,
+                          self._trend_of(state, now), self.day)
+
+    def _trend_of(self, state: EntityState, now: int) -> int | None:
+        """How the end-of-day score moves with the day alone (``None``: not monotone: score every day)."""
+        if state.invoices and owing_after(state, self.day(now) - self._lookback[state.kind] - 1):
+            return None
+        return self._trend[state.kind]
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
-        """The score at the end of ``day`` (a day with activity, up to the clock's).
+        """The score at the end of ``day`` (a day before ``now``'s, or the clock's).
 
         ``totals``: that day's window totals when the caller has them. The last grade
         of the state as it is, if made that day, usually gave the same score: the
@@ -172,16 +191,18 @@ class Evaluator:
     def grade(self, state: EntityState, now: int) -> Grade:
         """The tier at instant ``now`` (>= the clock): a pure function of the state."""
         if state.rules_tag != self.tag:
-            state.daily.clear()
+            state.forget_scores()
             state.rules_tag = self.tag
         today = now // DAY if self._utc else self.calendar.day(now)
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
-        comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
+        totals = self.totals_at(state, now)
+        comp, m, prospect = self._score(state, totals, today, now)
         ungraded = missing = self._ungraded(state, comp, prospect)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
-        past = self._past(state, today) if comp.score < tiers[0].min_score and not ungraded else []
+        raw = raw_tier_index(tiers, comp.score)
+        tracks = self._tracks(state, now, tiers, raw, totals, comp.score) if raw and not ungraded else None
         ov = state.override
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
@@ -190,10 +211,10 @@ class Evaluator:
         elif ungraded:
             held = -1
         else:
-            held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
+            held, note = held_tier(tiers, rules.hysteresis, comp.score, today, tracks) if tracks else (0, None)
             if note:
                 notes.append(note)
-        nxt = self._next_review(state, now, tiers, held, comp, past, m)
+        nxt = self._next_review(state, now, tiers, held, comp, totals, tracks, m)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
         if held < 0:
@@ -202,7 +223,7 @@ class Evaluator:
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
-        past: list[tuple[int, float]], metrics: Metrics,
+        totals: list[int], tracks: list[Track] | None, metrics: Metrics,
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
@@ -212,9 +233,10 @@ class Evaluator:
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
-            if not past and comp.score >= tiers[0].min_score:
-                past = self._past(state, self.day(now))  # an override above the score's own tier
-            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, past):
+            if tracks is None or held >= len(tracks) or tracks[held][0] != self.day(now):  # an override
+                tracks = self._tracks(state, now, tiers, held + 1, totals, comp.score)
+            track = tracks[held]
+            for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, track):
                 c = self.day_start(d)
                 if c > now and (nxt is None or c < nxt):
                     nxt = c
@@ -244,9 +266,10 @@ class Evaluator:
         if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
                 and comp.weight_total):
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
+            # (under that, the hold's grace is a lapse above)
             t = tiers[held]
             line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
-            c2 = self._recency_crossing(state, now, comp, line)
+            c2 = self._recency_crossing(state, now, comp, line) if comp.score >= line else None
             if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
                 nxt = c2
         return nxt

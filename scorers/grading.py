@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tierstream.schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
 from tierstream.scorers.metrics import Metrics
@@ -14,10 +14,13 @@ __all__ = [
     "SEGMENTS",
     "Composite",
     "Dim",
+    "Track",
+    "advance_track",
     "compile_dims",
     "composite",
     "held_tier",
     "hold_lapses",
+    "new_track",
     "raw_tier_index",
     "rfm_segment",
     "tier_index",
@@ -88,56 +91,82 @@ def tier_index(tiers: list[Tier], name: str | None) -> int | None:
     return None
 
 
-def _newest_reaching(past: list[tuple[int, float]], line: float) -> int | None:
-    """The newest day of ``past`` (newest first) whose score reached ``line``."""
-    for d, s in past:
-        if s >= line:
-            return d
-    return None
+#: what hysteresis remembers of one tier over the past calendar days (see :func:`advance_track`):
+#: ``[until, q, h, broken]``: the days before ``until`` folded in; the last day the end-of-day
+#: score reached the tier's minimum, the last day it stood on the tier's hold line (``None``:
+#: never), and whether the hold broke (1) after ``q``
+Track = list[Any]
+
+
+def new_track(since: int) -> Track:
+    """A track that has seen nothing before day ``since``."""
+    return [since, None, None, 0]
+
+
+def advance_track(track: Track, hyst: Hysteresis, runs: list[tuple[int, int, int]]) -> None:
+    """Fold consecutive runs of past days into ``track``, oldest first.
+
+    ``runs`` are ``(first day, last day, level)``: level 2 when the end-of-day
+    score reached the tier's minimum on every day of the run, 1 when it stood
+    on its hold line (``min_score - downgrade_margin``) but under the minimum,
+    0 when it was under the hold line. The hold breaks on the first day past ``min_days_in_tier`` whose
+    score has been under the hold line for ``grace_days`` days (a day with no
+    hold: once broken, a hold never comes back until the tier is reached again).
+    """
+    _, q, h, broken = track
+    for first, last, level in runs:
+        if level == 2:
+            q, h, broken = last, last, 0
+        elif level == 1:
+            h = last
+        elif (q is not None and h is not None and not broken
+              and max(first, q + hyst.min_days_in_tier, h + hyst.grace_days) <= last):
+            broken = 1
+    track[0], track[1], track[2], track[3] = runs[-1][1] + 1, q, h, broken
 
 
 def held_tier(
-    tiers: list[Tier], hyst: Hysteresis, score: float, today: int, past: list[tuple[int, float]]
+    tiers: list[Tier], hyst: Hysteresis, score: float, today: int, tracks: list[Track]
 ) -> tuple[int, str | None]:
     """Index of the tier held today, and (when hysteresis holds it) why, in plain words.
 
-    ``past`` is ``(day, end-of-day score)`` for the days with activity in the
-    lookback before ``today``, newest first. See :class:`schemas.rules.Hysteresis`.
+    ``tracks[i]`` is what tier ``i`` remembers of the calendar days before
+    ``today``, for every tier better than the score's own. A tier is held only if it was held
+    on every day since its score last reached it, so a hold never takes an
+    entity back up to a tier it had fallen from. See :class:`schemas.rules.Hysteresis`.
     """
     raw = raw_tier_index(tiers, score)
     for i in range(raw):  # tiers better than the raw one, best first
         t = tiers[i]
-        hold_line = t.min_score - hyst.downgrade_margin
-        q = _newest_reaching(past, t.min_score)
+        _, q, h, broken = tracks[i]
         if q is None:
             continue
         age = today - q
         if age < hyst.min_days_in_tier:
             return i, f"held in {t.name}: reached {age} days ago, minimum time in tier is {hyst.min_days_in_tier} days"
-        if age >= hyst.hold_days:
+        if age >= hyst.hold_days or broken:
             continue
+        hold_line = t.min_score - hyst.downgrade_margin
         if score >= hold_line:
             return i, (f"held in {t.name}: score {score:.1f} is within the {hyst.downgrade_margin:g}-point "
                        f"margin below {t.min_score:g}")
-        h = _newest_reaching(past, hold_line)
         if h is not None and today - h < hyst.grace_days:
             return i, (f"held in {t.name}: score under {hold_line:g} for {today - h} days, "
                        f"grace is {hyst.grace_days} days")
     return raw, None
 
 
-def hold_lapses(
-    tiers: list[Tier], hyst: Hysteresis, held: int, score: float, past: list[tuple[int, float]]
-) -> list[int]:
-    """Days on which a hysteresis hold of tier ``held`` can lapse with no new event."""
-    t = tiers[held]
-    hold_line = t.min_score - hyst.downgrade_margin
-    q = _newest_reaching(past, t.min_score)
+def hold_lapses(tiers: list[Tier], hyst: Hysteresis, held: int, score: float, track: Track) -> list[int]:
+    """Days on which a hysteresis hold of tier ``held`` can lapse with no new event.
+
+    Grace runs out ``grace_days`` after the score left the hold line; while the
+    score is still on it, the day it falls under is a recency crossing (the engine's).
+    """
+    _, q, h, _ = track
     if q is None:
         return []
     days = [q + hyst.min_days_in_tier, q + hyst.hold_days]
-    h = _newest_reaching(past, hold_line)
-    if h is not None:
+    if h is not None and score < tiers[held].min_score - hyst.downgrade_margin:
         days.append(h + hyst.grace_days)
     return days
 

@@ -11,9 +11,11 @@ Design (it lives in a Faust table, one value per entity, rewritten per batch):
   ``lookback`` days longer than the window: hysteresis looks at the end-of-day
   scores of recent days, and those need their own full windows.
 * **End-of-day score cache.** ``daily[day]`` caches the score at the end of
-  each past day with activity inside the lookback. A late event invalidates
-  the days from its own onwards; the cache is rebuilt from the buckets, so the
-  tier stays a function of the set of events, never of their arrival order.
+  the past days hysteresis had to look at; ``hold`` is what each tier
+  remembers of every calendar day of the lookback (see ``scorers/hold.py``).
+  A late event invalidates both from its own day onwards; they are rebuilt
+  from the buckets, so the tier stays a function of the set of events, never
+  of their arrival order.
 * **Integers only.** Money in cents, response times in minutes: sums are exact
   and independent of the order events arrive in, so any permutation of the
   same events yields bit-identical totals.
@@ -194,6 +196,9 @@ class EntityState:
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
     #: invoice_id -> [retention day, issued day, due day, amount cents, payments]: see scorers/credit.py
     invoices: dict[str, list[Any]] = field(default_factory=dict)
+    #: ``[day, group, tracks]``: the tiers' hysteresis tracks (``scorers.hold``), for the tiers of
+    #: ``group``, none past ``day``; a cache, rebuilt from the buckets when missing
+    hold: list[Any] | None = None
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
@@ -207,6 +212,8 @@ class EntityState:
     #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
     #: score of that day, usually, without computing it again (see ``Grader._end_of_day``)
     graded: tuple[str, int, float] | None = field(default=None, compare=False)
+    #: the latest day in ``daily`` (or later): an event on it or before invalidates: derived
+    daily_max: int | None = field(default=None, compare=False)
     #: the day of ``clock`` in the rules' time zone, set by the engine as it moves the clock
     #: (``None``: not known, e.g. a state just read back): derived, not serialized
     clock_day: int | None = field(default=None, compare=False)
@@ -220,6 +227,8 @@ class EntityState:
             self.oldest = min(self.days)
         if self.oldest_id is None:
             self.oldest_id = self._oldest_id()
+        if self.daily_max is None and self.daily:
+            self.daily_max = max(self.daily)
         if not self.seen and not self.orders:
             self.ids_in_day_order = True
 
@@ -270,10 +279,12 @@ class EntityState:
         self.bucket(day)[idx] += amount
         if day >= self.window_start:
             self.totals[idx] += amount
-        daily = self.daily
-        # ``daily`` only holds days up to the clock's: on the clock's own day a lookup says it all
-        if daily and (day in daily or (((cd := self.clock_day) is None or day < cd) and day <= max(daily))):
+        dm = self.daily_max
+        if dm is not None and day <= dm:
             self.invalidate_from(day)
+        hold = self.hold
+        if hold is not None and day < hold[0]:
+            self.hold = None
 
     def is_empty(self) -> bool:
         """Nothing retained: no day with activity and no manual assessment.
@@ -304,9 +315,24 @@ class EntityState:
         if daily and next(iter(daily)) < day - _DAILY_SLACK:
             self.daily = {d: v for d, v in daily.items() if d >= day}
 
+    def cache_score(self, day: int, score: float) -> None:
+        """Remember the end-of-day score of ``day`` (until an event on that day or before)."""
+        self.daily[day] = score
+        if self.daily_max is None or day > self.daily_max:
+            self.daily_max = day
+
     def invalidate_from(self, day: int) -> None:
         """Forget cached end-of-day scores of ``day`` and later (a late event changed them)."""
         self.daily = {d: v for d, v in self.daily.items() if d < day}
+        self.daily_max = max(self.daily) if self.daily else None
+        if self.hold is not None and day < self.hold[0]:
+            self.hold = None
+
+    def forget_scores(self) -> None:
+        """Forget every cached end-of-day score (the rules, or a prospect score, changed them)."""
+        self.daily.clear()
+        self.daily_max = None
+        self.hold = None
 
     def slide_window(self, first_day: int) -> None:
         """Move the window start forward to ``first_day``: leaving days stop counting in totals."""
@@ -416,6 +442,7 @@ class EntityState:
             self.rules_tag,
             [[t, k.decode(), v.decode()] for t, k, v in self.outbox] if self.outbox else None,
             sorted([k, *v] for k, v in self.invoices.items()),  # appended: older states have no invoices
+            self.hold,  # appended after the invoices: older states have no hold
         ]
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -439,6 +466,8 @@ class EntityState:
         def manual(m: list[Any] | None) -> Manual | None:
             return None if m is None else Manual(*m)
 
+        # appended after the outbox: the hysteresis tracks (a cache, rebuilt when missing)
+        hold = doc[25] if len(doc) > 25 else None
         (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
          last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
          pub, seq, next_review, rules_tag, outbox) = doc[:24]
@@ -476,4 +505,5 @@ class EntityState:
             rules_tag=rules_tag,
             outbox=[(t, k.encode(), v.encode()) for t, k, v in outbox] if outbox else [],
             invoices={row[0]: row[1:] for row in invoices},
+            hold=hold,
         )

@@ -84,7 +84,11 @@ def test_a_customer_who_never_pays_ranks_below_one_who_pays_late() -> None:
     never, on day 60: no payment, the invoice 30 days overdue (days 31..60)
       punctuality 0 / (0 + 1 overdue) = 0 -> 0;  days late 1000*30 / 1000 = 30 -> 40
       overdue 1000: 60 + (1000-500)/(5000-500) * (20-60) = 55.5556
-      score 32.75 + 0.05*0 + 0.05*40 + 0.05*55.5556 = 37.5278 -> 37.53, potential
+      score 32.75 + 0.05*0 + 0.05*40 + 0.05*55.5556 = 37.5278 -> 37.53, under general's 40, but
+      general is held: until day 30 it had no credit evidence and qualified (32.75 + ... rescaled
+      over 0.85 of the weight, above 40 on day 0), and 37.53 is inside the 5-point downgrade margin
+      with fewer than the 60 hold days since it last qualified (calendar days). It ranks below
+      ``late`` by score, which is what the credit dimensions decide.
     (Before invoices existed, ``never`` had no credit evidence: 32.75 / 0.85 = 38.53 outranked
     ``late``'s 32.75 + 0.15*0 = 32.75.)
     """
@@ -95,7 +99,7 @@ def test_a_customer_who_never_pays_ranks_below_one_who_pays_late() -> None:
     assert a.components["credit"] == 0 and a.components["lateness"] == 74.78 and a.components["overdue"] == 100
     assert a.score == 41.49 and a.tier == "general"
     assert b.components["credit"] == 0 and b.components["lateness"] == 40 and b.components["overdue"] == 55.56
-    assert b.score == 37.53 and b.tier == "potential"
+    assert b.score == 37.53 < a.score and b.tier == "general"
     assert b.aggregates["overdue_amount"] == 1000.0 and b.aggregates["longest_overdue_days"] == 30.0
     assert b.aggregates["on_time_payment_ratio"] == 0.0 and b.aggregates["invoices"] == 1
 

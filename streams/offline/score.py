@@ -162,12 +162,17 @@ class OfflineScorer:
         return changes
 
     def finish(self, as_of: int | None = None) -> tuple[int, list[TierChange]]:
-        """Review every entity as of ``as_of`` (default: ``--as-of``, else the latest event time)."""
+        """Run every entity's reviews due up to ``as_of`` (default: ``--as-of``, else the latest event time).
+
+        Each review at its own instant, as the stream's timer runs them: a change caused
+        by time alone is dated when it happens, not ``as_of``, so any ``as_of`` gives the
+        same dated changes up to it.
+        """
         if as_of is None:
             as_of = self.as_of if self.as_of is not None else self.graded_until()
         changes: list[TierChange] = []
         for key in sorted(self.states):
-            changes.extend(self._settle(self.grader.review(self.states[key], as_of)))
+            changes.extend(self._settle(self.grader.review_due(self.states[key], as_of)))
         return as_of, changes
 
     def graded_until(self) -> int:

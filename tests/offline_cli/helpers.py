@@ -31,15 +31,16 @@ GOLDEN_ENTITIES = 236
 # (Since amounts are converted to the base currency: the sample's USD customers count their
 # revenue at the rules' 7.0 CNY per USD, which lifts some from potential to general and from
 # general to key. Since invoices exist: the sample's invoices, partial payments and unpaid
-# invoices, and the default credit dimensions of days late and overdue amount.)
+# invoices, and the default credit dimensions of days late and overdue amount. Since
+# hysteresis counts calendar days: customers held in general through quiet days.)
 GOLDEN_TIERS = {
-    ("customer", "general"): 110,
-    ("customer", "key"): 12,
-    ("customer", "potential"): 69,
+    ("customer", "general"): 116,
+    ("customer", "key"): 11,
+    ("customer", "potential"): 64,
     ("customer", "ungraded"): 5,
-    ("supplier", "excellent"): 9,
-    ("supplier", "good"): 13,
-    ("supplier", "qualified"): 11,
+    ("supplier", "excellent"): 11,
+    ("supplier", "good"): 12,
+    ("supplier", "qualified"): 10,
     ("supplier", "unqualified"): 7,
 }
 GOLDEN_AS_OF = "2026-10-31T17:20:49Z"  # the latest valid event in the sample

@@ -47,7 +47,8 @@ def test_no_change_when_the_tier_stays(g: Grader) -> None:
 
 @pytest.mark.parametrize(("bad_quality", "tier", "severity"), [(60, "unqualified", "critical")])
 def test_supplier_downgrade_emits_an_alert(g: Grader, bad_quality: int, tier: str, severity: str) -> None:
-    _, outs = feed(g, good_then_bad_supplier(bad_quality))
+    state, outs = feed(g, good_then_bad_supplier(bad_quality))
+    outs.append(g.review_due(state, state.clock + 30 * DAY))  # held 14 days after day 20, its last excellent day
     cs = changes(outs)
     assert cs[0].direction == "initial" and cs[0].tier == "excellent"
     downs = [c for c in cs if c.direction == "downgrade"]
@@ -67,7 +68,8 @@ def test_supplier_downgrade_emits_an_alert(g: Grader, bad_quality: int, tier: st
 def test_supplier_warning_alert_on_a_mild_downgrade(g: Grader) -> None:
     evs: list[AnyEvent] = [delivery(0, "p0", 1, 100, 100, 100)]
     evs += [delivery(20 + i, f"p{i}", 30, 100, 100, 85) for i in range(1, 4)]  # quality slips
-    _, outs = feed(g, evs)
+    state, outs = feed(g, evs)
+    outs.append(g.review_due(state, state.clock + 30 * DAY))  # the holds lapse with time
     alerts = [a for o in outs for a in o.alerts]
     downs = [c for c in changes(outs) if c.direction == "downgrade"]
     assert downs, [c.tier for c in changes(outs)]

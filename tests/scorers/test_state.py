@@ -70,11 +70,11 @@ def test_unknown_state_format_is_refused() -> None:
 # --------------------------------------------------------------------------- end-of-day cache
 
 
-def _recomputed_daily(g: Grader, state: EntityState, today: int) -> dict[int, float]:
-    """The past end-of-day scores computed from the buckets alone (no cached grade, no cache)."""
+def _recomputed_daily(g: Grader, state: EntityState) -> dict[int, float]:
+    """The cached end-of-day scores computed again from the buckets alone (no cached grade, no cache)."""
     fresh = EntityState.from_bytes(state.to_bytes())
-    fresh.daily.clear()
-    return dict(g._past(fresh, today))
+    fresh.forget_scores()
+    return {d: g._end_of_day(fresh, d, None) for d in state.daily}
 
 
 @pytest.mark.parametrize("expires_hour", [11.0, 15.0, 36.0], ids=["before-order", "later-that-day", "next-day"])
@@ -85,7 +85,7 @@ def test_end_of_day_score_from_the_last_grade_equals_the_recomputed_one(g: Grade
         reason="trade fair", expires_at=at(0, expires_hour), author="li.wei")
     state, _ = feed(g, [prospect, order(0, "o1", amount=200.0), payment(1, "i1", 5)])
     assert DAY0 in state.daily  # closed by the payment's day
-    assert state.daily == _recomputed_daily(g, state, DAY0 + 1)
+    assert state.daily == _recomputed_daily(g, state)
     used_prospect = expires_hour > 12.0 + 24 * 0  # the order's grade (noon) still saw it
     assert (state.daily[DAY0] == 90.0) == (expires_hour == 36.0)
     assert used_prospect or state.daily[DAY0] != 90.0
@@ -95,5 +95,5 @@ def test_end_of_day_scores_match_after_late_events_and_reviews(g: Grader) -> Non
     evs = [*key_customer(orders=8), order(3, "late", amount=50.0), payment(2, "late-i", 1)]
     state, _ = feed(g, evs)
     g.review_due(state, state.clock + 40 * DAY)
-    today = state.clock // DAY + 40
-    assert dict(g._past(state, today)) == _recomputed_daily(g, state, today)
+    g.grade(state, state.clock + 40 * DAY)
+    assert state.daily and state.daily == _recomputed_daily(g, state)
