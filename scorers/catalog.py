@@ -35,8 +35,8 @@ EntityKind = Literal["customer", "supplier"]
 #: the bucket fields a formula reads, per entity type (window totals, integers)
 BUCKETS: dict[EntityKind, tuple[str, ...]] = {"customer": CUSTOMER_BUCKET, "supplier": SUPPLIER_BUCKET}
 #: what else a formula may read: the day graded (epoch days) and the last day up to it on which
-#: the customer placed an order (``None``: never)
-CONTEXT: dict[EntityKind, tuple[str, ...]] = {"customer": ("today", "last_order_day"), "supplier": ()}
+#: the customer placed an order (``None``: never); for a supplier, the minute graded (epoch minutes)
+CONTEXT: dict[EntityKind, tuple[str, ...]] = {"customer": ("today", "last_order_day"), "supplier": ("now_minute",)}
 #: the builtins a formula may call
 FORMULA_BUILTINS = {"float": float}
 
@@ -131,11 +131,16 @@ _CATALOG = (
            "on_time / deliveries if deliveries else None", fmt=".1%", hint="on time rate of {target}"),
     Metric("fill_rate", "supplier", "delivered / ordered quantity",
            "qty_delivered / qty_ordered if qty_ordered else None", fmt=".1%", hint="fill rate of {target}"),
+    Metric("delivery_accuracy", "supplier",
+           "1 - (quantity each delivery missed its order by, either way, at most the order) / ordered quantity",
+           "1 - qty_off / qty_ordered if qty_ordered else None", fmt=".1%", hint="delivery accuracy of {target}"),
     Metric("price_index", "supplier", "amount paid / market reference amount (lower is better)",
            "amount_cents / market_cents if market_cents else None",
            lower_is_better=True, fmt=".3f", hint="prices at {target} of market or lower"),
-    Metric("avg_first_response_hours", "supplier", "average hours to first response on service tickets",
-           "response_minutes / 60 / tickets if tickets else None",
+    Metric("avg_first_response_hours", "supplier",
+           "average hours to first response on service tickets, an open ticket counting its age so far",
+           "(response_minutes + open_tickets * now_minute - open_since_minutes) / 60 / (tickets + open_tickets)"
+           " if tickets + open_tickets else None",
            lower_is_better=True, fmt=".1f", unit=" h", hint="first responses within {target} on average"),
     Metric("deliveries", "supplier", "deliveries in the window", "float(deliveries)"),
     Metric("purchase_count", "supplier", "purchase orders in the window", "float(purchases)"),

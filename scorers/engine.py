@@ -61,6 +61,7 @@ from tierstream.scorers.grading import (
     rfm_segment,
     tier_index,
 )
+from tierstream.scorers.ledger import apply_sale, keep_old_sale
 from tierstream.scorers.metrics import (
     Metrics,
     aggregates_of,
@@ -74,28 +75,19 @@ from tierstream.scorers.state import (
     C_LATE,
     C_ORDERS,
     C_PAYMENTS,
-    C_PLACED,
-    C_PROFIT,
     C_REFERRALS,
-    C_REVENUE,
     DAY,
     ORDER_ACTIVE,
     ORDER_REVERSED,
     ORDER_REVERSED_FIRST,
     S_AMOUNT,
-    S_DELIVERIES,
     S_MARKET,
-    S_ON_TIME,
     S_PURCHASES,
-    S_QTY_ACCEPTED,
-    S_QTY_DELIVERED,
-    S_QTY_ORDERED,
-    S_RESPONSE_MIN,
-    S_TICKETS,
     EntityState,
     Manual,
     event_hash,
 )
+from tierstream.scorers.supply import apply_delivery, apply_ticket, has_open_ticket, service_crossing
 
 Status = Literal["applied", "history", "duplicate", "too_old", "too_new", "invalid"]
 REREVIEW = "re-review"
@@ -145,13 +137,10 @@ def _active(manual: Manual | None, at: int) -> bool:
     return manual is not None and manual.at <= at < manual.expires
 
 
-def _order_facts(state: EntityState, ev: OrderEvent, t: int) -> None:
-    """A customer order's lasting facts: the latest group it names, first and last order time."""
-    if ev.customer_group is not None and (t, ev.customer_group) >= (state.group_at, state.group or ""):
-        state.group, state.group_at = ev.customer_group, t
-    if ev.status == "placed":
-        state.first_order = t if state.first_order is None else min(state.first_order, t)
-        state.last_order = t if state.last_order is None else max(state.last_order, t)
+def _credit_id(kind: str, referrer: str, referred: str, at: int, number: int) -> str:
+    """A credit's (or its revocation's) id: the first credit keeps the plain form, later ones are numbered."""
+    base = f"{kind}:{referrer}:{referred}:{at}"
+    return base if number <= 1 else f"{base}:{number}"
 
 
 def _referral_fact(state: EntityState, ev: ReferralEvent, t: int) -> None:
@@ -283,12 +272,8 @@ class Grader:
         day = t // DAY
         if isinstance(ev, OrderEvent):
             if state.kind == "customer":
-                _order_facts(state, ev, t)
-                profit = _cents(ev.amount - ev.cost) if ev.cost is not None else 0
-                self._order(state, ev, t, [(C_ORDERS, 1), (C_REVENUE, _cents(ev.amount)), (C_PROFIT, profit)])
-                if ev.status == "placed":
-                    state.add(day, C_PLACED, 1)
-                    self._maybe_credit(state, out)
+                apply_sale(state, ev, t)
+                self._maybe_credit(state, out)
             else:
                 contrib = [(S_PURCHASES, 1)]
                 if ev.market_amount is not None:
@@ -301,15 +286,9 @@ class Grader:
                 state.add(day, C_LATE, 1)
                 state.add(day, C_DAYS_LATE, late)
         elif isinstance(ev, DeliveryEvent):
-            state.add(day, S_DELIVERIES, 1)
-            if t <= ts(ev.promised_at):
-                state.add(day, S_ON_TIME, 1)
-            state.add(day, S_QTY_ORDERED, ev.quantity_ordered)
-            state.add(day, S_QTY_DELIVERED, ev.quantity_delivered)
-            state.add(day, S_QTY_ACCEPTED, ev.quantity_accepted)
+            apply_delivery(state, ev, t, ts(ev.promised_at))
         elif isinstance(ev, ServiceEvent):
-            state.add(day, S_TICKETS, 1)
-            state.add(day, S_RESPONSE_MIN, round((ts(ev.first_response_at) - t) / 60))
+            apply_ticket(state, ev, t, None if ev.first_response_at is None else ts(ev.first_response_at))
         elif isinstance(ev, ReferralEvent):
             _referral_fact(state, ev, t)  # a credit already sent moves if need be
             self._maybe_credit(state, out)
@@ -338,7 +317,7 @@ class Grader:
                   state.referred_by, state.referred_at)
         state.graded = None
         if isinstance(ev, OrderEvent):
-            _order_facts(state, ev, t)
+            keep_old_sale(state, ev, t)
         else:
             _referral_fact(state, ev, t)
         if before != (state.first_order, state.last_order, state.group, state.group_at,
@@ -368,32 +347,40 @@ class Grader:
                 state.drop_if_empty(rec[0])
 
     def _maybe_credit(self, state: EntityState, out: Outcome) -> None:
-        """Grant the credit the events so far call for; revoke a previous one that it replaces.
+        """Grant the credit the events so far call for; revoke a previous one it replaces or that lapsed.
 
-        Due: the earliest referral, at max(referral time, first order time). A late
-        earlier referral or order changes what is due: the old credit is revoked and
-        the new one granted, so the referrer's count ends the same in any order.
+        Due: the earliest referral, at max(referral time, first order time), the
+        first order being one still counted (a cancelled or returned order never
+        was). With ``referral_requires_new_customer``, nothing is due when the
+        customer had an order before the referral ("old brings new"). A late earlier
+        referral or order, or a retraction, changes what is due: the old credit is
+        revoked and the new one (if any) granted, so the referrer's count ends the
+        same in any order, and a place-and-cancel earns nothing for good.
         """
         if state.referred_by is None:
             return
-        requires = self.rules.customer.referral_requires_order
-        if requires and state.first_order is None:
-            return
-        at = max(state.referred_at, state.first_order or 0) if requires else state.referred_at
-        due = (state.referred_by, at)
+        rules = self.rules.customer
+        first = state.first_order
+        due: tuple[str, int] | None = (state.referred_by, state.referred_at)
+        if rules.referral_requires_new_customer and first is not None and first < state.referred_at:
+            due = None
+        elif rules.referral_requires_order:
+            due = None if first is None else (state.referred_by, max(state.referred_at, first))
         if state.credited == due:
             return
         if state.credited is not None:
             old, old_at = state.credited
             out.credits.append(ReferralCredit.model_construct(
-                credit_id=f"rv:{old}:{state.entity_id}:{old_at}", referrer_id=old,
+                credit_id=_credit_id("rv", old, state.entity_id, old_at, state.credits_issued), referrer_id=old,
                 referred_id=state.entity_id, occurred_at=utc(old_at), revoke=True,
             ))
         state.credited = due
-        out.credits.append(ReferralCredit.model_construct(
-            credit_id=f"rc:{due[0]}:{state.entity_id}:{at}", referrer_id=due[0],
-            referred_id=state.entity_id, occurred_at=utc(at),
-        ))
+        if due is not None:
+            state.credits_issued += 1
+            out.credits.append(ReferralCredit.model_construct(
+                credit_id=_credit_id("rc", due[0], state.entity_id, due[1], state.credits_issued),
+                referrer_id=due[0], referred_id=state.entity_id, occurred_at=utc(due[1]),
+            ))
 
     # --- grading -------------------------------------------------------------
 
@@ -407,7 +394,7 @@ class Grader:
                 score = float(p.value)
                 return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
             return comp, m, False
-        m = supplier_metrics(totals)
+        m = supplier_metrics(totals, instant // 60)
         return composite(self._dims["supplier"], m), m, False
 
     def _past(self, state: EntityState, today: int) -> list[tuple[int, float]]:
@@ -437,7 +424,8 @@ class Grader:
         end = (day + 1) * DAY - 1
         g = state.graded
         if (g is not None and g[0] == self.tag and g[1] // DAY == day
-                and _active(state.prospect, g[1]) == _active(state.prospect, end)):
+                and _active(state.prospect, g[1]) == _active(state.prospect, end)
+                and not (state.tickets and has_open_ticket(state))):
             return g[2]
         if totals is None:
             totals = window_totals(state, day, self._window[state.kind])
@@ -528,6 +516,12 @@ class Grader:
             c2 = self._recency_crossing(state, now, comp, line)
             if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
                 nxt = c2
+        if state.kind == "supplier" and held < len(tiers) - 1 and comp.weight_total:
+            t = tiers[held]
+            line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
+            c3 = service_crossing(self._dims["supplier"], comp, self.totals_at(state, now), now, line)
+            if c3 is not None and (nxt is None or c3 < nxt):
+                nxt = c3
         return nxt
 
     def _recency_crossing(self, state: EntityState, now: int, comp: Composite, line: float) -> int | None:
