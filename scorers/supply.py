@@ -108,7 +108,11 @@ def service_crossing(
         x = dim.scale.first_x_reaching(hours, target, rising=False)
         if x is None:
             continue
-        minute = math.ceil((x * 60 * (n + k) - resp + since) / k)
-        c = max(minute * 60, (now // 60 + 1) * 60)
+        minute = max(math.ceil((x * 60 * (n + k) - resp + since) / k), now // 60 + 1)
+        for _ in range(2):  # the rounding of a large minute count may land one short
+            if dim.scale((resp + k * minute - since) / 60 / (n + k)) < target:
+                break
+            minute += 1
+        c = minute * 60
         when = c if when is None else min(when, c)
     return when
