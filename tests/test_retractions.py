@@ -301,12 +301,13 @@ def histories(draw: st.DrawFn) -> list[AnyEvent]:
         eid = f"e{i}"
         if kind == "sale" or (kind == "return" and not sales):
             amount = draw(money)
-            ev: AnyEvent = OrderEvent(
+            placed = OrderEvent(
                 event_id=eid, occurred_at=T0 + timedelta(seconds=t), order_id=f"o{i}",
                 customer_id=draw(st.sampled_from(CUSTOMERS)), amount=amount,
                 cost=draw(st.none() | st.just(round(amount * 0.6, 2))),
                 customer_group=draw(st.none() | st.sampled_from(["wholesale", "retail"])))
-            sales.append(ev)
+            sales.append(placed)
+            ev: AnyEvent = placed
         elif kind == "return":
             placed = draw(st.sampled_from(sales))
             update: dict[str, Any] = {"event_id": eid, "status": draw(st.sampled_from(["cancelled", "returned"])),
