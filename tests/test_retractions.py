@@ -364,6 +364,8 @@ def test_a_cancelled_order_is_indistinguishable_from_one_never_placed(data: st.D
     cancelled = Run(arrival, as_of=as_of)
     assert_same(never.snaps(), cancelled.snaps())
     for key, state in never.scorer.states.items():  # the state itself, apart from dedup bookkeeping
+        if state.is_empty():
+            continue  # a referrer whose credit was granted and revoked, in some arrival orders only
         other = cancelled.scorer.states[key]
         assert (state.first_order, state.last_order, state.group, state.credited) == (
             other.first_order, other.last_order, other.group, other.credited), key
