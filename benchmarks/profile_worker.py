@@ -30,8 +30,8 @@ __all__ = ["STAGES", "main"]
 STAGES = (
     ("processor (validate + grade)", "processor.py", "process"),
     ("grader: apply", "engine.py", "apply"),
-    ("grader: grade", "engine.py", "grade"),
-    ("grader: emit a change", "engine.py", "_emit"),
+    ("grader: grade", "evaluation.py", "grade"),
+    ("grader: emit a change", "evaluation.py", "_emit"),
     ("state decode", "state.py", "from_bytes"),
     ("state encode", "state.py", "to_bytes"),
     ("outbox: write, send, clear", "outbox.py", "_finish"),

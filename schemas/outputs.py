@@ -29,7 +29,7 @@ class _Out(BaseModel):
         The engine builds every tier change, alert and snapshot this way (from its own
         typed values: validation is for input); pydantic's version, which also looks up
         aliases and defaults field by field, was a tenth of an offline run. The result is
-        the same object (``tests/test_schemas.py`` compares the two for every model).
+        the same object (``tests/schemas/test_outputs.py`` compares the two for every model).
         The pydantic mypy plugin still checks every call's field names and types (it
         gives each model its own signature: hence the ``override`` ignore here).
         """

@@ -17,7 +17,7 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.test_redis_store import REDIS_URL, _redis_up, change
+from tests.redis_store.helpers import REDIS_URL, _redis_up, change
 from tierstream.streams.store.redis import AsyncTierStore
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 from tierstream.streams.worker.web import register_web

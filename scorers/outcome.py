@@ -1,0 +1,60 @@
+"""What the engine returns (an event's outcome, a grade at one instant) and the event-time conversions.
+
+Event time is whole seconds since the epoch (``ts``); a day is a UTC day
+number (``t // DAY``); ``iso_day`` and ``utc`` turn them back for outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal, NamedTuple
+
+from tierstream.schemas.outputs import ReferralCredit, SupplierAlert, TierChange
+from tierstream.scorers.grading import Composite
+from tierstream.scorers.metrics import Metrics
+
+__all__ = ["REREVIEW", "Grade", "Outcome", "Status", "iso_day", "ts", "utc"]
+
+Status = Literal["applied", "history", "duplicate", "too_old", "too_new", "invalid"]
+REREVIEW = "re-review"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Record what one event, credit or review did: its status and the outputs it emits."""
+
+    status: Status = "applied"
+    detail: str = ""
+    changes: list[TierChange] = field(default_factory=list)
+    alerts: list[SupplierAlert] = field(default_factory=list)
+    credits: list[ReferralCredit] = field(default_factory=list)
+
+
+class Grade(NamedTuple):
+    """An evaluation at one instant: everything a change, a snapshot or the timer needs.
+
+    A tuple: one is built for every event and every review.
+    """
+
+    tier: str
+    tier_idx: int
+    comp: Composite
+    metrics: Metrics
+    notes: list[str]
+    next_review: int | None
+
+
+def ts(dt: datetime) -> int:
+    """Return ``dt`` as event time: whole seconds since the epoch."""
+    return int(dt.timestamp())
+
+
+def iso_day(day: int) -> str:
+    """Return a UTC day number as an ISO date."""
+    return date.fromordinal(day + 719_163).isoformat()  # 719_163 = date(1970, 1, 1).toordinal()
+
+
+def utc(t: int) -> datetime:
+    """Return event time ``t`` as an aware UTC datetime."""
+    return datetime.fromtimestamp(t, UTC)

@@ -1,0 +1,107 @@
+"""Applying a change and reading the tier back; idempotent and monotonic in the change's sequence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.redis_store.helpers import Store, change, needs_redis
+from tierstream.streams.store.redis import changes_stream_key, history_key, tier_key
+
+pytestmark = needs_redis
+
+
+def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
+    c = change(2, entity_id="acme:eu/1")  # ':' and '/' in ids are fine
+    assert store.apply(c) is True
+
+    got = store.get("customer", "acme:eu/1")
+    assert got is not None
+    assert got["entity_type"] == "customer"
+    assert got["entity_id"] == "acme:eu/1"
+    assert got["tier"] == "silver"
+    assert got["previous_tier"] == "bronze"
+    assert got["direction"] == "upgrade"
+    assert got["score"] == c.score
+    assert got["components"] == {"value": 80.0, "frequency": 55.5}
+    assert got["reasons"] == ["reason 2", "naïve “quotes”"]
+    assert got["next_tier"] == {"tier": "diamond", "score_gap": 4.5, "hints": ["3 more orders"]}
+    assert got["rules_version"] == "2024-03"
+    assert got["change_id"] == "tc:customer:acme:eu/1:2"
+    assert got["seq"] == 2
+    assert datetime.fromisoformat(got["occurred_at"]) == c.occurred_at
+    updated = datetime.fromisoformat(got["updated_at"])
+    assert abs(updated - datetime.now(UTC)) < timedelta(minutes=1)
+
+    # the raw hash is what the key layout documents
+    raw = store.raw.hgetall(tier_key(prefix, "customer", "acme:eu/1"))
+    assert set(raw) == {
+        "tier", "score", "previous_tier", "direction", "components", "reasons", "next_tier",
+        "rules_version", "change_id", "seq", "occurred_at", "updated_at",
+    }  # fmt: skip
+    assert raw["seq"] == "2"
+
+
+def test_initial_change_has_no_previous_tier(store: Store) -> None:
+    assert store.apply(change(1)) is True
+    got = store.get("customer", "c-1")
+    assert got is not None
+    assert got["previous_tier"] is None
+    assert got["direction"] == "initial"
+
+
+def test_get_unknown_returns_none(store: Store) -> None:
+    assert store.get("supplier", "nobody") is None
+    assert store.history("supplier", "nobody", 10) == []
+
+
+def test_get_rejects_unknown_entity_type(store: Store) -> None:
+    with pytest.raises(ValueError, match="entity_type"):
+        store.get("partner", "x")
+
+
+# --- idempotency and monotonicity ---------------------------------------------
+
+
+def test_reapplying_the_same_change_changes_nothing(store: Store, prefix: str) -> None:
+    c = change(1)
+    assert store.apply(c) is True
+    before = store.raw.hgetall(tier_key(prefix, "customer", "c-1"))
+    assert store.apply(c) is False
+    assert store.apply(c) is False
+    # not even updated_at moves
+    assert store.raw.hgetall(tier_key(prefix, "customer", "c-1")) == before
+    assert store.raw.llen(history_key(prefix, "customer", "c-1")) == 1
+    assert store.raw.xlen(changes_stream_key(prefix)) == 1
+
+
+def test_older_change_after_newer_is_ignored(store: Store, prefix: str) -> None:
+    assert store.apply(change(3)) is True
+    assert store.apply(change(2)) is False
+    assert store.apply(change(1)) is False
+    got = store.get("customer", "c-1")
+    assert got is not None
+    assert got["seq"] == 3
+    assert got["tier"] == "gold"
+    assert [h["change_id"] for h in store.history("customer", "c-1", 10)] == ["tc:customer:c-1:3"]
+    assert store.raw.xlen(changes_stream_key(prefix)) == 1
+
+
+def test_seq_compares_numerically_not_as_text(store: Store) -> None:
+    assert store.apply(change(9)) is True
+    assert store.apply(change(10)) is True  # "10" < "9" as text
+    assert store.apply(change(9)) is False
+    got = store.get("customer", "c-1")
+    assert got is not None
+    assert got["seq"] == 10
+
+
+def test_entities_are_independent(store: Store) -> None:
+    assert store.apply(change(5, entity_id="a")) is True
+    assert store.apply(change(1, entity_id="b")) is True
+    assert store.apply(change(1, entity_id="a", entity_type="supplier")) is True
+    a, b = store.get("customer", "a"), store.get("customer", "b")
+    s = store.get("supplier", "a")
+    assert a is not None and b is not None and s is not None
+    assert (a["seq"], b["seq"], s["seq"]) == (5, 1, 1)

@@ -1,0 +1,1 @@
+"""Inbound event validation, rules validation and the exported JSON Schemas."""
