@@ -41,60 +41,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "CUSTOMER_BUCKET",
-    "CUSTOMER_FIELDS",
-    "CUSTOMER_ORDER_FIELDS",
-    "C_DAYS_LATE",
-    "C_LATE",
-    "C_ORDERS",
-    "C_PAYMENTS",
-    "C_PLACED",
-    "C_PROFIT",
-    "C_REFERRALS",
-    "C_REVENUE",
-    "DAY",
-    "ORDER_ACTIVE",
-    "ORDER_RETURNS_FIRST",
-    "ORDER_REVERSED",
-    "ORDER_REVERSED_FIRST",
-    "O_AT",
-    "O_DAY",
-    "O_GROUP",
-    "O_HAS_COST",
-    "O_ORDERS",
-    "O_PROFIT",
-    "O_RETURNED",
-    "O_RETURNED_COST",
-    "O_RETURNED_COSTED",
-    "O_REVENUE",
-    "O_STATUS",
-    "SUPPLIER_BUCKET",
-    "SUPPLIER_FIELDS",
-    "S_AMOUNT",
-    "S_DELIVERIES",
-    "S_MARKET",
-    "S_ON_TIME",
-    "S_OPEN_SINCE",
-    "S_OPEN_TICKETS",
-    "S_PURCHASES",
-    "S_QTY_ACCEPTED",
-    "S_QTY_DELIVERED",
-    "S_QTY_OFF",
-    "S_QTY_ORDERED",
-    "S_RESPONSE_MIN",
-    "S_TICKETS",
-    "TICKET_ANSWERED",
-    "TICKET_OPEN",
-    "EntityState",
-    "Manual",
-    "event_hash",
+    "CUSTOMER_BUCKET", "CUSTOMER_FIELDS", "CUSTOMER_ORDER_FIELDS", "C_DAYS_LATE", "C_LATE", "C_ORDERS",
+    "C_PAYMENTS", "C_PLACED", "C_PROFIT", "C_REFERRALS", "C_REVENUE", "DAY", "ORDER_ACTIVE",
+    "ORDER_RETURNS_FIRST", "ORDER_REVERSED", "ORDER_REVERSED_FIRST", "O_AT", "O_DAY", "O_GROUP", "O_HAS_COST",
+    "O_ORDERS", "O_PROFIT", "O_RETURNED", "O_RETURNED_COST", "O_RETURNED_COSTED", "O_REVENUE", "O_STATUS",
+    "SUPPLIER_BUCKET", "SUPPLIER_FIELDS", "S_AMOUNT", "S_DELIVERIES", "S_MARKET", "S_ON_TIME", "S_OPEN_SINCE",
+    "S_OPEN_TICKETS", "S_PURCHASES", "S_QTY_ACCEPTED", "S_QTY_DELIVERED", "S_QTY_OFF", "S_QTY_ORDERED",
+    "S_RESPONSE_MIN", "S_TICKETS", "TICKET_ANSWERED", "TICKET_OPEN", "EntityState", "Manual", "event_hash",
 ]
 
 DAY = 86_400
 
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
-# by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
-# reversed: recency is about the last time the customer bought. Money in cents.
+# by index (as the engine adds to them). ``placed`` counts the orders of that day still placed (a
+# partially returned order is; one reversed whole is not): recency reads it. Money in cents.
 CUSTOMER_BUCKET = (
     "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
 )
