@@ -173,3 +173,20 @@ def test_an_open_ticket_state_round_trips() -> None:
     back = EntityState.from_bytes(state.to_bytes())
     assert back.tickets == state.tickets and back.totals == state.totals
     assert back.to_bytes() == state.to_bytes()
+
+
+def test_a_supplier_state_written_before_qty_off_and_tickets_still_loads() -> None:
+    """Format 3 without the appended fields and with ten-field day buckets: ``qty_off`` is derived
+    as max(0, ordered - delivered), exact for a day without over-deliveries."""
+    import orjson
+
+    g = Grader(RULES)
+    state = feed(g, [delivery("d", 0, 100, 90), ticket("a", at(0), at(0, 14), tid="t0")])
+    doc = orjson.loads(state.to_bytes())
+    doc[4] = [row[:11] for row in doc[4]]  # [day, *ten fields]
+    doc[5] = doc[5][:10]
+    old = EntityState.from_bytes(orjson.dumps(doc[:24]))
+    a = agg(g, old)
+    # off by 10 of 100: accuracy 0.9; the answered ticket: 2 h
+    assert (a["delivery_accuracy"], a["avg_first_response_hours"], a["open_tickets"]) == (0.9, 2.0, 0)
+    assert old.tickets == {} and old.totals == state.totals
