@@ -13,6 +13,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -273,9 +274,9 @@ def test_a_state_written_before_retractions_reached_facts_still_loads() -> None:
     """A format-3 state without the appended fields: its facts read as settled, its records padded."""
     g = Grader(RULES)
     state, _ = g.apply(None, sale("a", 0, "o1", amount=50.0, cost=20.0, group="retail"))
-    doc = __import__("orjson").loads(state.to_bytes())
+    doc = orjson.loads(state.to_bytes())
     doc[8] = [[k, *v[:5]] for k, *v in doc[8]]  # the old order record: [day, status, orders, revenue, profit]
-    old = decode(__import__("orjson").dumps(doc[:24]))
+    old = decode(orjson.dumps(doc[:24]))
     assert (old.settled_first, old.settled_group, old.credits_issued, old.tickets) == (ts(at(0)), "retail", 0, {})
     old, _ = g.apply(old, sale("b", 1, "o1", amount=50.0, status="cancelled"))
     a = g.snapshot(old, old.clock).aggregates

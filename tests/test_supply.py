@@ -10,6 +10,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from tierstream.schemas.events import AnyEvent, DeliveryEvent, ServiceEvent
@@ -178,8 +179,6 @@ def test_an_open_ticket_state_round_trips() -> None:
 def test_a_supplier_state_written_before_qty_off_and_tickets_still_loads() -> None:
     """Format 3 without the appended fields and with ten-field day buckets: ``qty_off`` is derived
     as max(0, ordered - delivered), exact for a day without over-deliveries."""
-    import orjson
-
     g = Grader(RULES)
     state = feed(g, [delivery("d", 0, 100, 90), ticket("a", at(0), at(0, 14), tid="t0")])
     doc = orjson.loads(state.to_bytes())
