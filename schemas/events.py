@@ -171,7 +171,7 @@ class ServiceEvent(_Event):
 
 
 class AssessmentEvent(_Event):
-    """A manual judgement: a prospect score for a newcomer, or a tier override.
+    """A manual judgement: a prospect score for a newcomer (customer or supplier), or a tier override.
 
     Always carries a reason, an author and an expiry: manual decisions are
     audited and never permanent.
@@ -190,8 +190,6 @@ class AssessmentEvent(_Event):
     def _one_judgement(self) -> AssessmentEvent:
         if (self.prospect_score is None) == (self.tier_override is None):
             raise ValueError("exactly one of prospect_score or tier_override is required")
-        if self.prospect_score is not None and self.entity_type != "customer":
-            raise ValueError("prospect_score applies to customers only")
         if self.expires_at <= self.occurred_at:
             raise ValueError("expires_at must be after occurred_at")
         return self

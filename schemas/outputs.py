@@ -16,7 +16,13 @@ from tierstream.schemas.events import EntityType
 
 _setattr = object.__setattr__
 
-Direction = Literal["upgrade", "downgrade", "initial"]
+#: The tier published for an entity below its rules' ``min_evidence``: not a tier of the
+#: rules (they may not use the name), never the lowest tier; ``ungraded_reason`` says why.
+UNGRADED = "ungraded"
+
+#: ``initial``: a first tier (from none, or from ``ungraded`` once the evidence suffices);
+#: ``ungraded``: into ``ungraded`` (from none or from a tier), neither an upgrade nor a downgrade.
+Direction = Literal["upgrade", "downgrade", "initial", "ungraded"]
 
 
 class _Out(BaseModel):
@@ -60,7 +66,7 @@ class NextTier(_Out):
 
 
 class TierChange(_Out):
-    """An entity moved tier (or got its first one)."""
+    """An entity moved tier (or got its first one, or became ``ungraded``)."""
 
     change_id: str = Field(description="deterministic: tc:<entity_type>:<entity_id>:<sequence>")
     entity_type: EntityType
@@ -76,6 +82,10 @@ class TierChange(_Out):
     occurred_at: AwareDatetime = Field(description="event time of the evaluation that moved the tier")
     cause: str = Field(description="event_id that triggered it, or 're-review'")
     next_tier: NextTier | None = None
+    ungraded_reason: str | None = Field(
+        None, description="why the tier is 'ungraded' (below the rules' min_evidence), e.g. 'no delivery "
+        "in the 180-day window'; None when graded",
+    )
 
 
 class SupplierAlert(_Out):
@@ -113,6 +123,9 @@ class EntitySnapshot(_Out):
     next_tier: NextTier | None
     as_of: AwareDatetime
     rules_version: str
+    ungraded_reason: str | None = Field(
+        None, description="why the tier is 'ungraded' (below the rules' min_evidence); None when graded"
+    )
 
 
 class ReferralCredit(_Out):

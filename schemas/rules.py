@@ -2,8 +2,9 @@
 
 A rules file has a ``version`` and, per entity type, the rolling window, the
 weighted dimensions (each a metric and a piecewise-linear scale to 0..100),
-the tiers by minimum score, hysteresis, and (customers) the RFM thresholds,
-the referral policy, newcomer prospect scoring and per-group overrides.
+the tiers by minimum score, hysteresis, the minimum evidence to be graded at
+all, newcomer prospect scoring, and (customers) the RFM thresholds, the
+referral policy and per-group overrides.
 Anything inconsistent is refused with a message naming the place.
 """
 
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tierstream.schemas.errors import RulesError
+from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.catalog import metrics_of
 
 # The metrics a dimension may name, with what they measure: the scorers' catalog is the one list.
@@ -63,6 +65,8 @@ class Tier(_Strict):
 
 def _check_tiers(tiers: list[Tier], where: str) -> list[Tier]:
     names = [t.name for t in tiers]
+    if UNGRADED in names:
+        raise ValueError(f"{where}: the tier name {UNGRADED!r} is reserved for entities below min_evidence")
     if len(set(names)) != len(names):
         raise ValueError(f"{where}: tier names must be unique, got {names}")
     mins = [t.min_score for t in tiers]
@@ -117,11 +121,35 @@ class Prospect(_Strict):
     )
 
 
+class SupplierProspect(_Strict):
+    newcomer_max_deliveries: int = Field(
+        1, ge=0, description="a supplier with at most this many deliveries in the window is a newcomer: "
+        "an active prospect assessment replaces the behavioural score"
+    )
+
+
+class MinEvidence(_Strict):
+    """The least evidence an entity is graded on; below it, it is ``ungraded`` (never the lowest tier).
+
+    A dimension has evidence when its metric has a value in the window (a rate
+    needs something to be a rate of: a delivery, a payment, an order with a cost).
+    An active prospect assessment of a newcomer, or a tier override, is graded
+    whatever the evidence: a person judged it.
+    """
+
+    dimensions: int = Field(1, ge=0, description="at least this many dimensions with evidence")
+    requires: list[str] = Field(
+        default_factory=list, description="dimensions (names in this entity type's dimensions) that must "
+        "have evidence, e.g. [on_time]: at least one delivery",
+    )
+
+
 class EntityRules(_Strict):
     window_days: int = Field(ge=1, le=3650)
     dimensions: dict[str, Dimension] = Field(min_length=1)
     tiers: list[Tier] = Field(min_length=1)
     hysteresis: Hysteresis = Hysteresis()
+    min_evidence: MinEvidence = MinEvidence()
 
     def _check(self, kind: str, known: dict[str, str]) -> None:
         for name, dim in self.dimensions.items():
@@ -130,6 +158,16 @@ class EntityRules(_Strict):
                     f"{kind}.dimensions.{name}: unknown metric {dim.metric!r}; "
                     f"known: {', '.join(sorted(known))}"
                 )
+        ev = self.min_evidence
+        for name in ev.requires:
+            if name not in self.dimensions:
+                raise ValueError(f"{kind}.min_evidence.requires: {name!r} is not a {kind} dimension; "
+                                 f"known: {', '.join(self.dimensions)}")
+        if len(set(ev.requires)) != len(ev.requires):
+            raise ValueError(f"{kind}.min_evidence.requires: names a dimension twice ({ev.requires})")
+        if ev.dimensions > len(self.dimensions):
+            raise ValueError(f"{kind}.min_evidence.dimensions: {ev.dimensions} is more than the "
+                             f"{len(self.dimensions)} {kind} dimensions")
         total = sum(d.weight for d in self.dimensions.values())
         if abs(total - 1.0) > 1e-6:
             weights = ", ".join(f"{n}={d.weight}" for n, d in self.dimensions.items())
@@ -169,6 +207,7 @@ class CustomerRules(EntityRules):
 
 class SupplierRules(EntityRules):
     alert_on: Literal["any_downgrade", "critical_only"] = "any_downgrade"
+    prospect: SupplierProspect = SupplierProspect()
 
     @model_validator(mode="after")
     def _valid(self) -> SupplierRules:

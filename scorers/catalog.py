@@ -47,6 +47,9 @@ _HINT_FIELDS = frozenset({"n", "s", "amount", "target"})
 class Metric:
     """One metric: what it reads and computes, which way is better, and how it is put in words.
 
+    ``absent`` says in words why the metric has no value (``None``), over ``{window}``
+    (the window's days): the reason an entity is ``ungraded`` when the rules'
+    ``min_evidence`` requires it; ``None`` for a metric that always has a value.
     ``fmt`` and ``unit`` show a value (``format(value, fmt) + unit``). ``hint`` is
     what it would take to reach the next tier, a template over ``{n}`` (the whole
     units still needed) and ``{s}`` (``"s"`` unless ``n`` is 1), ``{amount}`` (the
@@ -62,6 +65,7 @@ class Metric:
     fmt: str = "g"
     unit: str = ""
     hint: str | None = None
+    absent: str | None = None
     #: the bucket fields and context the formula reads (derived from it)
     reads: tuple[str, ...] = field(init=False)
     _hint_fields: frozenset[str] = field(init=False, repr=False)
@@ -83,10 +87,18 @@ class Metric:
                              f"among {sorted(_HINT_FIELDS)}")
         object.__setattr__(self, "_hint_fields", fields)
         format(1.0, self.fmt)  # a bad format spec fails here, not in an explanation
+        absent_fields = {f for _, f, _, _ in Formatter().parse(self.absent or "") if f is not None}
+        if not absent_fields <= {"window"}:
+            raise ValueError(f"metric {self.name}: absent fields {sorted(absent_fields - {'window'})} "
+                             "are not among ['window']")
 
     def show(self, value: float | None) -> str:
         """The value in words: ``"95.0%"``, ``"12 days"``; ``"no data"`` for ``None``."""
         return "no data" if value is None else format(value, self.fmt) + self.unit
+
+    def absence(self, window_days: int) -> str:
+        """Why the metric has no value, in words (``"no delivery in the 180-day window"``)."""
+        return (self.absent or f"no {self.name.replace('_', ' ')} yet").format(window=window_days)
 
     def hint_to(self, current: float, target: float) -> str | None:
         """What moving from ``current`` to ``target`` means, in words (``None``: no hint)."""
@@ -107,16 +119,22 @@ _CATALOG = (
     # --- customers ---------------------------------------------------------------------
     Metric("recency_days", "customer", "days since the last order (lower is better)",
            "None if last_order_day is None else float(today - last_order_day)",
-           lower_is_better=True, fmt=".0f", unit=" days", hint="an order today"),
+           lower_is_better=True, fmt=".0f", unit=" days", hint="an order today", absent="no order yet"),
     Metric("order_count", "customer", "orders in the window, net of cancellations and returns",
            "float(orders)", hint="{n} more order{s} in the window"),
     Metric("revenue", "customer", "order amount in the window, net of cancellations and returns",
            "revenue_cents / 100", fmt=",.2f", hint="{amount} more revenue in the window"),
-    Metric("gross_profit", "customer", "amount minus cost of the orders in the window",
-           "profit_cents / 100", fmt=",.2f", hint="{amount} more gross profit in the window"),
+    # Profit evidence comes from the orders with a cost only; their margin is presumed for the
+    # orders without one (the window's revenue), rather than a profit of zero.
+    Metric("gross_profit", "customer",
+           "amount minus cost of the orders with a cost, scaled to all the revenue in the window",
+           "None if not costed_orders else (profit_cents * revenue_cents / costed_revenue_cents / 100 "
+           "if costed_revenue_cents > 0 else profit_cents / 100)",
+           fmt=",.2f", hint="{amount} more gross profit in the window",
+           absent="no order with a cost in the {window}-day window"),
     Metric("on_time_payment_ratio", "customer", "share of payments made by their due date",
            "(payments - payments_late) / payments if payments else None",
-           fmt=".1%", hint="on time payment ratio of {target}"),
+           fmt=".1%", hint="on time payment ratio of {target}", absent="no payment in the {window}-day window"),
     Metric("late_payments", "customer", "payments made after their due date",
            "float(payments_late)", lower_is_better=True),
     Metric("avg_days_late", "customer", "average days late over late payments",
@@ -126,22 +144,27 @@ _CATALOG = (
     # --- suppliers ---------------------------------------------------------------------
     Metric("quality_pass_rate", "supplier", "accepted / delivered quantity",
            "qty_accepted / qty_delivered if qty_delivered else None",
-           fmt=".1%", hint="quality pass rate of {target}"),
+           fmt=".1%", hint="quality pass rate of {target}", absent="no goods delivered in the {window}-day window"),
     Metric("on_time_rate", "supplier", "deliveries made by the promised date / deliveries",
-           "on_time / deliveries if deliveries else None", fmt=".1%", hint="on time rate of {target}"),
+           "on_time / deliveries if deliveries else None", fmt=".1%", hint="on time rate of {target}",
+           absent="no delivery in the {window}-day window"),
     Metric("fill_rate", "supplier", "delivered / ordered quantity",
-           "qty_delivered / qty_ordered if qty_ordered else None", fmt=".1%", hint="fill rate of {target}"),
+           "qty_delivered / qty_ordered if qty_ordered else None", fmt=".1%", hint="fill rate of {target}",
+           absent="no delivery in the {window}-day window"),
     Metric("delivery_accuracy", "supplier",
            "1 - (quantity each delivery missed its order by, either way, at most the order) / ordered quantity",
-           "1 - qty_off / qty_ordered if qty_ordered else None", fmt=".1%", hint="delivery accuracy of {target}"),
+           "1 - qty_off / qty_ordered if qty_ordered else None", fmt=".1%", hint="delivery accuracy of {target}",
+           absent="no delivery in the {window}-day window"),
     Metric("price_index", "supplier", "amount paid / market reference amount (lower is better)",
            "amount_cents / market_cents if market_cents else None",
-           lower_is_better=True, fmt=".3f", hint="prices at {target} of market or lower"),
+           lower_is_better=True, fmt=".3f", hint="prices at {target} of market or lower",
+           absent="no purchase with a market price in the {window}-day window"),
     Metric("avg_first_response_hours", "supplier",
            "average hours to first response on service tickets, an open ticket counting its age so far",
            "(response_minutes + open_tickets * now_minute - open_since_minutes) / 60 / (tickets + open_tickets)"
            " if tickets + open_tickets else None",
-           lower_is_better=True, fmt=".1f", unit=" h", hint="first responses within {target} on average"),
+           lower_is_better=True, fmt=".1f", unit=" h", hint="first responses within {target} on average",
+           absent="no service ticket in the {window}-day window"),
     Metric("deliveries", "supplier", "deliveries in the window", "float(deliveries)"),
     Metric("purchase_count", "supplier", "purchase orders in the window", "float(purchases)"),
 )

@@ -12,10 +12,12 @@ silently.
   (their ids are numbered). Before it: one if a credit was standing.
 * ``tickets`` (index 26): the service tickets in the retention. Before it: none.
 
-Order records and supplier day buckets grew too, at their ends (see
-``scorers/state.py``): shorter ones are padded on reading. A supplier day
-written before ``qty_off`` existed gets ``max(0, ordered - delivered)``,
-exact unless that day had an over-delivery.
+Order records and day buckets grew too, at their ends (see
+``scorers/state.py``): shorter ones are widened on reading. A customer day
+written before the profit-evidence fields counts every order as costed (it
+then counted every order's profit, zero without a cost), so it grades as it
+did; a supplier day written before ``qty_off`` existed gets
+``max(0, ordered - delivered)``, exact unless that day had an over-delivery.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from typing import Any
 import orjson
 
 from tierstream.scorers.state import (
+    C_ORDERS,
+    C_REVENUE,
     CUSTOMER_ORDER_FIELDS,
-    O_HAS_COST,
+    O_AT,
     S_QTY_DELIVERED,
     S_QTY_OFF,
     S_QTY_ORDERED,
@@ -40,7 +44,8 @@ __all__ = ["decode", "encode", "next_review_of"]
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 _OUTBOX, _SETTLED, _CREDITS_ISSUED, _TICKETS = 23, 24, 25, 26
-_LENGTH = _TICKETS + 1
+#: customer buckets written before the profit-evidence fields (costed orders and revenue)
+_OLD_CUSTOMER_FIELDS = 8
 
 
 def _manual_doc(m: Manual | None) -> list[Any] | None:
@@ -90,13 +95,27 @@ def next_review_of(data: bytes) -> int | None:
     return next_review
 
 
+def _widen_customer(
+    days: dict[int, list[int]], totals: list[int], orders: dict[str, list[Any]]
+) -> tuple[dict[int, list[int]], list[int], dict[str, list[Any]]]:
+    """Add the profit-evidence fields to customer buckets written before they existed.
+
+    Such a state counted every order's profit (zero without a cost), so its orders
+    are read as costed: it grades as it did until they leave the window.
+    """
+    def wide(b: list[int]) -> list[int]:
+        return [*b, b[C_ORDERS], b[C_REVENUE]]
+
+    return ({d: wide(b) for d, b in days.items()}, wide(totals),
+            {k: [*o, o[2], o[3]] if len(o) == 5 else o for k, o in orders.items()})  # [day, status, o, r, p]
+
+
 def _customer_order(rec: list[Any]) -> list[Any]:
     """An order record of any layout, in today's (older records lack the retraction fields)."""
     if len(rec) >= CUSTOMER_ORDER_FIELDS:
         return rec
-    full: list[Any] = [rec[0], rec[1], 0, 0, 0, None, 0, 0, 0, 1, None]
-    full[2:len(rec)] = rec[2:]
-    full[O_HAS_COST] = 1
+    full: list[Any] = [rec[0], rec[1], 0, 0, 0, 0, 0, None, 0, 0, 0, None]
+    full[2:min(len(rec), O_AT)] = rec[2:O_AT]
     return full
 
 
@@ -129,6 +148,8 @@ def decode(data: bytes) -> EntityState:
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
+        if len(totals) == _OLD_CUSTOMER_FIELDS:
+            day_rows, totals, order_recs = _widen_customer(day_rows, totals, order_recs)
         order_recs = {k: _customer_order(v) for k, v in order_recs.items()}
     elif len(totals) < SUPPLIER_FIELDS:
         day_rows = {d: _supplier_day(b) for d, b in day_rows.items()}

@@ -13,8 +13,9 @@ import math
 from typing import cast
 
 from tierstream.schemas.events import EntityType
-from tierstream.schemas.outputs import Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
+from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
 from tierstream.scorers.explain import next_tier, reasons
 from tierstream.scorers.grading import (
     Composite,
@@ -34,7 +35,7 @@ from tierstream.scorers.metrics import (
     window_totals,
 )
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, utc
-from tierstream.scorers.state import C_ORDERS, DAY, EntityState, Manual
+from tierstream.scorers.state import C_ORDERS, DAY, S_DELIVERIES, EntityState, Manual
 from tierstream.scorers.supply import has_open_ticket, service_crossing
 
 __all__ = ["Evaluator"]
@@ -56,7 +57,10 @@ class Evaluator:
         self._window = {k: r.window_days for k, r in self._rules.items()}
         self._lookback = {k: r.hysteresis.lookback_days for k, r in self._rules.items()}
         self._scales = {k: {d.name: d.scale for d in dims} for k, dims in self._dims.items()}
-        self._newcomer_max_orders = rules.customer.prospect.newcomer_max_orders
+        # a newcomer, whose active prospect assessment replaces the score: (window counter, its maximum)
+        self._newcomer = {"customer": (C_ORDERS, rules.customer.prospect.newcomer_max_orders),
+                          "supplier": (S_DELIVERIES, rules.supplier.prospect.newcomer_max_deliveries)}
+        self._evidence = {k: Evidence(r) for k, r in self._rules.items()}
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
@@ -84,16 +88,23 @@ class Evaluator:
 
     def _score(self, state: EntityState, totals: list[int], day: int, instant: int) -> tuple[Composite, Metrics, bool]:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
-        if state.kind == "customer":
+        kind = state.kind
+        if kind == "customer":
             m = customer_metrics(totals, day, last_order_day(state, day))
-            comp = composite(self._dims["customer"], m)
-            p = state.prospect
-            if p is not None and p.at <= instant < p.expires and totals[C_ORDERS] <= self._newcomer_max_orders:
+        else:
+            m = supplier_metrics(totals, instant // 60)
+        comp = composite(self._dims[kind], m)
+        p = state.prospect
+        if p is not None and p.at <= instant < p.expires:
+            counter, most = self._newcomer[kind]
+            if totals[counter] <= most:
                 score = float(p.value)
                 return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
-            return comp, m, False
-        m = supplier_metrics(totals, instant // 60)
-        return composite(self._dims["supplier"], m), m, False
+        return comp, m, False
+
+    def _ungraded(self, state: EntityState, comp: Composite, prospect: bool) -> str | None:
+        """Why the entity is below its rules' minimum evidence (``None``: it is graded on its score)."""
+        return None if prospect else self._evidence[state.kind].missing(comp.components)
 
     def _past(self, state: EntityState, today: int) -> list[tuple[int, float]]:
         """End-of-day scores of the days with activity in the lookback, newest first (cached)."""
@@ -127,8 +138,8 @@ class Evaluator:
             return g[2]
         if totals is None:
             totals = window_totals(state, day, self._window[state.kind])
-        comp, _, _ = self._score(state, totals, day, end)
-        return comp.score
+        comp, _, prospect = self._score(state, totals, day, end)
+        return UNGRADED_SCORE if self._ungraded(state, comp, prospect) else comp.score
 
     def totals_at(self, state: EntityState, now: int) -> list[int]:
         """Window totals as of ``now`` (>= clock) without changing the state."""
@@ -153,14 +164,18 @@ class Evaluator:
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
+        ungraded = missing = self._ungraded(state, comp, prospect)
         notes: list[str] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
-        past = self._past(state, today) if comp.score < tiers[0].min_score else []
+        past = self._past(state, today) if comp.score < tiers[0].min_score and not ungraded else []
         ov = state.override
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
             notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
+            ungraded = None  # a person graded it
+        elif ungraded:
+            held = -1
         else:
             held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
             if note:
@@ -171,7 +186,10 @@ class Evaluator:
             p = state.prospect
             notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
         nxt = self._next_review(state, now, tiers, held, comp, past)
-        state.graded = (self.tag, now, comp.score)  # after the lookback: that may want the last grade's
+        # after the lookback: that may want the last grade's; an ungraded day reaches no tier
+        state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
+        if held < 0:
+            return Grade(UNGRADED, -1, comp, m, notes, nxt, ungraded)
         return Grade(tiers[held].name, held, comp, m, notes, nxt)
 
     def _next_review(
@@ -181,7 +199,7 @@ class Evaluator:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
         nxt: int | None = None
-        if comp.score < tiers[held].min_score:
+        if held >= 0 and comp.score < tiers[held].min_score:
             # A hold matters only while the score is under the held tier's minimum: until then
             # the score moves with time only through recency ageing, a day leaving the window
             # or a manual assessment expiring, each a candidate below, and the review at that
@@ -207,14 +225,15 @@ class Evaluator:
             c = (oldest_in_window + rules.window_days) * DAY
             if c > now and (nxt is None or c < nxt):
                 nxt = c
-        if state.kind == "customer" and state.last_order is not None and held < len(tiers) - 1 and comp.weight_total:
+        if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
+                and comp.weight_total):
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
             t = tiers[held]
             line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
             c2 = self._recency_crossing(state, now, comp, line)
             if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
                 nxt = c2
-        if state.kind == "supplier" and held < len(tiers) - 1 and comp.weight_total:
+        if state.kind == "supplier" and 0 <= held < len(tiers) - 1 and comp.weight_total:
             # open service tickets age: the same lines as recency's
             t = tiers[held]
             line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
@@ -280,7 +299,9 @@ class Evaluator:
         tiers = self.tiers_for(state)
         new, old = g.tier, state.published_tier
         direction: Direction
-        if old is None:
+        if g.ungraded is not None:
+            direction = "ungraded"
+        elif old is None or old == UNGRADED:
             direction = "initial"
         else:
             oi = tier_index(tiers, old)
@@ -289,7 +310,9 @@ class Evaluator:
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
         head = {
-            "initial": f"first grading: score {g.comp.score:.1f} places it in {new}",
+            "ungraded": f"ungraded: {g.ungraded}",
+            "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
+                       f"score {g.comp.score:.1f} places it in {new}",
             "upgrade": f"score {g.comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
             "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
         }[direction]
@@ -314,7 +337,8 @@ class Evaluator:
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            next_tier=None if g.ungraded else next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            ungraded_reason=g.ungraded,
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -359,7 +383,8 @@ class Evaluator:
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
             ),
-            next_tier=next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
+            next_tier=None if g.ungraded else next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
             as_of=utc(now),
             rules_version=self.rules.version,
+            ungraded_reason=g.ungraded,
         )

@@ -12,10 +12,11 @@ of events, not of their order.
 * ``cancelled``, or ``returned`` without ``returned_amount``: the whole order
   is reversed, once.
 * ``returned`` with ``returned_amount``: that share of the revenue is taken
-  back; profit loses ``returned_amount - returned_cost`` when the return names
-  its cost, else the order's own margin on that share. An order is still
-  counted (and still placed) after a partial return; once its returns reach its
-  amount it is reversed whole.
+  back; an order that carried a cost (profit evidence) also loses that share
+  of its costed revenue, and of its profit ``returned_amount - returned_cost``
+  when the return names its cost, else the order's own margin on that share.
+  An order is still counted (and still placed) after a partial return; once
+  its returns reach its amount it is reversed whole.
 
 The facts of an order still retained are read from its record; those of
 orders that left the retention are settled (``EntityState.settle``): an order
@@ -29,14 +30,17 @@ from typing import Any
 
 from tierstream.schemas.events import OrderEvent
 from tierstream.scorers.state import (
+    C_COSTED,
+    C_COSTED_REVENUE,
     C_ORDERS,
     C_PLACED,
     C_PROFIT,
     C_REVENUE,
     DAY,
     O_AT,
+    O_COSTED,
+    O_COSTED_REVENUE,
     O_GROUP,
-    O_HAS_COST,
     O_PROFIT,
     O_RETURNED,
     O_RETURNED_COST,
@@ -52,7 +56,9 @@ from tierstream.scorers.state import (
 
 __all__ = ["apply_sale", "counted", "keep_old_sale", "refresh_facts"]
 
-_NOTHING = (0, 0, 0, 0)
+Counted = tuple[int, int, int, int, int, int]
+_NOTHING: Counted = (0, 0, 0, 0, 0, 0)
+_FIELDS = (C_ORDERS, C_REVENUE, C_PROFIT, C_PLACED, C_COSTED, C_COSTED_REVENUE)
 
 
 def _cents(x: float) -> int:
@@ -64,34 +70,34 @@ def _share(profit: int, part: int, whole: int) -> int:
     return (2 * profit * part + whole) // (2 * whole) if whole else 0
 
 
-def counted(rec: list[Any]) -> tuple[int, int, int, int]:
-    """What an order record counts now: (orders, revenue, profit, placed), cents."""
+def counted(rec: list[Any]) -> Counted:
+    """What an order record counts now: (orders, revenue, profit, placed, costed, costed revenue), cents."""
     if rec[O_STATUS] != ORDER_ACTIVE:
         return _NOTHING
-    revenue, profit, returned = rec[O_REVENUE], rec[O_PROFIT], rec[O_RETURNED]
+    revenue, profit, returned, costed = rec[O_REVENUE], rec[O_PROFIT], rec[O_RETURNED], rec[O_COSTED]
     if not returned:
-        return 1, revenue, profit, 1
-    lost = 0
-    if rec[O_HAS_COST]:
-        costed = rec[O_RETURNED_COSTED]
-        lost = costed - rec[O_RETURNED_COST] + _share(profit, returned - costed, revenue)
-    return 1, revenue - returned, profit - lost, 1
+        return 1, revenue, profit, 1, costed, rec[O_COSTED_REVENUE]
+    if not costed:
+        return 1, revenue - returned, 0, 1, 0, 0
+    named = rec[O_RETURNED_COSTED]
+    lost = named - rec[O_RETURNED_COST] + _share(profit, returned - named, revenue)
+    return 1, revenue - returned, profit - lost, 1, 1, rec[O_COSTED_REVENUE] - returned
 
 
-def _book(state: EntityState, rec: list[Any], before: tuple[int, int, int, int]) -> None:
+def _book(state: EntityState, rec: list[Any], before: Counted) -> None:
     """Add to the order's day what the record counts now minus what it counted ``before``."""
     after = counted(rec)
     if after == before:
         return
     day = rec[0]
-    for idx, b, a in zip((C_ORDERS, C_REVENUE, C_PROFIT, C_PLACED), before, after, strict=True):
+    for idx, b, a in zip(_FIELDS, before, after, strict=True):
         if a != b:
             state.add(day, idx, a - b)
     state.drop_if_empty(day)
 
 
 def _blank(day: int, status: int) -> list[Any]:
-    return [day, status, 0, 0, 0, None, 0, 0, 0, 0, None]
+    return [day, status, 0, 0, 0, 0, 0, None, 0, 0, 0, None]
 
 
 def _whole_returned(rec: list[Any]) -> bool:
@@ -104,7 +110,8 @@ def apply_sale(state: EntityState, ev: OrderEvent, t: int) -> None:
     rec = state.orders.get(ev.order_id)
     if ev.status == "placed":
         revenue = _cents(ev.amount)
-        profit = _cents(ev.amount - ev.cost) if ev.cost is not None else 0
+        costed = ev.cost is not None
+        profit = revenue - _cents(ev.cost) if ev.cost is not None else 0  # no cost: no profit evidence
         if rec is None:
             rec = _blank(day, ORDER_ACTIVE)
             state.record_order(ev.order_id, rec)
@@ -114,8 +121,8 @@ def apply_sale(state: EntityState, ev: OrderEvent, t: int) -> None:
         elif rec[O_STATUS] != ORDER_RETURNS_FIRST:
             return  # placed twice: it counts once
         state.redate(rec, day)
-        rec[1:5] = [ORDER_ACTIVE, 1, revenue, profit]
-        rec[O_AT], rec[O_HAS_COST], rec[O_GROUP] = t, int(ev.cost is not None), ev.customer_group
+        rec[1:7] = [ORDER_ACTIVE, 1, revenue, profit, int(costed), revenue if costed else 0]
+        rec[O_AT], rec[O_GROUP] = t, ev.customer_group
         if _whole_returned(rec):
             rec[O_STATUS] = ORDER_REVERSED
             return

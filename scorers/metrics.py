@@ -14,11 +14,11 @@ from typing import Any, cast
 
 from tierstream.scorers.catalog import BUCKETS, CONTEXT, FORMULA_BUILTINS, EntityKind, metrics_of
 from tierstream.scorers.state import (
+    C_COSTED,
     C_LATE,
     C_ORDERS,
     C_PAYMENTS,
     C_PLACED,
-    C_PROFIT,
     C_REFERRALS,
     C_REVENUE,
     DAY,
@@ -117,7 +117,8 @@ def aggregates_of(state: EntityState, t: list[int], m: Metrics) -> dict[str, Any
         return {
             "order_count": t[C_ORDERS],
             "revenue": t[C_REVENUE] / 100,
-            "gross_profit": t[C_PROFIT] / 100,
+            "gross_profit": _r(m["gross_profit"], 2),
+            "costed_orders": t[C_COSTED],
             "first_order_at": _iso(state.first_order),
             "last_order_at": _iso(state.last_order),
             "recency_days": m["recency_days"],

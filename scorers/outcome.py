@@ -43,6 +43,7 @@ class Grade(NamedTuple):
     metrics: Metrics
     notes: list[str]
     next_review: int | None
+    ungraded: str | None = None  # why the tier is UNGRADED (tier_idx is then -1)
 
 
 def ts(dt: datetime) -> int:

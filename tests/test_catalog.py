@@ -19,7 +19,7 @@ T = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
 
 def test_compiled_functions_compute_the_catalog_metrics_in_its_order() -> None:
-    m = customer_metrics([5, 123_456, 23_456, 4, 1, 3, 2, 4], 20_000, 19_990)
+    m = customer_metrics([5, 123_456, 23_456, 4, 1, 3, 2, 4, 5, 123_456], 20_000, 19_990)  # all costed
     assert m == {
         "recency_days": 10.0, "order_count": 5.0, "revenue": 1234.56, "gross_profit": 234.56,
         "on_time_payment_ratio": 0.75, "late_payments": 1.0, "avg_days_late": 3.0, "qualified_referrals": 2.0,

@@ -296,7 +296,7 @@ def valid_events(draw: st.DrawFn, n: int) -> bytes:
     else:
         doc = {"type": "assessment", "entity_type": draw(st.sampled_from(["customer", "supplier"])),
                "entity_id": draw(ids), "reason": "r", "expires_at": iso(later), "author": "a"}
-        if kind == "prospect" and doc["entity_type"] == "customer":
+        if kind == "prospect":
             doc["prospect_score"] = draw(st.floats(0, 100))
         else:
             doc["tier_override"] = draw(st.sampled_from(["key", "general", "potential", "excellent", "good",

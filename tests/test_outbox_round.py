@@ -38,7 +38,8 @@ STEPS = ("write", "written", "send", "outputs_ack", "clear")
 
 def order(n: int, customer: str) -> bytes:
     return json.dumps({"type": "order", "event_id": f"e{n}", "occurred_at": "2026-05-30T10:00:00Z",
-                       "order_id": f"o{n}", "customer_id": customer, "amount": 900.0}).encode()
+                       "order_id": f"o{n}", "customer_id": customer, "amount": 900.0,
+                       "cost": 900.0}).encode()  # no margin: c1's first order is potential, its second general
 
 
 #: (partition, offset, key, value): two entities on two partitions, and one bad message

@@ -43,7 +43,7 @@ def readme_blocks(section: str) -> list[str]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("api") / "events.jsonl"
-    write_sample(path, customers=150, suppliers=20, days=90, seed=5)
+    write_sample(path, customers=150, suppliers=20, days=90, seed=5, invalid_ratio=0.01)  # some invalid lines
     return path
 
 

@@ -16,6 +16,7 @@ from tierstream.schemas.events import (
     INBOUND_ADAPTER,
     AnyEvent,
     AssessmentEvent,
+    DeliveryEvent,
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
@@ -325,7 +326,21 @@ def test_referrals_and_assessments(sample: Parsed) -> None:
     prospects = [a for a in assessments if a.prospect_score is not None]
     overrides = [a for a in assessments if a.tier_override is not None]
     assert prospects and overrides
+    assert {a.entity_type for a in prospects} == {"customer", "supplier"}  # new suppliers too
     assert all(a.expires_at > a.occurred_at for a in assessments)
+
+
+def test_missing_evidence_shapes(sample: Parsed) -> None:
+    """Customers whose feed has no costs, suppliers with purchase orders and no delivery yet."""
+    events = _valid(sample)
+    sales: dict[str, list[OrderEvent]] = {}
+    for e in events:
+        if isinstance(e, OrderEvent) and e.customer_id and e.status == "placed":
+            sales.setdefault(e.customer_id, []).append(e)
+    assert any(len(s) >= 3 and all(o.cost is None for o in s) for s in sales.values())
+    purchasing = {e.supplier_id for e in events if isinstance(e, OrderEvent) and e.supplier_id}
+    delivering = {e.supplier_id for e in events if isinstance(e, DeliveryEvent)}
+    assert purchasing - delivering
 
 
 def test_heavy_tail_and_time_zones(sample: Parsed) -> None:

@@ -139,7 +139,7 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
 @click.option("--entity-type", type=click.Choice(["customer", "supplier"]), help="only this kind")
 @click.option(
     "--direction",
-    type=click.Choice(["upgrade", "downgrade", "initial"]),
+    type=click.Choice(["upgrade", "downgrade", "initial", "ungraded"]),
     help="only upgrades, downgrades, or first tiers",
 )
 @click.option(

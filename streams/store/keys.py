@@ -5,13 +5,15 @@ Key layout (``{prefix}`` is ``Settings.redis_key_prefix``, ``tierstream`` by def
 may itself contain ``:``):
 
 ``{prefix}:tier:{entity_type}:{entity_id}`` (hash)
-    The entity's current tier. Fields: ``tier``, ``score``, ``previous_tier`` (empty
-    string when none), ``direction`` (``initial``/``upgrade``/``downgrade``),
+    The entity's current tier. Fields: ``tier`` (``ungraded`` below the rules'
+    ``min_evidence``), ``score``, ``previous_tier`` (empty string when none),
+    ``direction`` (``initial``/``upgrade``/``downgrade``/``ungraded``),
     ``components`` (JSON object dimension -> 0..100), ``reasons`` (JSON list of
     strings), ``next_tier`` (JSON object or ``null``), ``rules_version``,
     ``change_id`` (``tc:<entity_type>:<entity_id>:<seq>``), ``seq`` (integer, the
-    change_id suffix), ``occurred_at`` (ISO-8601 event time of the change) and
-    ``updated_at`` (ISO-8601 wall clock of the write).
+    change_id suffix), ``occurred_at`` (ISO-8601 event time of the change),
+    ``ungraded_reason`` (why the tier is ``ungraded``, e.g. ``no delivery in the 180-day
+    window``; empty string when graded) and ``updated_at`` (ISO-8601 wall clock of the write).
 
 ``{prefix}:history:{entity_type}:{entity_id}`` (list)
     TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
@@ -80,10 +82,11 @@ def key_layout(prefix: str = "tierstream") -> str:
     return "\n".join(
         [
             f"- `{tier_key(prefix, '{entity_type}', '{entity_id}')}` (hash): current tier;"
-            " fields tier, score, previous_tier (empty when none), direction, components"
-            " (JSON), reasons (JSON), next_tier (JSON or null), rules_version, change_id,"
-            " seq (int, suffix of change_id `tc:<type>:<id>:<seq>`), occurred_at (event"
-            " time), updated_at (wall clock of the write)",
+            " fields tier (`ungraded` below min_evidence), score, previous_tier (empty when"
+            " none), direction, components (JSON), reasons (JSON), next_tier (JSON or null),"
+            " rules_version, change_id, seq (int, suffix of change_id `tc:<type>:<id>:<seq>`),"
+            " occurred_at (event time), ungraded_reason (empty when graded), updated_at (wall"
+            " clock of the write)",
             f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
             f" JSON, newest first, at most {HISTORY_CAP}",
             f"- `{changes_stream_key(prefix)}` (stream, MAXLEN ~ {STREAM_MAXLEN}): field"

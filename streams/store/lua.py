@@ -62,6 +62,7 @@ def script_call(
         "change_id", change.change_id,
         "seq", seq,
         "occurred_at", dumped["occurred_at"],
+        "ungraded_reason", change.ungraded_reason or "",
         "updated_at", datetime.now(UTC).isoformat(timespec="milliseconds"),
     ]  # fmt: skip
     keys = [tier_key(prefix, et, eid), history_key(prefix, et, eid), changes_stream_key(prefix)]

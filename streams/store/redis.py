@@ -64,7 +64,7 @@ def _decode_current(entity_type: str, entity_id: str, raw: dict[str, str]) -> di
     """The stored hash as plain JSON-ready values (JSON fields parsed, numbers typed)."""
     if not raw:
         return None
-    out: dict[str, Any] = {"entity_type": entity_type, "entity_id": entity_id}
+    out: dict[str, Any] = {"entity_type": entity_type, "entity_id": entity_id, "ungraded_reason": None}
     for name, value in raw.items():
         if name in ("components", "reasons", "next_tier"):
             out[name] = json.loads(value)
@@ -72,7 +72,7 @@ def _decode_current(entity_type: str, entity_id: str, raw: dict[str, str]) -> di
             out[name] = float(value)
         elif name == "seq":
             out[name] = int(value)
-        elif name == "previous_tier":
+        elif name in ("previous_tier", "ungraded_reason"):
             out[name] = value or None
         else:
             out[name] = value

@@ -1,6 +1,7 @@
 """HTTP endpoints of the worker, served by Faust's embedded aiohttp server.
 
-``GET /tiers/{entity_type}/{entity_id}``          current tier with its explanation
+``GET /tiers/{entity_type}/{entity_id}``          current tier with its explanation (tier ``ungraded``
+                                                  and its ``ungraded_reason`` below the rules' min_evidence)
 ``GET /tiers/{entity_type}/{entity_id}/history``  past changes, newest first (``?limit=N``)
 ``GET /health``                                   ``health()`` as JSON; 503 when not ok
 ``GET /metrics``                                  Prometheus text format (``prometheus_client``)

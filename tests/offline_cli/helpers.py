@@ -27,17 +27,19 @@ SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--se
 #     tierstream sample --customers 300 --suppliers 40 --days 120 --seed 3 --out /tmp/s3.jsonl
 #     tierstream score /tmp/s3.jsonl
 # and copy the entity count and the tier distribution it prints on stderr (the last lines).
-GOLDEN_ENTITIES = 236
+GOLDEN_ENTITIES = 228
 GOLDEN_TIERS = {
-    ("customer", "general"): 100,
-    ("customer", "key"): 6,
-    ("customer", "potential"): 90,
-    ("supplier", "excellent"): 10,
+    ("customer", "general"): 105,
+    ("customer", "key"): 11,
+    ("customer", "potential"): 65,
+    ("customer", "ungraded"): 9,
+    ("supplier", "excellent"): 11,
     ("supplier", "good"): 12,
     ("supplier", "qualified"): 9,
-    ("supplier", "unqualified"): 9,
+    ("supplier", "ungraded"): 1,
+    ("supplier", "unqualified"): 5,
 }
-GOLDEN_AS_OF = "2026-10-31T22:22:01Z"  # the latest valid event in the sample
+GOLDEN_AS_OF = "2026-10-31T23:25:22Z"  # the latest valid event in the sample
 GOLDEN_REJECTED = 1  # invalid lines the generator wrote (invalid_ratio 0.2%)
 
 CUSTOMER_AGGREGATES = {
@@ -49,7 +51,7 @@ SUPPLIER_AGGREGATES = {
 }
 SNAPSHOT_KEYS = {
     "entity_type", "entity_id", "tier", "score", "segment", "group", "components", "aggregates", "window",
-    "next_tier", "as_of", "rules_version",
+    "next_tier", "as_of", "rules_version", "ungraded_reason",
 }
 REJECTED = re.compile(r"^rejected (?P<file>.+):line (?P<line>\d+): (?P<what>[a-z_]+(\.[a-z_]+)?): ")
 

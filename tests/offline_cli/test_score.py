@@ -22,7 +22,7 @@ from tests.offline_cli.helpers import (
     distribution,
 )
 from tierstream.schemas.events import INBOUND_ADAPTER
-from tierstream.schemas.outputs import EntitySnapshot, TierChange
+from tierstream.schemas.outputs import UNGRADED, EntitySnapshot, TierChange
 
 
 def test_score_exits_zero_and_summarises(scored: Scored) -> None:
@@ -54,7 +54,8 @@ def test_state_has_one_line_per_entity_with_required_keys(scored: Scored) -> Non
             assert s["window"]["days"] == 180
             assert s["segment"] is None
         top = "key" if s["entity_type"] == "customer" else "excellent"
-        if s["tier"] == top:
+        assert (s["tier"] == UNGRADED) == (s["ungraded_reason"] is not None)
+        if s["tier"] in (top, UNGRADED):
             assert s["next_tier"] is None
         else:
             assert s["next_tier"] is not None
@@ -95,7 +96,9 @@ def test_changes_parse_as_tier_changes(scored: Scored) -> None:
         assert c.change_id == f"tc:{c.entity_type}:{c.entity_id}:{seq[key]}"  # per-entity sequence in file order
         assert c.reasons
         assert c.occurred_at <= datetime.fromisoformat(GOLDEN_AS_OF)
-        assert (c.direction == "initial") == (seq[key] == 1)
+        # a first change is a first tier or "ungraded"; "initial" also ends an ungraded spell
+        assert (c.direction == "initial") == (c.previous_tier in (None, UNGRADED) and c.tier != UNGRADED)
+        assert (c.previous_tier is None) == (seq[key] == 1)
     # the last change of each entity is the tier in STATE
     last = {(c.entity_type, c.entity_id): c.tier for c in changes}
     for s in scored.snapshots():
@@ -115,5 +118,5 @@ def test_rejected_lines_are_reported_with_line_and_field(scored: Scored, sample:
         with pytest.raises(ValidationError):
             INBOUND_ADAPTER.validate_json(bad)
         field = m["what"].split(".")[-1]
-        # the field named is the culprit (or absent, or the line is no object at all)
-        assert field.encode() in bad or "required" in line or "should be an object" in line
+        # the field named is the culprit (or absent, or the line is no event at all)
+        assert field.encode() in bad or "required" in line or m["what"] == "event"

@@ -131,9 +131,14 @@ def event_lists(draw: st.DrawFn, max_size: int = 30) -> list[AnyEvent]:
             if ev.first_response_at is None and draw(st.booleans()):  # recorded open, answered later
                 out.append(ev)
                 ev = ev.model_copy(update={"event_id": f"{eid}-answer", "first_response_at": answered})
-        elif kind == "prospect":
-            ev = AssessmentEvent(event_id=eid, occurred_at=when(t), entity_type="customer",
-                                 entity_id=draw(st.sampled_from(CUSTOMERS + NEWCOMERS)),
+        elif kind == "prospect":  # a newcomer customer's or (issue 10.3) supplier's
+            if draw(st.booleans()):
+                etype, entity = "customer", draw(st.sampled_from(CUSTOMERS + NEWCOMERS))
+            else:
+                etype, entity = "supplier", draw(st.sampled_from(SUPPLIERS))
+                t = max(t, SUPPLIER_ASSESSMENTS_FROM * DAY)
+            ev = AssessmentEvent(event_id=eid, occurred_at=when(t), entity_type=etype,  # type: ignore[arg-type]
+                                 entity_id=entity,
                                  prospect_score=float(draw(st.integers(0, 100))), reason="onboarding call",
                                  expires_at=when(t + draw(st.integers(1, 120)) * DAY), author="li.wei")
         elif kind == "override":

@@ -47,11 +47,11 @@ def test_reversed_purchase_leaves_the_same_history_in_any_order() -> None:
                           amount=10.0, market_amount=market, status=status)  # type: ignore[arg-type]
 
     w = RULES.supplier.window_days
-    priced = po("a", 0, "p1", market=10.5)  # price index 0.95: scores 'good' while in the window
+    priced = po("a", 0, "p1", market=10.5)  # price index 0.95: price evidence while in the window
     placed, cancelled = po("b", w - 1, "p2"), po("c", w, "p2", status="cancelled")
     a, _, _ = run([priced, placed, cancelled])  # the zeroed bucket of day W-1 is dropped ...
     b, _, _ = run([priced, cancelled, placed])  # ... as if it had never been created
-    assert a[("supplier", "s1")]["tier"] == "unqualified"
+    assert a[("supplier", "s1")]["tier"] == "ungraded"  # purchase orders, no delivery
     assert_same_snapshots(a, b)
 
 

@@ -38,8 +38,9 @@ def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     raw = store.raw.hgetall(tier_key(prefix, "customer", "acme:eu/1"))
     assert set(raw) == {
         "tier", "score", "previous_tier", "direction", "components", "reasons", "next_tier",
-        "rules_version", "change_id", "seq", "occurred_at", "updated_at",
+        "rules_version", "change_id", "seq", "occurred_at", "ungraded_reason", "updated_at",
     }  # fmt: skip
+    assert raw["ungraded_reason"] == "" and got["ungraded_reason"] is None  # graded
     assert raw["seq"] == "2"
 
 

@@ -156,10 +156,6 @@ def test_assessment_with_neither_judgement() -> None:
     assert "exactly one of prospect_score or tier_override" in error_of(ev("assessment", prospect_score=...))
 
 
-def test_assessment_prospect_for_a_supplier_is_refused() -> None:
-    assert "customers only" in error_of(ev("assessment", entity_type="supplier"))
-
-
 def test_assessment_expiring_before_it_starts_is_refused() -> None:
     assert "expires_at must be after occurred_at" in error_of(ev("override", expires_at=AT))
 

@@ -6,8 +6,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from tests.schemas.helpers import ENTITY, MODEL, VALID
-from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER, entity_of
+from tests.schemas.helpers import ENTITY, MODEL, VALID, ev
+from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER, AssessmentEvent, entity_of
 
 
 @pytest.mark.parametrize("kind", sorted(VALID))
@@ -34,3 +34,8 @@ def test_events_are_frozen() -> None:
     event = INBOUND_ADAPTER.validate_json(orjson.dumps(VALID["order"]))
     with pytest.raises(ValidationError):
         event.amount = 1.0  # type: ignore[misc,union-attr]
+
+
+def test_assessment_prospect_for_a_supplier_is_accepted() -> None:
+    event = INBOUND_ADAPTER.validate_json(orjson.dumps(ev("assessment", entity_type="supplier")))
+    assert isinstance(event, AssessmentEvent) and event.entity_type == "supplier" and event.prospect_score == 62.5

@@ -19,7 +19,8 @@ Customers (75% already active when the window opens, 25% sign up during it):
 * a lifecycle: steady, *ramping up* (rate x0.2 -> x3 across the window) or
   *lapsing* (stops buying at a random point), so scores cross tier thresholds;
 * a margin (``cost`` < ``amount`` mostly, ~3% loss-making, some orders without
-  cost), a currency (CNY mostly, some USD) and a time zone (``Z``, ``+08:00``...);
+  cost; ~5% of customers from a feed without any cost), a currency (CNY mostly,
+  some USD) and a time zone (``Z``, ``+08:00``...);
 * 3% of orders are later ``cancelled`` (within 2 days, no invoice) and 4%
   ``returned`` (3-30 days later): same ``order_id`` and amounts, new event;
   half the returns are partial (``returned_amount``, 10-90% of the order, and
@@ -41,8 +42,11 @@ nothing) and sometimes a ``service`` ticket (more often for defective lots)
 with its ``first_response_at``; a third of the tickets are first recorded open
 (no ``first_response_at``) and answered by a second event for the same
 ``ticket_id`` when the response comes, and tickets unanswered at the end stay
-open. The shapes added with issue 10 draw from a second random source
-(``shapes``), so the others are drawn as before.
+open. ~8% are new suppliers whose purchase orders start in the last 15% of the
+span (some without a delivery yet at the end), half of them with a
+``prospect_score`` assessment. The shapes added with issue 10 point 2 and 8
+draw from a second random source (``shapes``), so the others are drawn as
+before.
 
 Order in the file
 -----------------

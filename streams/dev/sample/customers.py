@@ -123,7 +123,8 @@ class CustomerSimulation(SimulationCore):
                 c.invoiced = 0.35
                 c.terms = rng.choice((7.0, 15.0, 30.0)) * DAY
             c.basket = basket / 7.0 if c.currency == "USD" else basket
-            c.cost_known = 0.97 if rng.random() < 0.8 else 0.5
+            cost_roll = rng.random()  # ~5% of customers come from a feed without costs
+            c.cost_known = 0.97 if cost_roll < 0.8 else (0.5 if cost_roll < 0.95 else 0.0)
             if rng.random() < 0.8:
                 c.on_time = rng.betavariate(9, 1.2)
                 c.late_mean = 5 * DAY

@@ -10,10 +10,15 @@ import math
 from typing import Any
 
 from tierstream.streams.dev.sample.clock import BUSINESS, BUSINESS_MAX, DAY, HOUR, YEAR, hour_of_week
-from tierstream.streams.dev.sample.core import K_SUPPLIER, SimulationCore
+from tierstream.streams.dev.sample.core import AUTHORS, K_SUPPLIER, SimulationCore
 
 __all__ = ["Supplier", "SupplierSimulation"]
 
+SUPPLIER_PROSPECT_REASONS = (
+    "on-site audit before the first delivery",
+    "market reputation and peer references",
+    "past cooperation with a sister company",
+)
 SUPPLIER_OVERRIDES = (
     ("unqualified", "quality incident under investigation"),
     ("excellent", "strategic partner, on-site audit passed"),
@@ -99,7 +104,15 @@ class SupplierSimulation(SimulationCore):
                 s.bad_after = (change, math.inf)  # degrading
             elif drift_roll < 0.25:
                 s.bad_after = (-math.inf, change)  # improving
-            self._next_purchase_order(s, self.start)
+            join = self.start
+            if rng.random() < 0.08:
+                # a new supplier: its first purchase orders come late, some before any delivery
+                # at the end (ungraded), half of them with a prospect assessment
+                join = self.start + self.span * rng.uniform(0.85, 1.0)
+                if rng.random() < 0.5:
+                    t_a = join + rng.uniform(HOUR, 3 * DAY)
+                    self._schedule(t_a, self._supplier_prospect(s, t_a))
+            self._next_purchase_order(s, join)
         if m:
             for _ in range(1 + m // 500):
                 t = self.start + rng.random() * self.span
@@ -107,6 +120,20 @@ class SupplierSimulation(SimulationCore):
                 self._schedule(
                     t, self._override("supplier", rng.choice(self.supplier_ids), t, tier, reason)
                 )
+
+    def _supplier_prospect(self, s: Supplier, t: float) -> dict[str, Any]:
+        rng = self.rng
+        return {
+            "event_id": "",
+            "occurred_at": self.clock.fmt(t, s.tz),
+            "type": "assessment",
+            "entity_type": "supplier",
+            "entity_id": s.id,
+            "prospect_score": round(min(max(rng.gauss(70.0, 12.0), 0.0), 100.0), 1),
+            "reason": rng.choice(SUPPLIER_PROSPECT_REASONS),
+            "expires_at": self.clock.fmt(t + 60 * DAY, s.tz),
+            "author": rng.choice(AUTHORS),
+        }
 
     def _next_purchase_order(self, s: Supplier, t: float) -> None:
         rng = self.rng
