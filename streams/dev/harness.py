@@ -88,9 +88,17 @@ class Worker:
         return self.proc.poll() is None
 
     def check_alive(self) -> None:
-        """Raise if the process has exited."""
+        """Raise if the process has exited, with the end of its log (the log may not outlive the run)."""
         if self.proc.poll() is not None:
-            raise RuntimeError(f"worker exited with code {self.proc.returncode}; log {self.log}")
+            raise RuntimeError(f"worker exited with code {self.proc.returncode}; log {self.log}, ending:\n"
+                               + self.log_tail())
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last lines of the worker's log ('' if there is none)."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def health(self) -> dict[str, Any] | None:
         """Return /health, or None while the worker does not answer."""
