@@ -21,6 +21,7 @@ __all__ = [
     "TierstreamError",
     "describe",
     "error_kind",
+    "first_field",
 ]
 
 
@@ -56,11 +57,21 @@ class ShardMismatch(TierstreamError, RuntimeError):
 
 
 class InputError(TierstreamError, ValueError):
-    """An input line that cannot be used, with its line number."""
+    """An input line that cannot be used, with its line number.
 
-    def __init__(self, lineno: int, message: str) -> None:
+    ``field``, ``value`` and ``kind`` (as :func:`error_kind` names it) say what
+    was wrong with it, for the rejects file of ``tierstream score``.
+    """
+
+    def __init__(
+        self, lineno: int, message: str, *, field: str = "", value: object = None, kind: str = "invalid_event"
+    ) -> None:
         super().__init__(f"line {lineno}: {message}")
         self.lineno = lineno
+        self.message = message
+        self.field = field
+        self.value = value
+        self.kind = kind
 
 
 class ForeignCredit(TierstreamError, RuntimeError):
@@ -74,6 +85,20 @@ def _show(value: object) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``<event type>.<field>``: pydantic's location without its union/validator wrappers."""
+    return ".".join(str(p) for p in loc if not str(p).startswith(("function-", "tagged-union"))) or "event"
+
+
+def first_field(exc: ValidationError) -> tuple[str, object]:
+    """The place (as :func:`describe` names it) and the input of the first error (``None``: missing)."""
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return "event", None
+    first = errors[0]
+    return _where(first["loc"]), None if first["type"] == "missing" else first.get("input")
+
+
 def describe(exc: ValidationError) -> str:
     """``order.amount: Input should be a valid number (got 'NaN')``; several errors joined by ``; ``.
 
@@ -82,8 +107,7 @@ def describe(exc: ValidationError) -> str:
     """
     parts = []
     for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union"))]
-        where = ".".join(loc) or "event"
+        where = _where(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] in {"missing", "model_type", "union_tag_not_found", "union_tag_invalid"}:
             parts.append(f"{where}: {msg}")

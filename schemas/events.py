@@ -23,11 +23,35 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    field_validator,
     model_validator,
 )
 
 from tierstream.schemas.routing import ROUTES
 from tierstream.schemas.routing import EntityType as EntityType  # the models' entity type, re-exported
+
+__all__ = [
+    "EARLIEST",
+    "EVENT_TYPES",
+    "INBOUND_ADAPTER",
+    "LATEST",
+    "AnyEvent",
+    "AssessmentEvent",
+    "DeliveryEvent",
+    "EntityType",
+    "Identifier",
+    "InboundEvent",
+    "Instant",
+    "Money",
+    "OrderEvent",
+    "PaymentEvent",
+    "Quantity",
+    "ReferralEvent",
+    "Score100",
+    "ServiceEvent",
+    "ShortText",
+    "entity_of",
+]
 
 #: Identifiers: non-empty, bounded, printable, no surrounding whitespace.
 Identifier = Annotated[
@@ -41,11 +65,19 @@ Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Quantity = Annotated[int, Field(ge=0, le=10**12)]
 Score100 = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
-#: Event time must be plausible: RFC 3339 with an offset, within these bounds
-#: (checked by pydantic-core itself, off the Python hot path).
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+#: Times are RFC 3339 with an offset, of any age: what is too old or too new is decided by
+#: the entity's clock and the rules (window, lookback, ``max_future_skew_hours``), not here.
+#: These bounds are only what the scorers can represent: every instant, day and window
+#: derived from an event (a window and a lookback of up to ten years each, the reviews
+#: after it) must stay inside Python's calendar (years 1 to 9999). Times before 1970 are
+#: negative epoch seconds and work like any other. Checked by pydantic-core itself, off
+#: the Python hot path.
+EARLIEST = datetime(100, 1, 1, tzinfo=UTC)
+LATEST = datetime(9900, 1, 1, tzinfo=UTC)
+Instant = Annotated[
+    AwareDatetime,
+    Field(ge=EARLIEST, lt=LATEST, description="RFC 3339 with an offset; years 0100 to 9899 (representable range)"),
+]
 
 
 def _type_required(schema: dict[str, Any]) -> None:
@@ -185,6 +217,14 @@ class AssessmentEvent(_Event):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     expires_at: Instant
     author: Identifier
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_visible(cls, reason: str) -> str:
+        """A reason is read by people: blank, invisible or control characters alone say nothing."""
+        if not any(ch.isprintable() and not ch.isspace() for ch in reason):
+            raise ValueError("reason must contain visible characters")
+        return reason
 
     @model_validator(mode="after")
     def _one_judgement(self) -> AssessmentEvent:

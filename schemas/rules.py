@@ -4,30 +4,56 @@ A rules file has a ``version`` and, per entity type, the rolling window, the
 weighted dimensions (each a metric and a piecewise-linear scale to 0..100),
 the tiers by minimum score, hysteresis, the minimum evidence to be graded at
 all, newcomer prospect scoring, and (customers) the RFM thresholds, the
-referral policy and per-group overrides.
+referral policy and the customer groups (each declared, with optional
+overrides). At the top level: the base currency and the exchange rates
+amounts are converted at, and the business's time zone, whose calendar days
+are the days of every window, recency and lateness.
 Anything inconsistent is refused with a message naming the place.
 """
 
 from __future__ import annotations
 
 import math
+import zoneinfo
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.catalog import metrics_of
+
+__all__ = [
+    "CURRENCY",
+    "CUSTOMER_METRICS",
+    "SUPPLIER_METRICS",
+    "TIER_NAME",
+    "CustomerRules",
+    "Dimension",
+    "EntityRules",
+    "GroupOverride",
+    "Hysteresis",
+    "MinEvidence",
+    "Prospect",
+    "RfmThresholds",
+    "Rules",
+    "SupplierProspect",
+    "SupplierRules",
+    "Tier",
+    "load_rules",
+    "parse_rules",
+]
 
 # The metrics a dimension may name, with what they measure: the scorers' catalog is the one list.
 CUSTOMER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("customer").items()}
 SUPPLIER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("supplier").items()}
 
 TIER_NAME = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+CURRENCY = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")]
 
 
 class _Strict(BaseModel):
@@ -110,6 +136,8 @@ class RfmThresholds(_Strict):
 
 
 class GroupOverride(_Strict):
+    """A declared customer group; ``{}`` declares one graded with the default thresholds."""
+
     tiers: list[Tier] | None = None
     rfm: RfmThresholds | None = None
 
@@ -186,7 +214,11 @@ class CustomerRules(EntityRules):
         "(\"old brings new\"); an order cancelled or returned whole was never placed"
     )
     prospect: Prospect = Prospect()
-    groups: dict[str, GroupOverride] = Field(default_factory=dict)
+    groups: dict[str, GroupOverride] = Field(
+        default_factory=dict,
+        description="the customer groups events may name (customer_group), each with optional "
+        "tiers and rfm overrides; any other group is refused",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> CustomerRules:
@@ -195,6 +227,13 @@ class CustomerRules(EntityRules):
             if override.tiers is not None:
                 _check_tiers(override.tiers, f"customer.groups.{group}.tiers")
         return self
+
+    def unknown_group(self, group: str) -> str | None:
+        """Why ``group`` cannot be used (it is not declared), or ``None`` when it is declared."""
+        if group in self.groups:
+            return None
+        known = ", ".join(sorted(self.groups)) or "none declared"
+        return f"customer_group {group!r} is not a group of the rules (customer.groups: {known})"
 
     def tiers_for(self, group: str | None) -> list[Tier]:
         override = self.groups.get(group) if group else None
@@ -222,6 +261,48 @@ class Rules(_Strict):
     max_future_skew_hours: float = Field(
         24, ge=0, description="events stamped further ahead of the receiving clock are refused"
     )
+    currency: CURRENCY = Field("CNY", description="the base currency: every amount is counted in it")
+    fx_rates: dict[CURRENCY, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="currency -> units of the base currency per unit; an amount in a currency "
+        "neither the base nor listed here is refused",
+    )
+    timezone: str = Field(
+        "UTC", description="IANA time zone whose calendar days are the days of windows, recency and lateness"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {name!r} (e.g. UTC, Asia/Shanghai, Europe/Madrid)") from None
+        return name
+
+    @model_validator(mode="after")
+    def _base_not_a_rate(self) -> Rules:
+        if self.currency in self.fx_rates and self.fx_rates[self.currency] != 1:
+            raise ValueError(
+                f"fx_rates.{self.currency}: the base currency converts at 1, got {self.fx_rates[self.currency]}"
+            )
+        return self
+
+    def rate_of(self, currency: str | None) -> float:
+        """Units of the base currency per unit of ``currency`` (``None``: the base, 1).
+
+        Raises ``KeyError`` for a currency :meth:`unknown_currency` refuses.
+        """
+        if currency is None or currency == self.currency:
+            return 1.0
+        return self.fx_rates[currency]
+
+    def unknown_currency(self, currency: str) -> str | None:
+        """Why an amount in ``currency`` cannot be counted, or ``None`` when it can."""
+        if currency == self.currency or currency in self.fx_rates:
+            return None
+        known = ", ".join([self.currency, *sorted(c for c in self.fx_rates if c != self.currency)])
+        return f"currency {currency!r} has no exchange rate in the rules (fx_rates; known: {known})"
 
 
 def parse_rules(text: str, source: str = "<rules>") -> Rules:

@@ -107,9 +107,11 @@ class Grader(Evaluator):
         if isinstance(event, AssessmentEvent) and event.tier_override is not None:
             names = [t_.name for t_ in self.tiers_for(state)]
             if event.tier_override not in names:
-                out.status = "invalid"
+                out.status, out.invalid_field, out.invalid_value = "invalid", "tier_override", event.tier_override
                 out.detail = f"tier_override {event.tier_override!r} is not a {state.kind} tier ({', '.join(names)})"
                 return state, out
+        if type(event) is OrderEvent and (event.currency or event.customer_group) and self._refused(event, out):
+            return state, out
         if isinstance(event, AssessmentEvent):
             # A manual assessment lives until its own expiry, not the window: never "too old".
             if t > state.clock:
@@ -120,8 +122,9 @@ class Grader(Evaluator):
             return state, out
         state.graded = None  # the body changes what the last grade saw
         # An assessment is never too old, so its id is never forgotten (assessments are few).
-        state.remember(h, KEEP_FOREVER if isinstance(event, AssessmentEvent) else t // DAY)
-        self._apply_body(state, event, t, out)
+        day = t // DAY if self._utc else self.calendar.day(t)
+        state.remember(h, KEEP_FOREVER if isinstance(event, AssessmentEvent) else day)
+        self._apply_body(state, event, t, day, out)
         self._settle(state, event.event_id, out)
         return state, out
 
@@ -138,60 +141,83 @@ class Grader(Evaluator):
         if not self._admit(state, t, out):
             return state, out
         state.graded = None
-        state.remember(h, t // DAY)
-        state.add(t // DAY, C_REFERRALS, -1 if credit.revoke else 1)
-        state.drop_if_empty(t // DAY)
+        day = self.day(t)
+        state.remember(h, day)
+        state.add(day, C_REFERRALS, -1 if credit.revoke else 1)
+        state.drop_if_empty(day)
         self._settle(state, credit.credit_id, out)
         return state, out
 
     def _admit(self, state: EntityState, t: int, out: Outcome) -> bool:
         """Advance the clock to ``t`` (if later); refuse what is older than the retention."""
+        utc_days = self._utc
         now = max(state.clock, t)
-        first = self.retention_start(state, now)
-        day = t // DAY
+        day = t // DAY if utc_days else self.calendar.day(t)
+        now_day = day if now == t else (state.clock // DAY if utc_days else self.calendar.day(now))
+        window_start = now_day - self._window[state.kind] + 1
+        first = window_start - self._lookback[state.kind]
         if day < first:
             out.status = "too_old"
-            out.detail = f"day {iso_day(day)} is before the window start {iso_day(self.window_start(state, now))}"
+            out.detail = f"day {iso_day(day)} is before the window start {iso_day(window_start)}"
             return False
         if now > state.clock:
-            old_day = state.clock // DAY
-            if now // DAY > old_day and old_day in state.days and old_day not in state.daily:
+            old_day = state.clock // DAY if utc_days else self.calendar.day(state.clock)
+            if now_day > old_day and old_day in state.days and old_day not in state.daily:
                 # The day just closed: its end-of-day score is the score of the current totals,
                 # which saves recomputing its window from the buckets later.
                 state.daily[old_day] = self._end_of_day(state, old_day, state.totals)
             state.graded = None
-            if now // DAY > old_day:
+            if now_day > old_day:
                 # a grade looks back ``lookback`` days from its own day, never before the clock's
-                state.forget_daily_before(now // DAY - self._lookback[state.kind])
+                state.forget_daily_before(now_day - self._lookback[state.kind])
             state.clock = now
-            state.slide_window(self.window_start(state, now))
+            state.clock_day = now_day
+            state.slide_window(window_start)
             state.expire_before(first)
         if day < state.window_start:
             out.status = "history"
             out.detail = f"day {iso_day(day)} is before the window: kept for hysteresis history only"
         return True
 
-    def _apply_body(self, state: EntityState, ev: AnyEvent, t: int, out: Outcome) -> None:
-        day = t // DAY
+    def _refused(self, ev: OrderEvent, out: Outcome) -> bool:
+        """Refuse an order naming a currency without a rate or an undeclared customer group."""
+        why: str | None = None
+        if ev.currency is not None:
+            why = self.rules.unknown_currency(ev.currency)
+            if why is not None:
+                out.invalid_field, out.invalid_value = "currency", ev.currency
+        if why is None and ev.customer_group is not None and ev.customer_id is not None:
+            why = self.rules.customer.unknown_group(ev.customer_group)
+            if why is not None:
+                out.invalid_field, out.invalid_value = "customer_group", ev.customer_group
+        if why is None:
+            return False
+        out.status, out.detail = "invalid", why
+        return True
+
+    def _apply_body(self, state: EntityState, ev: AnyEvent, t: int, day: int, out: Outcome) -> None:
         if isinstance(ev, OrderEvent):
+            cur = ev.currency
+            rate = 1.0 if cur is None or cur == self.rules.currency else self.rules.rate_of(cur)
             if state.kind == "customer":
-                apply_sale(state, ev, t)
+                apply_sale(state, ev, t, day, rate)
                 self._maybe_credit(state, out)
             else:
                 contrib = [(S_PURCHASES, 1)]
                 if ev.market_amount is not None:
-                    contrib += [(S_AMOUNT, _cents(ev.amount)), (S_MARKET, _cents(ev.market_amount))]
-                self._order(state, ev, t, contrib)
+                    contrib += [(S_AMOUNT, _cents(ev.amount * rate)), (S_MARKET, _cents(ev.market_amount * rate))]
+                self._order(state, ev, day, contrib)
         elif isinstance(ev, PaymentEvent):
-            late = max(0, day - ts(ev.due_at) // DAY)
+            due = ts(ev.due_at)
+            late = max(0, day - (due // DAY if self._utc else self.calendar.day(due)))
             state.add(day, C_PAYMENTS, 1)
             if late:
                 state.add(day, C_LATE, 1)
                 state.add(day, C_DAYS_LATE, late)
         elif isinstance(ev, DeliveryEvent):
-            apply_delivery(state, ev, t, ts(ev.promised_at))
+            apply_delivery(state, ev, t, day, ts(ev.promised_at))
         elif isinstance(ev, ServiceEvent):
-            apply_ticket(state, ev, t, None if ev.first_response_at is None else ts(ev.first_response_at))
+            apply_ticket(state, ev, t, day, None if ev.first_response_at is None else ts(ev.first_response_at))
         elif isinstance(ev, ReferralEvent):
             _referral_fact(state, ev, t)  # a credit already sent moves if need be
             self._maybe_credit(state, out)
@@ -228,9 +254,8 @@ class Grader(Evaluator):
             self._maybe_credit(state, out)
             self._settle(state, ev.event_id, out)
 
-    def _order(self, state: EntityState, ev: OrderEvent, t: int, contrib: list[tuple[int, int]]) -> None:
+    def _order(self, state: EntityState, ev: OrderEvent, day: int, contrib: list[tuple[int, int]]) -> None:
         """Count a placed order once; reverse it once on cancel/return, whichever comes first."""
-        day = t // DAY
         rec = state.orders.get(ev.order_id)
         if ev.status == "placed":
             if rec is None:

@@ -15,6 +15,7 @@ from typing import cast
 from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
 from tierstream.scorers.explain import next_tier, reasons
 from tierstream.scorers.grading import (
@@ -62,6 +63,9 @@ class Evaluator:
                           "supplier": (S_DELIVERIES, rules.supplier.prospect.newcomer_max_deliveries)}
         self._evidence = {k: Evidence(r) for k, r in self._rules.items()}
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
+        #: the days of the rules' time zone; in UTC (``_utc``) a day is ``t // DAY``, inlined
+        self.calendar = Calendar(rules.timezone)
+        self._utc = self.calendar.utc
         digest = hashlib.blake2b(rules.model_dump_json().encode(), digest_size=6).hexdigest()
         self.tag = f"{rules.version}/{digest}"  # cached end-of-day scores are only valid under these rules
 
@@ -76,9 +80,17 @@ class Evaluator:
         r = self._rules[state.kind]
         return r.tiers_for(state.group) if isinstance(r, CustomerRules) else r.tiers
 
+    def day(self, t: int) -> int:
+        """Return the day of instant ``t`` in the rules' time zone (``t // DAY`` in UTC)."""
+        return t // DAY if self._utc else self.calendar.day(t)
+
+    def day_start(self, day: int) -> int:
+        """Return the first instant of ``day`` (its local midnight)."""
+        return day * DAY if self._utc else self.calendar.start(day)
+
     def window_start(self, state: EntityState, now: int) -> int:
         """Return the first day of the window ending on ``now``'s day."""
-        return now // DAY - self._window[state.kind] + 1
+        return (now // DAY if self._utc else self.calendar.day(now)) - self._window[state.kind] + 1
 
     def retention_start(self, state: EntityState, now: int) -> int:
         """Return the first day kept: the window start less the hysteresis lookback."""
@@ -90,7 +102,7 @@ class Evaluator:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
         kind = state.kind
         if kind == "customer":
-            m = customer_metrics(totals, day, last_order_day(state, day))
+            m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar))
         else:
             m = supplier_metrics(totals, instant // 60)
         comp = composite(self._dims[kind], m)
@@ -130,9 +142,9 @@ class Evaluator:
         same window, the same recency; only a prospect score starting or ending
         later that day could differ.
         """
-        end = (day + 1) * DAY - 1
+        end = self.day_start(day + 1) - 1
         g = state.graded
-        if (g is not None and g[0] == self.tag and g[1] // DAY == day
+        if (g is not None and g[0] == self.tag and self.day(g[1]) == day
                 and _active(state.prospect, g[1]) == _active(state.prospect, end)
                 and not (state.tickets and has_open_ticket(state))):
             return g[2]
@@ -160,7 +172,7 @@ class Evaluator:
         if state.rules_tag != self.tag:
             state.daily.clear()
             state.rules_tag = self.tag
-        today = now // DAY
+        today = now // DAY if self._utc else self.calendar.day(now)
         rules = self._rules[state.kind]
         tiers = self.tiers_for(state)
         comp, m, prospect = self._score(state, self.totals_at(state, now), today, now)
@@ -205,15 +217,15 @@ class Evaluator:
             # or a manual assessment expiring, each a candidate below, and the review at that
             # instant schedules the hold's lapses. (Without this, most reviews were no-ops.)
             if not past and comp.score >= tiers[0].min_score:
-                past = self._past(state, now // DAY)  # an override above the score's own tier
+                past = self._past(state, self.day(now))  # an override above the score's own tier
             for d in hold_lapses(tiers, rules.hysteresis, held, comp.score, past):
-                c = d * DAY
+                c = self.day_start(d)
                 if c > now and (nxt is None or c < nxt):
                     nxt = c
         for manual in (state.override, state.prospect):
             if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
                 nxt = manual.expires
-        first = now // DAY - rules.window_days + 1
+        first = self.day(now) - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:
             oldest_in_window = None
@@ -222,7 +234,7 @@ class Evaluator:
                     oldest_in_window = d
                     break
         if oldest_in_window is not None:
-            c = (oldest_in_window + rules.window_days) * DAY
+            c = self.day_start(oldest_in_window + rules.window_days)
             if c > now and (nxt is None or c < nxt):
                 nxt = c
         if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
@@ -253,10 +265,11 @@ class Evaluator:
             target = (line * comp.weight_total - others) / dim.weight
             if target <= dim.scale.lo:
                 continue  # ageing alone can never pull it under the line
-            age = now // DAY - state.last_order // DAY
+            last_day = self.day(state.last_order)
+            age = self.day(now) - last_day
             x = dim.scale.first_x_reaching(age, target, rising=False)
             if x is not None:
-                c = (state.last_order // DAY + max(math.ceil(x), age + 1)) * DAY
+                c = self.day_start(last_day + max(math.ceil(x), age + 1))
                 when = c if when is None else min(when, c)
         return when
 
@@ -381,7 +394,7 @@ class Evaluator:
             components=g.comp.components,
             aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
             window=WindowInfo.model_construct(
-                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(now // DAY)
+                days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),
             next_tier=None if g.ungraded else next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
             as_of=utc(now),

@@ -36,7 +36,6 @@ from tierstream.scorers.state import (
     C_PLACED,
     C_PROFIT,
     C_REVENUE,
-    DAY,
     O_AT,
     O_COSTED,
     O_COSTED_REVENUE,
@@ -104,14 +103,18 @@ def _whole_returned(rec: list[Any]) -> bool:
     return bool(rec[O_RETURNED]) and rec[O_RETURNED] >= rec[O_REVENUE]
 
 
-def apply_sale(state: EntityState, ev: OrderEvent, t: int) -> None:
-    """Apply a customer's order event: a placement, a reversal or a partial return."""
-    day = t // DAY
+def apply_sale(state: EntityState, ev: OrderEvent, t: int, day: int, rate: float) -> None:
+    """Apply a customer's order event: a placement, a reversal or a partial return.
+
+    ``day``: the day of ``t`` in the rules' time zone; ``rate``: units of the base
+    currency per unit of the event's currency (its amount, cost and returned
+    amount and cost are all in it).
+    """
     rec = state.orders.get(ev.order_id)
     if ev.status == "placed":
-        revenue = _cents(ev.amount)
+        revenue = _cents(ev.amount * rate)
         costed = ev.cost is not None
-        profit = revenue - _cents(ev.cost) if ev.cost is not None else 0  # no cost: no profit evidence
+        profit = revenue - _cents(ev.cost * rate) if ev.cost is not None else 0  # no cost: no profit evidence
         if rec is None:
             rec = _blank(day, ORDER_ACTIVE)
             state.record_order(ev.order_id, rec)
@@ -130,7 +133,7 @@ def apply_sale(state: EntityState, ev: OrderEvent, t: int) -> None:
         _facts_add(state, t, ev.customer_group)
         return
     if ev.status == "returned" and ev.returned_amount is not None:
-        _partial_return(state, ev, day, rec)
+        _partial_return(state, ev, day, rate, rec)
         return
     if rec is None:
         state.record_order(ev.order_id, _blank(day, ORDER_REVERSED_FIRST))
@@ -144,7 +147,7 @@ def apply_sale(state: EntityState, ev: OrderEvent, t: int) -> None:
             refresh_facts(state)
 
 
-def _partial_return(state: EntityState, ev: OrderEvent, day: int, rec: list[Any] | None) -> None:
+def _partial_return(state: EntityState, ev: OrderEvent, day: int, rate: float, rec: list[Any] | None) -> None:
     assert ev.returned_amount is not None
     if rec is None:
         rec = _blank(day, ORDER_RETURNS_FIRST)
@@ -152,11 +155,11 @@ def _partial_return(state: EntityState, ev: OrderEvent, day: int, rec: list[Any]
     elif rec[O_STATUS] not in (ORDER_ACTIVE, ORDER_RETURNS_FIRST):
         return  # reversed whole already
     before = counted(rec)
-    amount = _cents(ev.returned_amount)
+    amount = _cents(ev.returned_amount * rate)
     rec[O_RETURNED] += amount
     if ev.returned_cost is not None:
         rec[O_RETURNED_COSTED] += amount
-        rec[O_RETURNED_COST] += _cents(ev.returned_cost)
+        rec[O_RETURNED_COST] += _cents(ev.returned_cost * rate)
     if rec[O_STATUS] == ORDER_ACTIVE and _whole_returned(rec):
         rec[O_STATUS] = ORDER_REVERSED
     _book(state, rec, before)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.catalog import BUCKETS, CONTEXT, FORMULA_BUILTINS, EntityKind, metrics_of
 from tierstream.scorers.state import (
     C_COSTED,
@@ -68,23 +69,27 @@ customer_metrics: Callable[[list[int], int, int | None], Metrics] = compile_metr
 supplier_metrics: Callable[[list[int], int], Metrics] = compile_metrics("supplier")
 
 
-def last_order_day(state: EntityState, day: int) -> int | None:
+def last_order_day(state: EntityState, day: int, calendar: Calendar | None = None) -> int | None:
     """The last day up to ``day`` on which the customer placed an order.
 
     From the retained buckets; an order known to be older than all of them
-    counts as placed the day before the oldest retained day.
+    counts as placed the day before the oldest retained day. ``calendar``: the
+    days of the rules' time zone (``None``: UTC, ``t // DAY``).
     """
     lo = state.last_order
-    if lo is not None and state.oldest is not None and state.oldest <= lo // DAY <= day:
-        return lo // DAY  # the latest order overall is retained and not after ``day``: it is the answer
+    lo_day = None if lo is None else lo // DAY if calendar is None else calendar.day(lo)
+    if lo_day is not None and state.oldest is not None and state.oldest <= lo_day <= day:
+        return lo_day  # the latest order overall is retained and not after ``day``: it is the answer
     best: int | None = None
     for d in reversed(state.days):  # newest first: the first placed order up to ``day``
         if d <= day and state.days[d][C_PLACED]:
             best = d
             break
-    if best is None and state.first_order is not None and state.first_order // DAY <= day:
+    first = state.first_order
+    first_day = None if first is None else first // DAY if calendar is None else calendar.day(first)
+    if best is None and first_day is not None and first_day <= day:
         oldest = state.oldest if state.oldest is not None else day
-        best = min(state.first_order // DAY, oldest - 1)
+        best = min(first_day, oldest - 1)
     return best
 
 

@@ -1,7 +1,8 @@
 """What the engine returns (an event's outcome, a grade at one instant) and the event-time conversions.
 
-Event time is whole seconds since the epoch (``ts``); a day is a UTC day
-number (``t // DAY``); ``iso_day`` and ``utc`` turn them back for outputs.
+Event time is whole seconds since the epoch (``ts``, negative before 1970); a
+day is a day number of the rules' time zone (``scorers.calendar``: ``t // DAY``
+in UTC); ``iso_day`` and ``utc`` turn them back for outputs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Outcome:
 
     status: Status = "applied"
     detail: str = ""
+    invalid_field: str = ""  #: an invalid event: the field the rules refuse (``detail`` says why)
+    invalid_value: object = None  #: ... and its value
     changes: list[TierChange] = field(default_factory=list)
     alerts: list[SupplierAlert] = field(default_factory=list)
     credits: list[ReferralCredit] = field(default_factory=list)
@@ -47,12 +50,16 @@ class Grade(NamedTuple):
 
 
 def ts(dt: datetime) -> int:
-    """Return ``dt`` as event time: whole seconds since the epoch."""
-    return int(dt.timestamp())
+    """Return ``dt`` as event time: whole seconds since the epoch, rounded down.
+
+    Down, not toward zero: 1969-12-31T23:59:59.5Z is second -1, as 00:00:00.5Z is second 0,
+    so a history before 1970 keeps its seconds as one after it does.
+    """
+    return int(dt.timestamp() // 1)
 
 
 def iso_day(day: int) -> str:
-    """Return a UTC day number as an ISO date."""
+    """Return a day number as an ISO date (the local date it numbers)."""
     return date.fromordinal(day + 719_163).isoformat()  # 719_163 = date(1970, 1, 1).toordinal()
 
 

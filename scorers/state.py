@@ -3,7 +3,8 @@
 Design (it lives in a Faust table, one value per entity, rewritten per batch):
 
 * **Day buckets in event time.** ``days[day]`` is a short vector of integer
-  counters for that UTC day; an out-of-order event lands in its own day. Only
+  counters for that day (a calendar day of the rules' time zone, see
+  ``scorers.calendar``); an out-of-order event lands in its own day. Only
   days with activity are kept. ``totals`` is the sum of the buckets inside the
   window (``window_start`` onwards); a day leaving the window is subtracted,
   so window totals are a subtraction, not a scan. Buckets are retained
@@ -43,7 +44,7 @@ from typing import Any
 __all__ = [
     "CUSTOMER_BUCKET", "CUSTOMER_FIELDS", "CUSTOMER_ORDER_FIELDS", "C_COSTED", "C_COSTED_REVENUE",
     "C_DAYS_LATE", "C_LATE", "C_ORDERS", "C_PAYMENTS", "C_PLACED", "C_PROFIT", "C_REFERRALS", "C_REVENUE",
-    "DAY", "ORDER_ACTIVE", "ORDER_RETURNS_FIRST", "ORDER_REVERSED", "ORDER_REVERSED_FIRST", "O_AT",
+    "DAY", "NEVER", "ORDER_ACTIVE", "ORDER_RETURNS_FIRST", "ORDER_REVERSED", "ORDER_REVERSED_FIRST", "O_AT",
     "O_COSTED", "O_COSTED_REVENUE", "O_DAY", "O_GROUP", "O_ORDERS", "O_PROFIT", "O_RETURNED",
     "O_RETURNED_COST", "O_RETURNED_COSTED", "O_REVENUE", "O_STATUS",
     "SUPPLIER_BUCKET", "SUPPLIER_FIELDS", "S_AMOUNT", "S_DELIVERIES", "S_MARKET", "S_ON_TIME", "S_OPEN_SINCE",
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 DAY = 86_400
+#: the clock, window start and group time of a state that has seen nothing yet: before any
+#: instant or day an event can carry (events may be older than 1970: negative epoch seconds)
+NEVER = -(2**62)
 
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
 # by index (as the engine adds to them). ``placed`` counts the orders of that day still placed (a
@@ -149,8 +153,8 @@ class Manual:
 class EntityState:
     kind: str  # "customer" | "supplier"
     entity_id: str
-    clock: int = 0  # latest event time applied (epoch s)
-    window_start: int = 0  # first day counted in totals
+    clock: int = NEVER  # latest event time applied (epoch s)
+    window_start: int = NEVER  # first day counted in totals
     days: dict[int, list[int]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
     daily: dict[int, float] = field(default_factory=dict)
@@ -159,7 +163,7 @@ class EntityState:
     first_order: int | None = None
     last_order: int | None = None
     group: str | None = None
-    group_at: int = 0
+    group_at: int = NEVER
     prospect: Manual | None = None
     override: Manual | None = None
     referred_by: str | None = None
@@ -178,7 +182,7 @@ class EntityState:
     settled_first: int | None = None
     settled_last: int | None = None
     settled_group: str | None = None
-    settled_group_at: int = 0
+    settled_group_at: int = NEVER
     credits_issued: int = 0  # referral credits this customer caused: numbers their ids
     tickets: dict[str, list[int]] = field(default_factory=dict)
     oldest: int | None = None  # cache of min(days): not serialized, derived
@@ -191,6 +195,9 @@ class EntityState:
     #: (rules tag, instant, score) of the last grade of the state as it is now: the end-of-day
     #: score of that day, usually, without computing it again (see ``Grader._end_of_day``)
     graded: tuple[str, int, float] | None = field(default=None, compare=False)
+    #: the day of ``clock`` in the rules' time zone, set by the engine as it moves the clock
+    #: (``None``: not known, e.g. a state just read back): derived, not serialized
+    clock_day: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.totals:
@@ -281,7 +288,7 @@ class EntityState:
             self.totals[idx] += amount
         daily = self.daily
         # ``daily`` only holds days up to the clock's: on the clock's own day a lookup says it all
-        if daily and (day in daily or (day < self.clock // DAY and day <= max(daily))):
+        if daily and (day in daily or (((cd := self.clock_day) is None or day < cd) and day <= max(daily))):
             self.invalidate_from(day)
 
     def is_empty(self) -> bool:

@@ -21,7 +21,6 @@ import math
 from tierstream.schemas.events import DeliveryEvent, ServiceEvent
 from tierstream.scorers.grading import Composite, Dim
 from tierstream.scorers.state import (
-    DAY,
     S_DELIVERIES,
     S_ON_TIME,
     S_OPEN_SINCE,
@@ -40,9 +39,8 @@ from tierstream.scorers.state import (
 __all__ = ["apply_delivery", "apply_ticket", "has_open_ticket", "service_crossing"]
 
 
-def apply_delivery(state: EntityState, ev: DeliveryEvent, t: int, promised: int) -> None:
-    """Count a delivery (``promised``: its promised time, epoch seconds)."""
-    day = t // DAY
+def apply_delivery(state: EntityState, ev: DeliveryEvent, t: int, day: int, promised: int) -> None:
+    """Count a delivery on ``day`` (the day of ``t`` in the rules' zone; ``promised``: epoch seconds)."""
     ordered, delivered = ev.quantity_ordered, ev.quantity_delivered
     state.add(day, S_DELIVERIES, 1)
     if delivered and t <= promised:
@@ -55,9 +53,13 @@ def apply_delivery(state: EntityState, ev: DeliveryEvent, t: int, promised: int)
         state.add(day, S_QTY_OFF, off)
 
 
-def apply_ticket(state: EntityState, ev: ServiceEvent, t: int, responded: int | None) -> None:
-    """Count a service ticket, open (``responded`` None) or answered, once open, once answered."""
-    day, minute = t // DAY, t // 60
+def apply_ticket(state: EntityState, ev: ServiceEvent, t: int, day: int, responded: int | None) -> None:
+    """Count a service ticket, open (``responded`` None) or answered, once open, once answered.
+
+    ``day``: the day of ``t`` in the rules' time zone (the ticket's bucket); its ages
+    are in epoch minutes, which no time zone changes.
+    """
+    minute = t // 60
     rec = state.tickets.get(ev.ticket_id)
     if responded is None:
         if rec is None:

@@ -10,16 +10,23 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.streaming import Stream, offline_snapshot, poll
 from tierstream.schemas.outputs import DeadLetter, TierChange
+from tierstream.schemas.rules import load_rules
+from tierstream.scorers.engine import Grader
+from tierstream.scorers.state import EntityState
 from tierstream.streams.client import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
-from tierstream.streams.offline.score import read_lines
+from tierstream.streams.kafka.read import read_states
+from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 from tierstream.streams.store.redis import AsyncTierStore
 
 pytestmark = pytest.mark.integration
@@ -57,6 +64,56 @@ def test_parity_with_offline_scorer(stream: Stream, sample: Path) -> None:
     report = publish(stream.settings, read_lines(sample))
     assert report.failed == 0
     stream.wait_for_snapshot(expected, 120, "stream snapshot == offline")
+
+
+def test_parity_on_a_history_from_before_1970(stream: Stream, tmp_path: Path) -> None:
+    """Issue 10, point 1: a history of 1969 (negative epoch seconds), with the sample's USD
+    amounts converted and its declared groups: the stream grades it as the offline scorer does,
+    and its review timer runs on such event times (every current tier in Redis is the offline one)."""
+    path = tmp_path / "old.jsonl"
+    write_sample(path, customers=200, suppliers=20, days=300, seed=9, end=datetime(1969, 12, 1, tzinfo=UTC))
+    expected = offline_snapshot(path)
+    assert expected and all(s["as_of"].startswith("1969-") for s in expected.values())
+    stream.start_worker()
+    report = publish(stream.settings, read_lines(path))
+    assert report.failed == 0
+    stream.wait_for_snapshot(expected, 120, "stream snapshot == offline, 1969 history")
+    tiers = {k: s["tier"] for k, s in expected.items()}
+
+    def published() -> dict[tuple[str, str], str]:
+        last: dict[tuple[str, str], str] = {}
+        for _, v in _read_topic(stream, stream.settings.topic("tier-changes")):
+            c = TierChange.model_validate_json(v)
+            last[(c.entity_type, c.entity_id)] = c.tier
+        return {k: t for k, t in last.items() if k in tiers}
+
+    # the timer's reviews (as of the latest event time, in 1969) publish the offline tiers
+    poll(lambda: published() == tiers, 60, "the last published tier of every entity == offline")
+
+
+def test_parity_in_a_time_zone_with_daylight_saving(stream: Stream, sample: Path, tmp_path: Path) -> None:
+    """Issue 10, point 8 (e): rules in Europe/Madrid (the sample spans the October change):
+    the stream's day buckets, windows and recency follow the zone as the offline scorer's do."""
+    text = Path(str(resources.files("tierstream.schemas").joinpath("default_rules.yaml"))).read_text()
+    rules_path = tmp_path / "madrid.yaml"
+    rules_path.write_text(text.replace("\ntimezone: UTC\n", "\ntimezone: Europe/Madrid\n"))
+    zoned = load_rules(rules_path)
+    assert zoned.timezone == "Europe/Madrid"
+    scorer = OfflineScorer(zoned)
+    as_of = run(scorer, read_lines(sample))
+    expected = {(x.entity_type, x.entity_id): x.model_dump(mode="json") for x in scorer.snapshots(as_of)}
+    assert expected != offline_snapshot(sample)  # the zone moves some day boundaries
+    stream.start_worker(extra_env={"TIERSTREAM_RULES": str(rules_path)})
+    assert publish(stream.settings, read_lines(sample)).failed == 0
+    grader = Grader(zoned)
+
+    def snapshot() -> dict[tuple[str, str], Any]:
+        states = [EntityState.from_bytes(v) for v in read_states(stream.settings, 60).values()]
+        at = max((st.clock for st in states), default=0)
+        return {(st.kind, st.entity_id): grader.snapshot(st, at).model_dump(mode="json")
+                for st in states if not st.is_empty()}
+
+    poll(lambda: snapshot() == expected, 120, "stream snapshot == offline, Europe/Madrid days")
 
 
 def test_two_workers_share_partitions_with_same_result(stream: Stream, sample: Path) -> None:

@@ -65,7 +65,9 @@ def parse_instant(value: str | None) -> int | None:
         raise click.BadParameter(f"{value!r} is not an RFC 3339 timestamp (e.g. 2026-11-01T00:00:00Z)") from None
     if dt.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no timezone offset (add Z or +08:00)")
-    return int(dt.timestamp())
+    from tierstream.scorers.outcome import ts  # event time's rounding (down, also before 1970)
+
+    return ts(dt)
 
 
 def cli_rules(path: Path | None) -> Rules:

@@ -23,16 +23,21 @@ __all__ = ["score"]
               help="write one JSON line per entity: tier, score, segment, components, aggregates, window")
 @click.option("--changes", type=click.Path(dir_okay=False, path_type=Path),
               help="write every TierChange in the order it happened")
+@click.option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path),
+              help="write every rejected line (invalid, too old, too new) as a JSON line: "
+                   "line, field, value, message, kind")
 @click.option("--strict", is_flag=True, help="stop at the first invalid line (exit 2); runs in one process")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, strict: bool, workers: int | None) -> None:
+          changes: Path | None, rejects: Path | None, strict: bool, workers: int | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
-    Events are taken in file order (unsorted input works). Invalid lines are
-    reported with their line number and skipped; the counts come at the end.
+    Events are taken in file order (unsorted input works). Rejected lines
+    (invalid, or too old / too new for their entity) are skipped; the first
+    ones are shown with their line number, all of them go to --rejects; the
+    counts come at the end.
     With several cores the entities are split between processes (referral
     partners stay together) and the results merged in file order: STATE and
     CHANGES are byte for byte those of one process.
@@ -44,23 +49,28 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     instant = parse_instant(as_of)
     total = events.stat().st_size
     changes_fh = changes.open("wb") if changes else None
+    rejects_fh = rejects.open("wb") if rejects else None
     try:
         with progress_bar(total, "scoring", "B", unit_scale=True) as advance:
             res = score_file(events, rules, as_of=instant, workers=workers, strict=strict,
-                             changes_out=changes_fh, on_progress=advance)
+                             changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
     finally:
-        if changes_fh:
-            changes_fh.close()
+        for fh in (changes_fh, rejects_fh):
+            if fh:
+                fh.close()
     rep = res.report
     if res.fell_back:
         click.echo(f"note: scored in one process ({res.fell_back})", err=True)
     for err in rep.errors:
         click.echo(f"rejected {events}:{err}", err=True)
-    if rep.invalid > len(rep.errors):
-        click.echo(f"... and {rep.invalid - len(rep.errors)} more rejected lines", err=True)
+    more = rep.rejects - len(rep.errors)
+    if rejects and rep.rejects:
+        click.echo(f"all {rep.rejects:,} rejected lines (invalid, too old, too new) are in {rejects}", err=True)
+    elif more > 0:
+        click.echo(f"... and {more:,} more rejected lines (--rejects FILE writes them all)", err=True)
     if out:
         with out.open("wb") as fh:
             res.write_state(fh)

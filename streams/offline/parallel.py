@@ -43,7 +43,9 @@ from tierstream.schemas.errors import ForeignCredit, InputError, ShardMismatch
 from tierstream.schemas.events import entity_of
 from tierstream.schemas.routing import doc_entity
 from tierstream.schemas.rules import Rules
+from tierstream.scorers.state import NEVER
 from tierstream.streams.gc_tuning import fewer_collections
+from tierstream.streams.offline.rejects import SHOWN, Reject
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines
 
 #: sort keys of merged output: (line, order within the line) for changes while reading,
@@ -135,7 +137,8 @@ class Split:
 @dataclass
 class ShardResult:
     report: Report
-    errors: list[tuple[int, str]] = field(default_factory=list)  # the first few rejects, by line
+    #: the shard's rejected lines in line order: every one when a rejects file is wanted
+    rejects: list[Reject] = field(default_factory=list)
     changes: list[tuple[LineKey, bytes]] = field(default_factory=list)
     final: list[tuple[Key, bytes]] = field(default_factory=list)
     snapshots: list[tuple[Key, str, bytes]] = field(default_factory=list)  # (key, tier, JSON line)
@@ -145,13 +148,15 @@ class ShardResult:
 
 def _shard(
     conn: Connection, path: Path, rules: Rules, as_of: int | None, received_at: int,
-    split: Split, me: int, want_changes: bool, want_snapshots: bool, done: Any,
+    split: Split, me: int, want_changes: bool, want_snapshots: bool, want_rejects: bool, done: Any,
 ) -> None:
     """A forked shard: score its entities, report ``latest``, take the run's as-of, finish."""
     scorer = OfflineScorer(rules, as_of=as_of, received_at=received_at)
     scorer.owns = lambda key: split.of(key) == me
     res = ShardResult(scorer.report)
     rep = scorer.report
+    if want_rejects:
+        rep.sink = res.rejects.append
     n = split.shards
     count = 0
     try:
@@ -172,14 +177,15 @@ def _shard(
                     raise ShardMismatch(f"line {lineno}: pydantic and the split read its entity differently")
                 changes = scorer.feed(lineno, event)
             except InputError as exc:
-                rep.reject(str(exc))
-                if len(res.errors) < 20:
-                    res.errors.append((lineno, str(exc)))
+                rep.reject(Reject.of(exc))
                 continue
             if want_changes:
                 for i, c in enumerate(changes):
                     res.changes.append(((lineno, i), c.model_dump_json().encode()))
         done.value = count
+        rep.sink = None  # a bound method of the result itself: not sent
+        if not want_rejects:
+            res.rejects = rep.rejected
         conn.send(("latest", scorer.latest))
         run_as_of: int | None = conn.recv()
         if run_as_of is None:  # another shard failed: the run is redone in one process
@@ -216,15 +222,25 @@ class ParallelRun:
     fell_back: str | None = None  # why the run went to one process after all
 
 
-def _merge_reports(parts: list[ShardResult]) -> tuple[Report, list[tuple[int, str]]]:
+def _merge_reports(parts: list[ShardResult], rejects_out: IO[bytes] | None) -> Report:
+    """Sum the shards' counts; write their rejected lines in line order; keep the first few."""
     total = Report()
     for part in parts:
         for f in fields(Report):
             if f.type in ("int", int):
                 setattr(total, f.name, getattr(total, f.name) + getattr(part.report, f.name))
-    errors = sorted(e for part in parts for e in part.errors)[:20]
-    total.errors = [msg for _, msg in errors]
-    return total, errors
+    for r in heapq.merge(*(p.rejects for p in parts), key=_line_of):
+        if len(total.rejected) < SHOWN:
+            total.rejected.append(r)
+        elif rejects_out is None:
+            break
+        if rejects_out is not None:
+            rejects_out.write(r.to_json() + b"\n")
+    return total
+
+
+def _line_of(r: Reject) -> int:
+    return r.line
 
 
 @fewer_collections()  # the shards are forked with it
@@ -237,12 +253,14 @@ def score_parallel(
     want_snapshots: bool = True,
     on_progress: Callable[[int], None] | None = None,
     finish_at: int | None = None,
+    rejects_out: IO[bytes] | None = None,
 ) -> ParallelRun:
     """Score ``path`` in ``workers`` shards; write changes to ``changes_out`` in file order.
 
     ``as_of`` skips later events and is the instant of the final reviews and snapshots
     (default: the latest event time); ``finish_at`` sets that instant alone (``rules
-    diff`` grades both rule sets at the same one).
+    diff`` grades both rule sets at the same one). Every rejected line goes to
+    ``rejects_out`` (JSON lines, in line order).
     """
     started = time.perf_counter()
     received_at = int(time.time())
@@ -255,7 +273,7 @@ def score_parallel(
         p = ctx.Process(
             target=_shard, name=f"tierstream-score-{me}",
             args=(child_end, path, rules, as_of, received_at, split, me, changes_out is not None,
-                  want_snapshots, done),
+                  want_snapshots, rejects_out is not None, done),
         )
         p.start()
         child_end.close()
@@ -282,7 +300,8 @@ def score_parallel(
             latests.append(_receive(conn, "latest"))
         progress()
         ok = all(v is not None for v in latests)
-        latest = max((v for v in latests if v is not None), default=0)
+        latest = max((v for v in latests if v is not None), default=NEVER)
+        latest = 0 if latest == NEVER else latest  # no event applied: as one process says
         run_as_of = finish_at if finish_at is not None else as_of if as_of is not None else latest
         for conn in conns:
             conn.send(run_as_of if ok else None)
@@ -294,13 +313,14 @@ def score_parallel(
                 p.kill()
     mismatch = next((p.mismatch for p in parts if p.mismatch), None)
     if mismatch is not None:
-        return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at)
+        return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at,
+                            rejects_out)
     if changes_out is not None:
         for _, line in heapq.merge(*(p.changes for p in parts)):
             changes_out.write(line + b"\n")
         for _, line in heapq.merge(*(p.final for p in parts)):
             changes_out.write(line + b"\n")
-    report, _ = _merge_reports(parts)
+    report = _merge_reports(parts, rejects_out)
     snapshots = list(heapq.merge(*(p.snapshots for p in parts))) if want_snapshots else []
     report.seconds = time.perf_counter() - started
     return ParallelRun(run_as_of, report, snapshots, workers)
@@ -319,12 +339,12 @@ def _receive(conn: Connection, expected: str) -> Any:
 
 def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
-    started: float, why: str, finish_at: int | None = None,
+    started: float, why: str, finish_at: int | None = None, rejects_out: IO[bytes] | None = None,
 ) -> ParallelRun:
     from tierstream.streams.offline.score import run
 
     scorer = OfflineScorer(rules, as_of=as_of)
-    run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at)
+    run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out)
     snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []
     scorer.report.seconds = time.perf_counter() - started

@@ -16,13 +16,14 @@ from typing import IO
 import orjson
 from pydantic import ValidationError
 
-from tierstream.schemas.errors import ForeignCredit, InputError, describe
+from tierstream.schemas.errors import ForeignCredit, InputError
 from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
 from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.scorers.engine import Grader, Outcome, ts
-from tierstream.scorers.state import EntityState
+from tierstream.scorers.state import NEVER, EntityState
 from tierstream.streams.gc_tuning import fewer_collections
+from tierstream.streams.offline.rejects import SHOWN, TIME_KINDS, Reject, input_error
 
 __all__ = ["Key", "OfflineScorer", "Report", "read_lines", "run", "write_snapshots"]
 
@@ -31,7 +32,10 @@ Key = tuple[str, str]
 
 @dataclass
 class Report:
-    """The counts of one offline run, and the first few rejected lines."""
+    """The counts of one offline run, and the first few rejected lines.
+
+    ``sink``, when set, is given every rejected line as it is found (``--rejects``).
+    """
 
     lines: int = 0
     applied: int = 0
@@ -43,8 +47,9 @@ class Report:
     invalid: int = 0
     changes: int = 0
     alerts: int = 0
-    errors: list[str] = field(default_factory=list)  # the first few, for the report
+    rejected: list[Reject] = field(default_factory=list)  # the first few, for the terminal
     seconds: float = 0.0
+    sink: Callable[[Reject], None] | None = field(default=None, repr=False, compare=False)
 
     def count(self, out: Outcome) -> None:
         if out.status == "applied":
@@ -58,10 +63,24 @@ class Report:
         elif out.status == "too_new":
             self.too_new += 1
 
-    def reject(self, message: str, keep: int = 20) -> None:
-        self.invalid += 1
-        if len(self.errors) < keep:
-            self.errors.append(message)
+    def reject(self, r: Reject) -> None:
+        """Note a rejected line; an invalid one is counted here (too old / too new by :meth:`count`)."""
+        if r.kind not in TIME_KINDS:
+            self.invalid += 1
+        if len(self.rejected) < SHOWN:
+            self.rejected.append(r)
+        if self.sink is not None:
+            self.sink(r)
+
+    @property
+    def rejects(self) -> int:
+        """How many lines were rejected: invalid, too old or too new."""
+        return self.invalid + self.too_old + self.too_new
+
+    @property
+    def errors(self) -> list[str]:
+        """The first rejected lines, in words (``line 7: order.amount: ...``)."""
+        return [str(r) for r in self.rejected]
 
     def summary(self) -> str:
         rate = self.lines / self.seconds if self.seconds else 0.0
@@ -82,7 +101,7 @@ class OfflineScorer:
         self.states: dict[Key, EntityState] = {}
         self.as_of = as_of
         self.received_at = int(time.time()) if received_at is None else received_at
-        self.latest = 0
+        self.latest = NEVER  # the latest event time applied (events may be older than 1970)
         self.report = Report()
         #: set by a shard of a parallel run: which entities it holds (a referral credit for
         #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline.parallel`)
@@ -98,7 +117,7 @@ class OfflineScorer:
         try:
             return INBOUND_ADAPTER.validate_json(raw)
         except ValidationError as exc:
-            raise InputError(lineno, describe(exc)) from None
+            raise input_error(lineno, exc) from None
 
     def feed(self, lineno: int, event: AnyEvent) -> list[TierChange]:
         """Apply one validated event (and the reviews due before it, and its referral credits)."""
@@ -116,7 +135,11 @@ class OfflineScorer:
             self.states[key] = state
         self.report.count(out)
         if out.status == "invalid":
-            raise InputError(lineno, out.detail)
+            raise InputError(lineno, out.detail, field=out.invalid_field, value=out.invalid_value)
+        if out.status in TIME_KINDS:
+            when = event.occurred_at.isoformat()
+            self.report.reject(Reject(lineno, out.status, "occurred_at", when,
+                                      f"occurred_at {when} is {out.status.replace('_', ' ')}: {out.detail}"))
         if out.status in ("applied", "history"):
             self.latest = max(self.latest, t)
         return due + self._settle(out)
@@ -141,11 +164,15 @@ class OfflineScorer:
     def finish(self, as_of: int | None = None) -> tuple[int, list[TierChange]]:
         """Review every entity as of ``as_of`` (default: ``--as-of``, else the latest event time)."""
         if as_of is None:
-            as_of = self.as_of if self.as_of is not None else self.latest
+            as_of = self.as_of if self.as_of is not None else self.graded_until()
         changes: list[TierChange] = []
         for key in sorted(self.states):
             changes.extend(self._settle(self.grader.review(self.states[key], as_of)))
         return as_of, changes
+
+    def graded_until(self) -> int:
+        """The default as-of instant: the latest event time applied (0 when none was)."""
+        return 0 if self.latest == NEVER else self.latest
 
     def snapshots(self, as_of: int) -> Iterator[EntitySnapshot]:
         """Every entity that has state, graded as of ``as_of``, by (entity type, entity id)."""
@@ -184,17 +211,23 @@ def run(
     strict: bool = False,
     on_line: Callable[[int], None] | None = None,
     finish_at: int | None = None,
+    rejects_out: IO[bytes] | None = None,
 ) -> int:
-    """Feed lines; write tier changes as they happen; return the as-of instant (``finish_at``
-    if given, else ``--as-of``, else the latest event time)."""
+    """Feed lines; write tier changes (and rejected lines, to ``rejects_out``) as they happen;
+    return the as-of instant (``finish_at`` if given, else ``--as-of``, else the latest event time)."""
     started = time.perf_counter()
     rep = scorer.report
+    if rejects_out is not None:
+        def write_reject(r: Reject) -> None:
+            rejects_out.write(r.to_json() + b"\n")
+
+        rep.sink = write_reject
     for lineno, raw in lines:
         rep.lines += 1
         try:
             changes = scorer.feed_line(lineno, raw)
         except InputError as exc:
-            rep.reject(str(exc))
+            rep.reject(Reject.of(exc))
             if strict:
                 raise
             continue

@@ -21,6 +21,7 @@ import orjson
 
 from tierstream.schemas.outputs import EntitySnapshot
 from tierstream.schemas.rules import Rules, load_rules
+from tierstream.scorers.outcome import ts
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines, run
 
@@ -58,7 +59,7 @@ def _epoch(as_of: datetime | int | None) -> int | None:
         return as_of
     if as_of.tzinfo is None:
         raise ValueError(f"as_of {as_of.isoformat()} has no timezone")
-    return int(as_of.timestamp())
+    return ts(as_of)
 
 
 def score_file(
@@ -70,6 +71,7 @@ def score_file(
     strict: bool = False,
     changes_out: IO[bytes] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    rejects_out: IO[bytes] | None = None,
 ) -> ScoreResult:
     """Grade a JSONL events file with the scorers the stream uses; return every entity's tier.
 
@@ -77,7 +79,9 @@ def score_file(
     epoch seconds) are skipped, and everything is graded as of that instant
     (default: the latest event time). ``rules`` defaults to the packaged rules.
     Invalid lines are counted in ``report`` and skipped, unless ``strict``: then
-    the first one raises :class:`~schemas.errors.InputError`. Every
+    the first one raises :class:`~schemas.errors.InputError`. Every rejected line
+    (invalid, too old, too new) is written to ``rejects_out`` as a JSON line
+    (line, field, value, message, kind), in line order. Every
     :class:`TierChange` is written to ``changes_out`` (JSON lines) in the order
     it happened. ``workers`` processes share the entities (default: one per
     core, at most 8; ``strict`` uses one); the result is the same for any number.
@@ -89,10 +93,11 @@ def score_file(
     instant = _epoch(as_of)
     processes = 1 if strict else (workers or default_workers())
     if processes > 1:
-        res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress)
+        res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress,
+                             rejects_out=rejects_out)
         return ScoreResult(res.as_of, res.report, res.snapshots, res.shards, res.fell_back)
     scorer = OfflineScorer(rules, as_of=instant)
-    graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict)
+    graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out)
     rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
             for s in scorer.snapshots(graded_at)]
     scorer.report.seconds = time.perf_counter() - started  # as the parallel run counts it

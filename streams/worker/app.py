@@ -32,7 +32,7 @@ from faust.types import TP, FutureMessage, Message
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
-from tierstream.scorers.state import EntityState
+from tierstream.scorers.state import NEVER, EntityState
 from tierstream.streams.kafka.config import faust_broker_kwargs
 from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.batch import (
@@ -196,7 +196,7 @@ class Pipeline:
             await self._rebuild_due_if_reassigned()
             self._update_lag()
             until = proc.watermark
-            if not until:
+            if until == NEVER:  # no event yet (event times may be 0 or before 1970)
                 return
             owned = self._owned_partitions()
             keys = proc.pop_due(until, lambda k: self._partition_of(k) in owned)
@@ -286,7 +286,7 @@ class Pipeline:
             "app": self.settings.app_id,
             **self.control.status(),
             "uptime_s": round(time.time() - self.started, 1),
-            "watermark": self.processor.watermark,
+            "watermark": None if self.processor.watermark == NEVER else self.processor.watermark,
             "assigned_partitions": sorted(self._owned_partitions()),
             "entities_in_table": len(self.entities),
         }

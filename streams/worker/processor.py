@@ -41,7 +41,7 @@ from tierstream.schemas.outputs import DeadLetter, ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader, Outcome, ts
-from tierstream.scorers.state import EntityState
+from tierstream.scorers.state import NEVER, EntityState
 from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names
 from tierstream.streams.worker.metrics import ServiceMetrics
 
@@ -158,7 +158,7 @@ class Processor:
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     names: TopicNames = field(init=False)
     grader: Grader = field(init=False)
-    watermark: int = 0  # the latest event time seen by this worker
+    watermark: int = NEVER  # the latest event time seen by this worker (NEVER: none yet; any age is valid)
     due: list[tuple[int, bytes]] = field(default_factory=list)  # (next_review, key) heap
 
     def __post_init__(self) -> None:

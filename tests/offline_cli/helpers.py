@@ -28,10 +28,13 @@ SAMPLE_ARGS = ["--customers", "300", "--suppliers", "40", "--days", "120", "--se
 #     tierstream score /tmp/s3.jsonl
 # and copy the entity count and the tier distribution it prints on stderr (the last lines).
 GOLDEN_ENTITIES = 228
+# (Since amounts are converted to the base currency: the sample's USD customers count their
+# revenue at the rules' 7.0 CNY per USD, which lifts some from potential to general and from
+# general to key.)
 GOLDEN_TIERS = {
-    ("customer", "general"): 105,
-    ("customer", "key"): 11,
-    ("customer", "potential"): 65,
+    ("customer", "general"): 106,
+    ("customer", "key"): 13,
+    ("customer", "potential"): 62,
     ("customer", "ungraded"): 9,
     ("supplier", "excellent"): 11,
     ("supplier", "good"): 12,

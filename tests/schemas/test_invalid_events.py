@@ -57,11 +57,11 @@ def test_naive_nested_timestamp_is_refused() -> None:
     assert "'2025-03-15T00:00:00'" in msg
 
 
-@pytest.mark.parametrize("value", ["2026-02-30T10:00:00Z", "yesterday", "1970-01-01T00:00:00Z"])
-def test_impossible_or_implausible_dates_are_refused(value: str) -> None:
+@pytest.mark.parametrize("value", ["2026-02-30T10:00:00Z", "yesterday", "0050-01-01T00:00:00Z"])
+def test_impossible_or_unrepresentable_dates_are_refused(value: str) -> None:
     msg = error_of(ev("order", occurred_at=value))
     assert msg.startswith("order.occurred_at:")
-    assert repr(value) in msg or "1970" in msg
+    assert repr(value) in msg or "0050" in msg
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ class Clock:
         self._epoch_ordinal = date(1970, 1, 1).toordinal()
 
     def fmt(self, t: float, offset: int) -> str:
-        hour, rest = divmod(int(t) + offset * 60, 3600)
+        hour, rest = divmod(int(t // 1) + offset * 60, 3600)  # down, also before 1970
         prefix = self._hours.get((hour, offset))
         if prefix is None:
             day, hh = divmod(hour, 24)
@@ -61,6 +61,6 @@ class Clock:
 
 
 def hour_of_week(t: float, offset: int) -> int:
-    local = int(t) + offset * 60
+    local = int(t // 1) + offset * 60
     # 1970-01-01 was a Thursday (index 3 with Monday = 0).
     return ((local // 86_400 + 3) % 7) * 24 + (local // 3600) % 24

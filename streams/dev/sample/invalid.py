@@ -116,7 +116,7 @@ class InvalidLines(SimulationCore):
 
     def _inv_impossible_date(self, e: dict[str, Any]) -> bytes:
         e["occurred_at"] = self.rng.choice(
-            ("2026-02-30T10:00:00Z", "1970-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "yesterday")
+            ("2026-02-30T10:00:00Z", "0050-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "yesterday")
         )
         return orjson.dumps(e)
 

@@ -37,7 +37,7 @@ class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
         inv_cut = self.invalid_ratio
         late_cut = self.late_cut
         dup_cut = self.dup_cut
-        latest = -1  # whole-second time of the latest event emitted in order
+        latest = -(2**62)  # whole-second time (rounded down) of the latest event emitted in order
         carried: list[tuple[int, bytes]] = []
         while heap:
             t, _, kind, obj = heappop(heap)
@@ -46,7 +46,7 @@ class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
             # the current event instead, unless that would make it more than MAX_LATE late.
             while delayed and delayed[0][0] <= t:
                 _, _, t0, held, duplicate = heappop(delayed)
-                if not duplicate and t0 >= latest and int(t) - t0 <= MAX_LATE:
+                if not duplicate and t0 >= latest and int(t // 1) - t0 <= MAX_LATE:
                     carried.append((t0, held))
                     continue
                 yield held
@@ -67,20 +67,20 @@ class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
             if roll >= dup_cut:
                 yield line
                 stats.lines += 1
-                latest = int(t)
+                latest = int(t // 1)
             elif roll < inv_cut:
                 yield line
                 yield self._invalid(event)
                 stats.lines += 2
-                latest = int(t)
+                latest = int(t // 1)
             elif roll < late_cut:
                 delay = min(300.0 + rng.expovariate(1 / (12 * HOUR)), MAX_LATE)
                 self.seq += 1
-                heappush(delayed, (t + delay, self.seq, int(t), line, False))
+                heappush(delayed, (t + delay, self.seq, int(t // 1), line, False))
             else:
                 yield line
                 stats.lines += 1
-                latest = int(t)
+                latest = int(t // 1)
                 stats.duplicates += 1
                 self.seq += 1
                 heappush(delayed, (t + rng.uniform(60.0, 2 * DAY), self.seq, 0, line, True))
