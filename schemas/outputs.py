@@ -55,13 +55,25 @@ class _Out(BaseModel):
 
 
 class NextTier(_Out):
-    """What it would take to reach the next tier up (published rules, plain words)."""
+    """What it would take to reach the next tier up (published rules, plain words).
+
+    When the current tier is kept only by hysteresis (the score is under its
+    minimum), ``keep_gap`` and ``keep_hints`` say what gets the score back above
+    that minimum; at the best tier, which has no tier up, ``tier`` is then the
+    current one and ``score_gap``/``hints`` repeat them.
+    """
 
     tier: str
     score_gap: float = Field(description="score points missing to the next tier's minimum")
     hints: list[str] = Field(
         default_factory=list,
         description='e.g. "3 more orders or 1,200 more revenue in the window"',
+    )
+    keep_gap: float | None = Field(
+        None, description="score points missing to the current tier's own minimum, when only hysteresis holds it"
+    )
+    keep_hints: list[str] = Field(
+        default_factory=list, description="what gets the score back above the current tier's minimum"
     )
 
 

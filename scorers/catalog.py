@@ -22,6 +22,7 @@ more than the arithmetic.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from string import Formatter
 from typing import Literal
@@ -41,6 +42,7 @@ CONTEXT: dict[EntityKind, tuple[str, ...]] = {"customer": ("today", "last_order_
 FORMULA_BUILTINS = {"float": float}
 
 _HINT_FIELDS = frozenset({"n", "s", "amount", "target"})
+_PRECISION = re.compile(r"\.(\d+)([f%])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,9 @@ class Metric:
     what it would take to reach the next tier, a template over ``{n}`` (the whole
     units still needed) and ``{s}`` (``"s"`` unless ``n`` is 1), ``{amount}`` (the
     increase needed, rounded up, with thousands separators) and ``{target}`` (the
-    value to reach, shown as the metric is); ``None``: no hint for this metric.
+    value to reach, shown as the metric is, rounded the way that still reaches it);
+    ``None``: no hint for this metric. ``step`` is the least move of the metric
+    (1 for a count, 0.01 for money: a cent); ``None`` for a ratio or a duration.
     """
 
     name: str
@@ -65,6 +69,7 @@ class Metric:
     fmt: str = "g"
     unit: str = ""
     hint: str | None = None
+    step: float | None = None
     absent: str | None = None
     #: the bucket fields and context the formula reads (derived from it)
     reads: tuple[str, ...] = field(init=False)
@@ -96,6 +101,20 @@ class Metric:
         """The value in words: ``"95.0%"``, ``"12 days"``; ``"no data"`` for ``None``."""
         return "no data" if value is None else format(value, self.fmt) + self.unit
 
+    def reaching(self, value: float) -> float:
+        """``value`` rounded to the shown precision the better way (up, or down if lower is better).
+
+        A target shown rounded to the nearest could fall short of the value it
+        stands for; rounded the better way, the value shown still reaches.
+        """
+        m = _PRECISION.search(self.fmt)
+        if m is None:
+            return value
+        unit = 10.0 ** -int(m.group(1)) / (100 if m.group(2) == "%" else 1)
+        k = value / unit
+        k = math.floor(k + 1e-6) if self.lower_is_better else math.ceil(k - 1e-6)
+        return round(k * unit, 12)
+
     def absence(self, window_days: int) -> str:
         """Why the metric has no value, in words (``"no delivery in the 180-day window"``)."""
         return (self.absent or f"no {self.name.replace('_', ' ')} yet").format(window=window_days)
@@ -106,12 +125,12 @@ class Metric:
             return None
         fields = self._hint_fields
         delta = target - current
-        n = math.ceil(delta - 1e-9) if "n" in fields or "s" in fields else 0
+        n = math.ceil(delta - 1e-6) if "n" in fields or "s" in fields else 0
         return self.hint.format(
             n=n,
             s="s" if n != 1 else "",
-            amount=f"{math.ceil(delta):,}" if "amount" in fields else "",
-            target=self.show(target) if "target" in fields else "",
+            amount=f"{math.ceil(delta - 1e-6):,}" if "amount" in fields else "",
+            target=self.show(self.reaching(target)) if "target" in fields else "",
         )
 
 
@@ -121,9 +140,9 @@ _CATALOG = (
            "None if last_order_day is None else float(today - last_order_day)",
            lower_is_better=True, fmt=".0f", unit=" days", hint="an order today", absent="no order yet"),
     Metric("order_count", "customer", "orders in the window, net of cancellations and returns",
-           "float(orders)", hint="{n} more order{s} in the window"),
+           "float(orders)", hint="{n} more order{s} in the window", step=1),
     Metric("revenue", "customer", "order amount in the window, net of cancellations and returns",
-           "revenue_cents / 100", fmt=",.2f", hint="{amount} more revenue in the window"),
+           "revenue_cents / 100", fmt=",.2f", hint="{amount} more revenue in the window", step=0.01),
     # Profit evidence comes from the orders with a cost only; their margin is presumed for the
     # orders without one (the window's revenue), rather than a profit of zero.
     Metric("gross_profit", "customer",
@@ -140,7 +159,7 @@ _CATALOG = (
     Metric("avg_days_late", "customer", "average days late over late payments",
            "days_late / payments_late if payments_late else 0.0", lower_is_better=True),
     Metric("qualified_referrals", "customer", "referred customers who have placed an order",
-           "float(referrals)", hint="{n} more qualified referral{s}"),
+           "float(referrals)", hint="{n} more qualified referral{s}", step=1),
     # --- suppliers ---------------------------------------------------------------------
     Metric("quality_pass_rate", "supplier", "accepted / delivered quantity",
            "qty_accepted / qty_delivered if qty_delivered else None",

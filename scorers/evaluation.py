@@ -17,7 +17,7 @@ from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, Supp
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
 from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
-from tierstream.scorers.explain import next_tier, reasons
+from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import (
     Composite,
     compile_dims,
@@ -184,7 +184,6 @@ class Evaluator:
         if ov is not None and ov.at <= now < ov.expires:
             idx = tier_index(tiers, str(ov.value))
             held = idx if idx is not None else len(tiers) - 1
-            notes.append(f"manual override by {ov.author}: {ov.reason} (until {utc(ov.expires).date()})")
             ungraded = None  # a person graded it
         elif ungraded:
             held = -1
@@ -192,11 +191,6 @@ class Evaluator:
             held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
             if note:
                 notes.append(note)
-            if ov is not None and ov.expires <= now and ov.expires > now - DAY:
-                notes.append("manual override expired")
-        if prospect and state.prospect is not None:
-            p = state.prospect
-            notes.append(f"newcomer graded on the prospect score {float(p.value):g} by {p.author}: {p.reason}")
         nxt = self._next_review(state, now, tiers, held, comp, past)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
@@ -322,14 +316,7 @@ class Evaluator:
                 direction = "upgrade" if g.tier_idx < oi else "downgrade"
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
-        head = {
-            "ungraded": f"ungraded: {g.ungraded}",
-            "initial": f"{'enough evidence to grade' if old else 'first grading'}: "
-                       f"score {g.comp.score:.1f} places it in {new}",
-            "upgrade": f"score {g.comp.score:.1f} reached {new} (minimum {tiers[g.tier_idx].min_score:g})",
-            "downgrade": f"score {g.comp.score:.1f} fell below what {old} requires",
-        }[direction]
-        why = [head, *g.notes, *reasons(rules, state.published_components, g.comp, g.metrics)]
+        why = change_reasons(rules, tiers, state, now, direction, g)
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1
@@ -350,7 +337,9 @@ class Evaluator:
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=None if g.ungraded else next_tier(rules, tiers, new, g.comp, g.metrics, self._scales[state.kind]),
+            next_tier=None if g.ungraded else next_tier(
+                rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
+                held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now)),
             ungraded_reason=g.ungraded,
         )
         out.changes.append(change)
@@ -396,7 +385,9 @@ class Evaluator:
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),
-            next_tier=None if g.ungraded else next_tier(rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind]),
+            next_tier=None if g.ungraded else next_tier(
+                rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
+                held_by_hysteresis(s, tiers, g.tier_idx, g.comp, now)),
             as_of=utc(now),
             rules_version=self.rules.version,
             ungraded_reason=g.ungraded,

@@ -55,8 +55,11 @@ def test_state_has_one_line_per_entity_with_required_keys(scored: Scored) -> Non
             assert s["segment"] is None
         top = "key" if s["entity_type"] == "customer" else "excellent"
         assert (s["tier"] == UNGRADED) == (s["ungraded_reason"] is not None)
-        if s["tier"] in (top, UNGRADED):
+        if s["tier"] == UNGRADED:
             assert s["next_tier"] is None
+        elif s["tier"] == top:  # nothing above; held under its minimum: the way back to it
+            nt = s["next_tier"]
+            assert nt is None or (nt["tier"] == top and nt["keep_gap"] == nt["score_gap"] > 0)
         else:
             assert s["next_tier"] is not None
             assert {"tier", "score_gap", "hints"} <= set(s["next_tier"])

@@ -26,7 +26,8 @@ def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     assert got["score"] == c.score
     assert got["components"] == {"value": 80.0, "frequency": 55.5}
     assert got["reasons"] == ["reason 2", "naïve “quotes”"]
-    assert got["next_tier"] == {"tier": "diamond", "score_gap": 4.5, "hints": ["3 more orders"]}
+    assert got["next_tier"] == {"tier": "diamond", "score_gap": 4.5, "hints": ["3 more orders"],
+                                "keep_gap": None, "keep_hints": []}
     assert got["rules_version"] == "2024-03"
     assert got["change_id"] == "tc:customer:acme:eu/1:2"
     assert got["seq"] == 2
