@@ -134,14 +134,45 @@ class OrderEvent(_Event):
         return self
 
 
+class InvoiceEvent(_Event):
+    """An invoice issued to a customer: ``amount`` owed by ``due_at``, settled by payments naming ``invoice_id``.
+
+    Until it is paid in full, an invoice past its due day is overdue and late by
+    the days elapsed, which counts against the customer's credit as time goes by.
+    """
+
+    type: Literal["invoice"] = "invoice"
+    invoice_id: Identifier
+    customer_id: Identifier
+    amount: Money
+    issued_at: Instant
+    due_at: Instant
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> InvoiceEvent:
+        if self.due_at < self.issued_at:
+            raise ValueError(
+                f"due_at {self.due_at.isoformat()} is before issued_at {self.issued_at.isoformat()}"
+            )
+        return self
+
+
 class PaymentEvent(_Event):
-    """An invoice paid by a customer; ``occurred_at`` is when it was paid."""
+    """A payment by a customer against an invoice, in full or in part; ``occurred_at`` is when it was paid.
+
+    Lateness is counted against the due date of the ``invoice`` event with the
+    same ``invoice_id`` when there is one, else against the payment's own
+    ``due_at`` (a feed without invoice events: the payment defines its invoice,
+    paid in full). ``delay_reason`` says why a late payment was late; it is
+    quoted in explanations.
+    """
 
     type: Literal["payment"] = "payment"
     customer_id: Identifier
     invoice_id: Identifier
     amount: Money
     due_at: Instant
+    delay_reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class DeliveryEvent(_Event):
@@ -236,7 +267,7 @@ class AssessmentEvent(_Event):
 
 
 InboundEvent = Annotated[
-    OrderEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent,
+    OrderEvent | InvoiceEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent,
     Field(discriminator="type"),
 ]
 
@@ -245,6 +276,7 @@ INBOUND_ADAPTER: TypeAdapter[InboundEvent] = TypeAdapter(InboundEvent)
 
 EVENT_TYPES: dict[str, type[_Event]] = {
     "order": OrderEvent,
+    "invoice": InvoiceEvent,
     "payment": PaymentEvent,
     "delivery": DeliveryEvent,
     "referral": ReferralEvent,
@@ -252,7 +284,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "assessment": AssessmentEvent,
 }
 
-AnyEvent = OrderEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
+AnyEvent = OrderEvent | InvoiceEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
 
 
 #: event class -> (entity type, id attribute) pairs, the first set one wins (schemas.routing.ROUTES)

@@ -63,6 +63,7 @@ class Route:
 #: event type -> route
 ROUTES: dict[str, Route] = {
     "order": Route("orders", (("customer", "customer_id"), ("supplier", "supplier_id"))),
+    "invoice": Route("invoices", (("customer", "customer_id"),)),
     "payment": Route("payments", (("customer", "customer_id"),)),
     "delivery": Route("deliveries", (("supplier", "supplier_id"),)),
     "referral": Route("referrals", (("customer", "referred_id"),)),

@@ -35,9 +35,15 @@ EntityKind = Literal["customer", "supplier"]
 
 #: the bucket fields a formula reads, per entity type (window totals, integers)
 BUCKETS: dict[EntityKind, tuple[str, ...]] = {"customer": CUSTOMER_BUCKET, "supplier": SUPPLIER_BUCKET}
-#: what else a formula may read: the day graded (epoch days) and the last day up to it on which
-#: the customer placed an order (``None``: never); for a supplier, the minute graded (epoch minutes)
-CONTEXT: dict[EntityKind, tuple[str, ...]] = {"customer": ("today", "last_order_day"), "supplier": ("now_minute",)}
+#: what else a formula may read: the day graded (epoch days), the last day up to it on which
+#: the customer placed an order (``None``: never) and the invoices overdue and unpaid at the end
+#: of that day (``scorers.credit.overdue_on``): how many, the cents owed, cents x days late, the
+#: longest days past due; for a supplier, the minute graded (epoch minutes: open tickets age)
+CONTEXT: dict[EntityKind, tuple[str, ...]] = {
+    "customer": ("today", "last_order_day", "overdue_invoices", "overdue_cents", "overdue_cent_days",
+                 "longest_overdue"),
+    "supplier": ("now_minute",),
+}
 #: the builtins a formula may call
 FORMULA_BUILTINS = {"float": float}
 
@@ -151,13 +157,30 @@ _CATALOG = (
            "if costed_revenue_cents > 0 else profit_cents / 100)",
            fmt=",.2f", hint="{amount} more gross profit in the window",
            absent="no order with a cost in the {window}-day window"),
-    Metric("on_time_payment_ratio", "customer", "share of payments made by their due date",
-           "(payments - payments_late) / payments if payments else None",
-           fmt=".1%", hint="on time payment ratio of {target}", absent="no payment in the {window}-day window"),
+    Metric("on_time_payment_ratio", "customer",
+           "share of payments made by their due date, each invoice overdue and unpaid counting as a late one",
+           "(payments - payments_late) / (payments + overdue_invoices) if payments + overdue_invoices else None",
+           fmt=".1%", hint="on time payment ratio of {target}",
+           absent="no payment or overdue invoice in the {window}-day window"),
     Metric("late_payments", "customer", "payments made after their due date",
            "float(payments_late)", lower_is_better=True),
     Metric("avg_days_late", "customer", "average days late over late payments",
            "days_late / payments_late if payments_late else 0.0", lower_is_better=True),
+    Metric("weighted_days_late", "customer",
+           "amount-weighted average days late over the amounts paid and the amounts overdue "
+           "(an unpaid invoice past due is late by the days elapsed)",
+           "(late_cent_days + overdue_cent_days) / (paid_cents + overdue_cents) "
+           "if paid_cents + overdue_cents else None",
+           lower_is_better=True, fmt=".1f", unit=" days", hint="payments {target} late on average or less",
+           absent="no payment or overdue invoice in the {window}-day window"),
+    Metric("overdue_amount", "customer", "amount of invoices past due and still unpaid",
+           "overdue_cents / 100 if payments + overdue_invoices else None",
+           lower_is_better=True, fmt=",.2f", hint="overdue invoices paid down to {target}",
+           absent="no payment or overdue invoice in the {window}-day window"),
+    Metric("longest_overdue_days", "customer", "days the longest overdue unpaid invoice is past due",
+           "float(longest_overdue) if payments + overdue_invoices else None",
+           lower_is_better=True, fmt=".0f", unit=" days",
+           absent="no payment or overdue invoice in the {window}-day window"),
     Metric("qualified_referrals", "customer", "referred customers who have placed an order",
            "float(referrals)", hint="{n} more qualified referral{s}", step=1),
     # --- suppliers ---------------------------------------------------------------------

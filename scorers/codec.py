@@ -5,18 +5,21 @@ was defined are appended at its end, so an older state is simply a shorter
 list: what it lacks is derived on reading (:func:`decode`), never guessed
 silently.
 
-* ``settled`` (index 24): the lasting facts of the orders that can no longer be
+* ``invoices`` (index 24): a customer's invoices in the retention
+  (``scorers/credit.py``). Before it: none.
+* ``settled`` (index 25): the lasting facts of the orders that can no longer be
   retracted. A state written before it has every fact it knows settled: its
   orders' facts were never retractable.
-* ``credits_issued`` (index 25): referral credits this customer caused so far
+* ``credits_issued`` (index 26): referral credits this customer caused so far
   (their ids are numbered). Before it: one if a credit was standing.
-* ``tickets`` (index 26): the service tickets in the retention. Before it: none.
+* ``tickets`` (index 27): the service tickets in the retention. Before it: none.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
 written before the profit-evidence fields counts every order as costed (it
 then counted every order's profit, zero without a cost), so it grades as it
-did; a supplier day written before ``qty_off`` existed gets
+did; a customer day written before the credit fields (invoices, paid cents,
+late cent-days) had them zero; a supplier day written before ``qty_off`` existed gets
 ``max(0, ordered - delivered)``, exact unless that day had an over-delivery.
 """
 
@@ -29,6 +32,7 @@ import orjson
 from tierstream.scorers.state import (
     C_ORDERS,
     C_REVENUE,
+    CUSTOMER_FIELDS,
     CUSTOMER_ORDER_FIELDS,
     O_AT,
     S_QTY_DELIVERED,
@@ -43,7 +47,7 @@ __all__ = ["decode", "encode", "next_review_of"]
 
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
-_OUTBOX, _SETTLED, _CREDITS_ISSUED, _TICKETS = 23, 24, 25, 26
+_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS = 23, 24, 25, 26, 27
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
@@ -79,6 +83,7 @@ def encode(s: EntityState) -> bytes:
         s.next_review,
         s.rules_tag,
         [[t, k.decode(), v.decode()] for t, k, v in s.outbox] if s.outbox else None,
+        sorted([k, *v] for k, v in s.invoices.items()),
         [s.settled_first, s.settled_last, s.settled_group, s.settled_group_at],
         s.credits_issued,
         sorted([k, *v] for k, v in s.tickets.items()),
@@ -141,7 +146,8 @@ def decode(data: bytes) -> EntityState:
 
     (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
      last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
-     pub, seq, next_review, rules_tag, outbox) = doc[:_SETTLED]
+     pub, seq, next_review, rules_tag, outbox) = doc[:_INVOICES]
+    invoices = doc[_INVOICES] if len(doc) > _INVOICES else []
     settled = doc[_SETTLED] if len(doc) > _SETTLED else [first_order, last_order, group, group_at]
     credits_issued = doc[_CREDITS_ISSUED] if len(doc) > _CREDITS_ISSUED else int(credited is not None)
     tickets = doc[_TICKETS] if len(doc) > _TICKETS else []
@@ -150,6 +156,9 @@ def decode(data: bytes) -> EntityState:
     if kind == "customer":
         if len(totals) == _OLD_CUSTOMER_FIELDS:
             day_rows, totals, order_recs = _widen_customer(day_rows, totals, order_recs)
+        if len(totals) < CUSTOMER_FIELDS:  # written before the credit fields: they were zero
+            pad = [0] * (CUSTOMER_FIELDS - len(totals))
+            day_rows, totals = {d: [*b, *pad] for d, b in day_rows.items()}, [*totals, *pad]
         order_recs = {k: _customer_order(v) for k, v in order_recs.items()}
     elif len(totals) < SUPPLIER_FIELDS:
         day_rows = {d: _supplier_day(b) for d, b in day_rows.items()}
@@ -189,4 +198,5 @@ def decode(data: bytes) -> EntityState:
         settled_group_at=settled[3],
         credits_issued=credits_issued,
         tickets={row[0]: row[1:] for row in tickets},
+        invoices={row[0]: row[1:] for row in invoices},
     )

@@ -32,6 +32,7 @@ from tierstream.schemas.events import (
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
+    InvoiceEvent,
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
@@ -39,13 +40,11 @@ from tierstream.schemas.events import (
     entity_of,
 )
 from tierstream.schemas.outputs import ReferralCredit
+from tierstream.scorers.credit import record_invoice, record_payment
 from tierstream.scorers.evaluation import Evaluator
 from tierstream.scorers.ledger import apply_sale, keep_old_sale
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, Status, iso_day, ts, utc
 from tierstream.scorers.state import (
-    C_DAYS_LATE,
-    C_LATE,
-    C_PAYMENTS,
     C_REFERRALS,
     DAY,
     ORDER_ACTIVE,
@@ -208,12 +207,9 @@ class Grader(Evaluator):
                     contrib += [(S_AMOUNT, _cents(ev.amount * rate)), (S_MARKET, _cents(ev.market_amount * rate))]
                 self._order(state, ev, day, contrib)
         elif isinstance(ev, PaymentEvent):
-            due = ts(ev.due_at)
-            late = max(0, day - (due // DAY if self._utc else self.calendar.day(due)))
-            state.add(day, C_PAYMENTS, 1)
-            if late:
-                state.add(day, C_LATE, 1)
-                state.add(day, C_DAYS_LATE, late)
+            record_payment(state, ev, day, self.day(ts(ev.due_at)))
+        elif isinstance(ev, InvoiceEvent):
+            record_invoice(state, ev, day, self.day(ts(ev.issued_at)), self.day(ts(ev.due_at)))
         elif isinstance(ev, DeliveryEvent):
             apply_delivery(state, ev, t, day, ts(ev.promised_at))
         elif isinstance(ev, ServiceEvent):

@@ -16,6 +16,7 @@ from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
 from tierstream.scorers.calendar import Calendar
+from tierstream.scorers.credit import CREDIT_METRICS, LATENESS_METRICS, delay_notes, next_credit_review, overdue_on
 from tierstream.scorers.evidence import UNGRADED_SCORE, Evidence
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import (
@@ -63,6 +64,8 @@ class Evaluator:
                           "supplier": (S_DELIVERIES, rules.supplier.prospect.newcomer_max_deliveries)}
         self._evidence = {k: Evidence(r) for k, r in self._rules.items()}
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
+        self._lateness_dims = tuple(d for d in self._dims["customer"] if d.metric in LATENESS_METRICS)
+        self._credit_dims = tuple(d.name for d in self._dims["customer"] if d.metric in CREDIT_METRICS)
         #: the days of the rules' time zone; in UTC (``_utc``) a day is ``t // DAY``, inlined
         self.calendar = Calendar(rules.timezone)
         self._utc = self.calendar.utc
@@ -102,7 +105,8 @@ class Evaluator:
         """Composite score from window ``totals`` ending on ``day``; a newcomer's prospect score wins."""
         kind = state.kind
         if kind == "customer":
-            m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar))
+            m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar),
+                                 *overdue_on(state, day, self._window["customer"]))
         else:
             m = supplier_metrics(totals, instant // 60)
         comp = composite(self._dims[kind], m)
@@ -191,7 +195,7 @@ class Evaluator:
             held, note = held_tier(tiers, rules.hysteresis, comp.score, today, past)
             if note:
                 notes.append(note)
-        nxt = self._next_review(state, now, tiers, held, comp, past)
+        nxt = self._next_review(state, now, tiers, held, comp, past, m)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
         if held < 0:
@@ -200,7 +204,7 @@ class Evaluator:
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
-        past: list[tuple[int, float]],
+        past: list[tuple[int, float]], metrics: Metrics,
     ) -> int | None:
         """The next instant at which time alone may move the tier (for the re-review timer)."""
         rules = self._rules[state.kind]
@@ -231,6 +235,14 @@ class Evaluator:
             c = self.day_start(oldest_in_window + rules.window_days)
             if c > now and (nxt is None or c < nxt):
                 nxt = c
+        if state.invoices:
+            # an open invoice falls due, or grows later every day while that can still lower the tier
+            day, overdue = next_credit_review(state, self.day(now), rules.window_days)
+            if overdue and 0 <= held < len(tiers) - 1 and any(
+                    (x := metrics.get(d.metric)) is not None and x < d.scale.xs[-1] for d in self._lateness_dims):
+                day = self.day(now) + 1
+            if day is not None and (nxt is None or self.day_start(day) < nxt):
+                nxt = self.day_start(day)
         if (state.kind == "customer" and state.last_order is not None and 0 <= held < len(tiers) - 1
                 and comp.weight_total):
             # the next line ageing can cross: the tier's minimum while it qualifies, else its hold line
@@ -317,6 +329,9 @@ class Evaluator:
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
         why = change_reasons(rules, tiers, state, now, direction, g)
+        if state.invoices and any(state.published_components.get(n) != g.comp.components.get(n)
+                                  for n in self._credit_dims):
+            why += delay_notes(state, self.day(now), rules.window_days)
         if cause == REREVIEW:
             why[0] = f"re-review: {why[0]}"
         state.seq += 1

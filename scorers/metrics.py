@@ -16,6 +16,7 @@ from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.catalog import BUCKETS, CONTEXT, FORMULA_BUILTINS, EntityKind, metrics_of
 from tierstream.scorers.state import (
     C_COSTED,
+    C_INVOICES,
     C_LATE,
     C_ORDERS,
     C_PAYMENTS,
@@ -61,9 +62,10 @@ def compile_metrics(entity: EntityKind) -> Callable[..., Metrics]:
     return cast(Callable[..., Metrics], namespace[f"{entity}_metrics"])
 
 
-#: ``customer_metrics(totals, today, last_order_day)``: the customer metrics of window ``totals``
-#: graded on ``today``, the customer's last order (up to ``today``) on ``last_order_day``
-customer_metrics: Callable[[list[int], int, int | None], Metrics] = compile_metrics("customer")
+#: ``customer_metrics(totals, today, last_order_day, *overdue)``: the customer metrics of window
+#: ``totals`` graded on ``today``, the customer's last order (up to ``today``) on ``last_order_day``,
+#: ``overdue`` its invoices overdue and unpaid that day (``scorers.credit.overdue_on``)
+customer_metrics: Callable[[list[int], int, int | None, int, int, int, int], Metrics] = compile_metrics("customer")
 #: ``supplier_metrics(totals, now_minute)``: the supplier metrics of window ``totals`` graded at
 #: ``now_minute`` (epoch minutes: open service tickets age)
 supplier_metrics: Callable[[list[int], int], Metrics] = compile_metrics("supplier")
@@ -131,6 +133,10 @@ def aggregates_of(state: EntityState, t: list[int], m: Metrics) -> dict[str, Any
             "late_payments": t[C_LATE],
             "avg_days_late": _r(m["avg_days_late"]),
             "on_time_payment_ratio": _r(m["on_time_payment_ratio"]),
+            "invoices": t[C_INVOICES],
+            "weighted_days_late": _r(m["weighted_days_late"]),
+            "overdue_amount": m["overdue_amount"],
+            "longest_overdue_days": m["longest_overdue_days"],
             "qualified_referrals": t[C_REFERRALS],
         }
     return {

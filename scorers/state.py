@@ -43,8 +43,9 @@ from typing import Any
 
 __all__ = [
     "CUSTOMER_BUCKET", "CUSTOMER_FIELDS", "CUSTOMER_ORDER_FIELDS", "C_COSTED", "C_COSTED_REVENUE",
-    "C_DAYS_LATE", "C_LATE", "C_ORDERS", "C_PAYMENTS", "C_PLACED", "C_PROFIT", "C_REFERRALS", "C_REVENUE",
-    "DAY", "NEVER", "ORDER_ACTIVE", "ORDER_RETURNS_FIRST", "ORDER_REVERSED", "ORDER_REVERSED_FIRST", "O_AT",
+    "C_DAYS_LATE", "C_INVOICES", "C_LATE", "C_LATE_CENT_DAYS", "C_ORDERS", "C_PAID", "C_PAYMENTS", "C_PLACED",
+    "C_PROFIT", "C_REFERRALS", "C_REVENUE", "DAY", "NEVER", "ORDER_ACTIVE", "ORDER_RETURNS_FIRST",
+    "ORDER_REVERSED", "ORDER_REVERSED_FIRST", "O_AT",
     "O_COSTED", "O_COSTED_REVENUE", "O_DAY", "O_GROUP", "O_ORDERS", "O_PROFIT", "O_RETURNED",
     "O_RETURNED_COST", "O_RETURNED_COSTED", "O_REVENUE", "O_STATUS",
     "SUPPLIER_BUCKET", "SUPPLIER_FIELDS", "S_AMOUNT", "S_DELIVERIES", "S_MARKET", "S_ON_TIME", "S_OPEN_SINCE",
@@ -62,13 +63,15 @@ NEVER = -(2**62)
 # partially returned order is; one reversed whole is not): recency reads it. Money in cents.
 # ``profit_cents`` sums the orders that carry a cost only; ``costed_orders`` and
 # ``costed_revenue_cents`` count those orders and their amount (profit evidence).
+# ``invoices`` counts invoice events; a payment adds its amount to ``paid_cents`` and its amount
+# times its days late to ``late_cent_days`` (see scorers/credit.py).
 CUSTOMER_BUCKET = (
     "orders", "revenue_cents", "profit_cents", "payments", "payments_late", "days_late", "referrals", "placed",
-    "costed_orders", "costed_revenue_cents",
+    "costed_orders", "costed_revenue_cents", "invoices", "paid_cents", "late_cent_days",
 )
 (
     C_ORDERS, C_REVENUE, C_PROFIT, C_PAYMENTS, C_LATE, C_DAYS_LATE, C_REFERRALS, C_PLACED,
-    C_COSTED, C_COSTED_REVENUE,
+    C_COSTED, C_COSTED_REVENUE, C_INVOICES, C_PAID, C_LATE_CENT_DAYS,
 ) = range(len(CUSTOMER_BUCKET))
 CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
 # Supplier day-bucket fields (response times in minutes). ``qty_off``: the quantity each delivery
@@ -175,6 +178,8 @@ class EntityState:
     seq: int = 0  # number of tier changes emitted: makes change ids deterministic
     next_review: int | None = None  # when time alone may move the tier: the timer's index
     rules_tag: str = ""  # the rules the cached end-of-day scores were computed under
+    #: invoice_id -> [retention day, issued day, due day, amount cents, payments]: see scorers/credit.py
+    invoices: dict[str, list[Any]] = field(default_factory=dict)
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
@@ -348,6 +353,9 @@ class EntityState:
             return
         self.expired_before = first_day
         self.forget_daily_before(first_day)
+        invoices = self.invoices
+        if invoices and any(v[0] < first_day for v in invoices.values()):
+            self.invoices = {k: v for k, v in invoices.items() if v[0] >= first_day}
         if self.oldest_id is not None and self.oldest_id < first_day:
             # event ids and orders, also those of events that left no day bucket (a
             # referral, a reversal that came before its order)

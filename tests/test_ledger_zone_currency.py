@@ -14,9 +14,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
-from tierstream.schemas.events import AnyEvent, DeliveryEvent, OrderEvent, ServiceEvent
+from tierstream.schemas.events import AnyEvent, DeliveryEvent, InvoiceEvent, OrderEvent, ServiceEvent
 from tierstream.schemas.rules import Rules, parse_rules
 from tierstream.scorers.engine import Grader, ts
 from tierstream.scorers.state import NEVER, EntityState
@@ -228,3 +229,18 @@ def test_a_settled_group_from_before_1970_outlives_a_retraction_and_a_round_trip
     for s in (state, EntityState.from_bytes(state.to_bytes())):
         assert (s.group, s.first_order, s.last_order) == ("retail", ts(z("1969-06-01T10:00:00+00:00")),
                                                           ts(z("1969-06-01T10:00:00+00:00")))
+
+
+def test_a_state_written_with_invoices_but_before_the_retraction_fields_still_loads() -> None:
+    # Index 24 holds the invoices (main's layout); settled facts, credits issued and tickets
+    # follow it. A state that ends at the invoices keeps them, and its order facts are settled.
+    g = Grader(rules())
+    inv = InvoiceEvent(event_id="i", occurred_at=z("2026-03-01T10:00:00+00:00"), invoice_id="i1",
+                       customer_id="c1", amount=100.0, issued_at=z("2026-03-01T10:00:00+00:00"),
+                       due_at=z("2026-03-31T10:00:00+00:00"))
+    state = feed(g, [sale("p1", "2026-03-01T09:00:00+00:00", "o1", 100.0), inv])
+    doc = orjson.loads(state.to_bytes())
+    old = EntityState.from_bytes(orjson.dumps(doc[:25]))
+    assert old.invoices == state.invoices != {}
+    assert (old.settled_first, old.settled_last) == (state.first_order, state.last_order)
+    assert old.tickets == {} and old.credits_issued == 0

@@ -92,7 +92,7 @@ def test_states_written_before_the_outbox_existed_still_load() -> None:
     state = EntityState("customer", "c1", clock=7)
     doc = json.loads(state.to_bytes())
     assert doc[0] == 3 and doc[23] is None  # an empty outbox costs four bytes
-    old = json.dumps([2, *doc[1:23]]).encode()  # format 2 ended before the outbox
+    old = json.dumps([2, *doc[1:23]]).encode()  # format 2 ended before the outbox (and what follows it)
     assert EntityState.from_bytes(old).clock == 7
 
 

@@ -44,6 +44,9 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "order":
         party = draw(st.sampled_from(["customer_id", "supplier_id"]))
         return {**base, "type": "order", "order_id": draw(ids), party: draw(ids), "amount": 10.0}
+    if kind == "invoice":
+        return {**base, "type": "invoice", "customer_id": draw(ids), "invoice_id": draw(ids), "amount": 5.0,
+                "issued_at": T0, "due_at": T1}
     if kind == "payment":
         return {**base, "type": "payment", "customer_id": draw(ids), "invoice_id": draw(ids), "amount": 5.0,
                 "due_at": T1}
@@ -81,7 +84,8 @@ def test_every_event_type_routes_to_its_own_topic() -> None:
     assert set(ROUTES) == set(EVENT_TYPES) == union
     topics = [route.topic for route in ROUTES.values()]
     assert len(set(topics)) == len(topics) and CREDIT_ROUTE.topic not in topics
-    assert INBOUND_KINDS == {"order": "orders", "payment": "payments", "delivery": "deliveries",  # the wire names
+    assert INBOUND_KINDS == {"order": "orders", "invoice": "invoices", "payment": "payments",  # the wire names
+                             "delivery": "deliveries",
                              "referral": "referrals", "service": "service", "assessment": "assessments"}
     names = TopicNames("p.", "app")
     assert names.inbound("order") == "p.orders" and names.referral_credits == "p.referral-credits"
@@ -99,13 +103,13 @@ def test_raw_and_model_paths_agree(doc: dict[str, Any]) -> None:
 
 def test_raw_and_model_paths_agree_on_the_sample(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    write_sample(path, customers=40, suppliers=6, days=60, seed=5)
+    write_sample(path, customers=40, suppliers=6, days=60, seed=5, invalid_ratio=0.0)
     seen: set[str] = set()
     for line in path.read_bytes().splitlines():
         doc = orjson.loads(line)
         assert_agree(doc)
         seen.add(doc["type"])
-    assert seen >= {"order", "payment", "delivery", "referral", "service"}
+    assert seen >= {"order", "invoice", "payment", "delivery", "referral", "service"}
 
 
 def test_a_referral_credit_routes_to_the_referrer() -> None:

@@ -12,6 +12,7 @@ from tierstream.schemas.events import (
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
+    InvoiceEvent,
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
@@ -66,7 +67,7 @@ instants = st.one_of(
     st.builds(lambda d, s: d * DAY + s, st.sampled_from(_EDGE_DAYS), st.integers(0, DAY - 1)),
 )
 money = st.sampled_from([0.0, 10.0, 99.99, 250.0, 1234.56, 5000.0, 40000.0])
-KINDS = ["sale", "sale", "purchase", "reverse", "payment", "delivery", "delivery", "referral",
+KINDS = ["sale", "sale", "purchase", "reverse", "invoice", "payment", "delivery", "delivery", "referral",
          "service", "prospect", "override", "duplicate"]
 
 
@@ -110,10 +111,18 @@ def event_lists(draw: st.DrawFn, max_size: int = 30) -> list[AnyEvent]:
                 if draw(st.booleans()):
                     update["returned_cost"] = round(update["returned_amount"] * 0.5, 2)
             ev = placed.model_copy(update=update)
+        elif kind == "invoice":
+            due = t + draw(st.integers(0, 40)) * DAY
+            ev = InvoiceEvent(event_id=eid, occurred_at=when(t), customer_id=draw(st.sampled_from(CUSTOMERS)),
+                              invoice_id=f"i{draw(st.integers(0, 3))}", amount=draw(money), issued_at=when(t),
+                              due_at=when(due))
         elif kind == "payment":
             due = t + draw(st.integers(-20, 20)) * DAY + draw(st.integers(0, DAY - 1))
+            # against one of a few invoice ids (an invoice event, another part) or one of its own
+            inv = draw(st.sampled_from([f"i{i}", "i0", "i1", "i2", "i3"]))
             ev = PaymentEvent(event_id=eid, occurred_at=when(t), customer_id=draw(st.sampled_from(CUSTOMERS)),
-                              invoice_id=f"i{i}", amount=draw(money), due_at=when(max(due, 0)))
+                              invoice_id=inv, amount=draw(money), due_at=when(max(due, 0)),
+                              delay_reason=draw(st.none() | st.just("bank transfer delayed")))
         elif kind == "delivery":
             q = draw(st.integers(1, 100))
             delivered = draw(st.integers(0, q) | st.integers(q, q + 20))  # nothing, short, exact, over

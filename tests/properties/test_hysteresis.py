@@ -21,7 +21,15 @@ NO_HYSTERESIS = RULES.model_copy(update={
         "hysteresis": Hysteresis(downgrade_margin=0, min_days_in_tier=0, grace_days=0, hold_days=0),
     }),
 })
-C_DIMS = compile_dims(RULES.customer)
+# The flapping construction swings payment punctuality alone: it is built on the credit dimension
+# as it was before days late and overdue amounts were graded (the on-time ratio, weight 0.15).
+_PUNCTUAL_DIMS = {n: d for n, d in RULES.customer.dimensions.items() if n not in ("lateness", "overdue")}
+_PUNCTUAL_DIMS["credit"] = _PUNCTUAL_DIMS["credit"].model_copy(update={"weight": 0.15})
+PUNCTUAL = RULES.model_copy(update={"customer": RULES.customer.model_copy(update={"dimensions": _PUNCTUAL_DIMS})})
+PUNCTUAL_NO_HYSTERESIS = PUNCTUAL.model_copy(update={
+    "customer": PUNCTUAL.customer.model_copy(update={"hysteresis": NO_HYSTERESIS.customer.hysteresis}),
+})
+C_DIMS = compile_dims(PUNCTUAL.customer)
 FREQ_FLAT = max(x for x, _ in RULES.customer.dimensions["frequency"].scale)  # 12 orders: score 100
 
 
@@ -117,7 +125,7 @@ def test_hysteresis_prevents_flapping_around_a_tier_minimum(
         lo, hi = (lo, mid) if _even_day_score(n_base, mid) >= t_min else (mid, hi)
     events = _alternating_payments(n_base, hi, base_payments, swing, pairs, hour)
 
-    scores = _end_of_day_scores(Grader(NO_HYSTERESIS), events)
+    scores = _end_of_day_scores(Grader(PUNCTUAL_NO_HYSTERESIS), events)
     odd = [s for d, s in scores.items() if d % 2]
     even = [s for d, s in scores.items() if d % 2 == 0]
     # the construction: even days qualify, odd days fall under the minimum, within the margin
@@ -125,10 +133,10 @@ def test_hysteresis_prevents_flapping_around_a_tier_minimum(
     assert all(t_min <= s < t_min + 0.5 for s in even), even
     assert all(t_min - hyst.downgrade_margin <= s < t_min for s in odd), odd
 
-    _, flapping, _ = run(events, NO_HYSTERESIS)  # without hysteresis the tier flips every day
+    _, flapping, _ = run(events, PUNCTUAL_NO_HYSTERESIS)  # without hysteresis the tier flips every day
     assert len(_flips(flapping, tier, hyst.hold_days)) >= pairs - 1
 
-    _, emitted, _ = run(events)
+    _, emitted, _ = run(events, PUNCTUAL)
     day1 = T0 + timedelta(days=1)
     assert [c.tier for c in emitted if c.occurred_at < day1][-1] == tier  # reached on day 0
     assert _flips(emitted, tier, hyst.hold_days) == []

@@ -14,6 +14,7 @@ from tierstream.schemas.events import (
     INBOUND_ADAPTER,
     AssessmentEvent,
     DeliveryEvent,
+    InvoiceEvent,
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
@@ -38,6 +39,10 @@ VALID: dict[str, dict[str, Any]] = {
     "payment": {
         "type": "payment", "event_id": "e3", "occurred_at": AT, "customer_id": "c1",
         "invoice_id": "i1", "amount": 120.5, "due_at": "2025-03-15T00:00:00Z",
+    },
+    "invoice": {
+        "type": "invoice", "event_id": "e9", "occurred_at": AT, "customer_id": "c1",
+        "invoice_id": "i1", "amount": 120.5, "issued_at": AT, "due_at": "2025-03-15T00:00:00Z",
     },
     "delivery": {
         "type": "delivery", "event_id": "e4", "occurred_at": AT, "supplier_id": "s1",
@@ -65,13 +70,14 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 MODEL = {
-    "order": OrderEvent, "purchase": OrderEvent, "payment": PaymentEvent,
+    "order": OrderEvent, "purchase": OrderEvent, "payment": PaymentEvent, "invoice": InvoiceEvent,
     "delivery": DeliveryEvent, "referral": ReferralEvent, "service": ServiceEvent,
     "assessment": AssessmentEvent, "override": AssessmentEvent,
 }
 
 ENTITY = {
     "order": ("customer", "c1"), "purchase": ("supplier", "s1"), "payment": ("customer", "c1"),
+    "invoice": ("customer", "c1"),
     "delivery": ("supplier", "s1"), "referral": ("customer", "c2"), "service": ("supplier", "s1"),
     "assessment": ("customer", "c9"), "override": ("supplier", "s1"),
 }

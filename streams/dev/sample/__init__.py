@@ -26,7 +26,10 @@ Customers (75% already active when the window opens, 25% sign up during it):
   half the returns are partial (``returned_amount``, 10-90% of the order, and
   half of those with their ``returned_cost``);
 * invoiced orders (all wholesale, ~35% retail) get a ``payment`` with ``due_at``
-  (7-60 day terms) paid early or late by a per-customer punctuality;
+  (7-60 day terms) paid early or late by a per-customer punctuality, a tenth in
+  two parts, late ones sometimes with a ``delay_reason``; 70% of customers also
+  send the ``invoice`` event (``issued_at``, ``due_at``), and of theirs 2% (25%
+  for poor payers) are never paid; the others' payments define their invoices;
 * ~40% of newcomers were ``referral``s by an existing customer (a few
   "ambassadors" refer many); a quarter of the referred never buy, and a third
   of those who buy cancel their first order (place-and-cancel);

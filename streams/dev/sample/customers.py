@@ -1,8 +1,8 @@
 """Customers: who they are (rate, basket, lifecycle, punctuality), their sales orders and what follows them.
 
-Follow-ups of an order: a cancellation or return (same ``order_id``), a
-payment against its invoice; of a newcomer: a referral by an existing
-customer and a prospect assessment.
+Follow-ups of an order: a cancellation or return (same ``order_id``), its
+invoice and the payments against it (in full, in parts, late, or never); of a
+newcomer: a referral by an existing customer and a prospect assessment.
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ PROSPECT_REASONS = (
     "sales visit",
     "inbound enquiry, large catalogue request",
 )
+DELAY_REASONS = (
+    "awaiting budget approval",
+    "disputed quantity on delivery",
+    "bank transfer delayed",
+    "invoice sent to the wrong address",
+    "cash flow: seasonal slowdown",
+)
 CUSTOMER_OVERRIDES = (
     ("key", "strategic account, agreed at quarterly review"),
     ("key", "framework contract signed, volume ramping"),
@@ -45,8 +52,10 @@ class Customer:
         "basket",
         "cost_known",
         "currency",
+        "defaults",
         "group",
         "id",
+        "invoice_feed",
         "invoiced",
         "join",
         "lapse_at",
@@ -73,6 +82,8 @@ class Customer:
         self.margin = 0.0
         self.cost_known = 0.0
         self.invoiced = 0.0
+        self.invoice_feed = False  # its invoices are sent as ``invoice`` events (else payments only)
+        self.defaults = 0.0  # share of its invoices never paid (only with an invoice feed)
         self.terms = 0.0
         self.on_time = 0.0
         self.late_mean = 0.0
@@ -131,6 +142,8 @@ class CustomerSimulation(SimulationCore):
             else:
                 c.on_time = rng.betavariate(2.5, 2.5)
                 c.late_mean = 20 * DAY
+            c.invoice_feed = rng.random() < 0.7
+            c.defaults = (0.25 if c.late_mean > 5 * DAY else 0.02) if c.invoice_feed else 0.0
             life_roll = rng.random()
             if life_roll < 0.12:
                 c.lifecycle = RAMP
@@ -251,23 +264,54 @@ class CustomerSimulation(SimulationCore):
                 t_r = t + rng.uniform(3 * DAY, 30 * DAY)
                 self._schedule(t_r, self._reversal(event, t_r, c.tz, "returned"))
             if rng.random() < c.invoiced:
-                due = t + c.terms
-                if rng.random() < c.on_time:
-                    paid = max(due - rng.random() * min(c.terms, 10 * DAY), t + HOUR)
-                else:
-                    paid = due + HOUR + rng.expovariate(1.0 / c.late_mean)
-                self._schedule(
-                    paid,
-                    {
-                        "event_id": "",
-                        "occurred_at": fmt(paid, c.tz),
-                        "type": "payment",
-                        "customer_id": c.id,
-                        "invoice_id": f"inv{n:08d}",
-                        "amount": amount,
-                        "due_at": fmt(due, c.tz),
-                    },
-                )
+                self._invoice(c, t, n, amount)
         self._next_customer_order(c, t)
         return event
+
+    def _invoice(self, c: Customer, t: float, n: int, amount: float) -> None:
+        """An order's invoice (an ``invoice`` event when the customer's feed sends them) and its payments.
+
+        Paid on time or late by the customer's punctuality, sometimes in two parts
+        (the rest 5-30 days later), a late payment sometimes with its delay reason;
+        with an invoice feed, a share of invoices is never paid at all.
+        """
+        rng = self.rng
+        fmt = self.clock.fmt
+        invoice_id = f"inv{n:08d}"
+        due = t + c.terms
+        if c.invoice_feed:
+            t_i = t + rng.uniform(60.0, HOUR)
+            self._schedule(t_i, {
+                "event_id": "",
+                "occurred_at": fmt(t_i, c.tz),
+                "type": "invoice",
+                "invoice_id": invoice_id,
+                "customer_id": c.id,
+                "amount": amount,
+                "issued_at": fmt(t, c.tz),
+                "due_at": fmt(due, c.tz),
+            })
+            if rng.random() < c.defaults:
+                return  # never paid
+        if rng.random() < c.on_time:
+            paid = max(due - rng.random() * min(c.terms, 10 * DAY), t + HOUR)
+        else:
+            paid = due + HOUR + rng.expovariate(1.0 / c.late_mean)
+        parts = [(paid, amount)]
+        if rng.random() < 0.1:
+            first = round(amount * rng.uniform(0.3, 0.7), 2)
+            parts = [(paid, first), (paid + rng.uniform(5 * DAY, 30 * DAY), round(amount - first, 2))]
+        for when, part in parts:
+            payment = {
+                "event_id": "",
+                "occurred_at": fmt(when, c.tz),
+                "type": "payment",
+                "customer_id": c.id,
+                "invoice_id": invoice_id,
+                "amount": part,
+                "due_at": fmt(due, c.tz),
+            }
+            if when > due + DAY and rng.random() < 0.5:
+                payment["delay_reason"] = rng.choice(DELAY_REASONS)
+            self._schedule(when, payment)
 

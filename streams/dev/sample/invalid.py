@@ -43,6 +43,7 @@ class InvalidLines(SimulationCore):
     def _inv_missing_field(self, e: dict[str, Any]) -> bytes:
         required = {
             "order": ("order_id", "amount", "occurred_at"),
+            "invoice": ("invoice_id", "due_at", "amount"),
             "payment": ("invoice_id", "due_at", "amount"),
             "delivery": ("promised_at", "quantity_delivered", "order_id"),
             "referral": ("referred_id", "referrer_id"),
@@ -59,7 +60,7 @@ class InvalidLines(SimulationCore):
         return orjson.dumps(e)
 
     def _inv_unknown_type(self, e: dict[str, Any]) -> bytes:
-        e["type"] = self.rng.choice(("refund", "invoice", "Order", "shipment"))
+        e["type"] = self.rng.choice(("refund", "credit_note", "Order", "shipment"))
         return orjson.dumps(e)
 
     def _inv_self_referral(self, e: dict[str, Any]) -> bytes | None:
