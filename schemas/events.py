@@ -97,8 +97,10 @@ class _Event(BaseModel):
 class OrderEvent(_Event):
     """A sale to a customer (``customer_id``) or a purchase from a supplier (``supplier_id``).
 
-    ``status`` cancelled or returned reverses the contribution of the order with
-    the same ``order_id``, once, whenever it arrives.
+    ``status`` cancelled or returned reverses everything the order with the
+    same ``order_id`` gave, once, whenever it arrives (scorers/ledger.py). A
+    sale's return may name what was returned (``returned_amount``, and its
+    ``returned_cost``): only that share is reversed.
     """
 
     type: Literal["order"] = "order"
@@ -111,6 +113,8 @@ class OrderEvent(_Event):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     status: Literal["placed", "cancelled", "returned"] = "placed"
     customer_group: Identifier | None = None
+    returned_amount: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
+    returned_cost: Money | None = None
 
     @model_validator(mode="after")
     def _one_counterparty(self) -> OrderEvent:
@@ -120,6 +124,13 @@ class OrderEvent(_Event):
             raise ValueError("cost applies to sales (customer_id), not purchases")
         if self.customer_id is not None and self.market_amount is not None:
             raise ValueError("market_amount applies to purchases (supplier_id), not sales")
+        if self.returned_amount is not None or self.returned_cost is not None:
+            if self.status != "returned":
+                raise ValueError(f"returned_amount and returned_cost apply to status returned, not {self.status}")
+            if self.supplier_id is not None:
+                raise ValueError("returned_amount applies to sales (customer_id): a purchase return reverses it whole")
+            if self.returned_amount is None:
+                raise ValueError("returned_cost needs the returned_amount it is the cost of")
         return self
 
 
@@ -200,16 +211,21 @@ class ReferralEvent(_Event):
 
 
 class ServiceEvent(_Event):
-    """An after-sales ticket opened with a supplier (``occurred_at``) and its first response."""
+    """An after-sales ticket opened with a supplier (``occurred_at``) and its first response.
+
+    Without ``first_response_at`` the ticket is open, unanswered so far: it counts
+    against service by its age, growing with time, until an event for the same
+    ``ticket_id`` brings the response.
+    """
 
     type: Literal["service"] = "service"
     supplier_id: Identifier
     ticket_id: Identifier
-    first_response_at: Instant
+    first_response_at: Instant | None = None
 
     @model_validator(mode="after")
     def _response_after_open(self) -> ServiceEvent:
-        if self.first_response_at < self.occurred_at:
+        if self.first_response_at is not None and self.first_response_at < self.occurred_at:
             raise ValueError(
                 f"first_response_at {self.first_response_at.isoformat()} is before "
                 f"the ticket was opened (occurred_at {self.occurred_at.isoformat()})"

@@ -216,6 +216,10 @@ class EntityRules(_Strict):
 class CustomerRules(EntityRules):
     rfm: RfmThresholds
     referral_requires_order: bool = True
+    referral_requires_new_customer: bool = Field(
+        True, description="a referral counts only when the referred customer had no order before it "
+        "(\"old brings new\"); an order cancelled or returned whole was never placed"
+    )
     prospect: Prospect = Prospect()
     groups: dict[str, GroupOverride] = Field(
         default_factory=dict,

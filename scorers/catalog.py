@@ -38,11 +38,11 @@ BUCKETS: dict[EntityKind, tuple[str, ...]] = {"customer": CUSTOMER_BUCKET, "supp
 #: what else a formula may read: the day graded (epoch days), the last day up to it on which
 #: the customer placed an order (``None``: never) and the invoices overdue and unpaid at the end
 #: of that day (``scorers.credit.overdue_on``): how many, the cents owed, cents x days late, the
-#: longest days past due
+#: longest days past due; for a supplier, the minute graded (epoch minutes: open tickets age)
 CONTEXT: dict[EntityKind, tuple[str, ...]] = {
     "customer": ("today", "last_order_day", "overdue_invoices", "overdue_cents", "overdue_cent_days",
                  "longest_overdue"),
-    "supplier": (),
+    "supplier": ("now_minute",),
 }
 #: the builtins a formula may call
 FORMULA_BUILTINS = {"float": float}
@@ -193,12 +193,18 @@ _CATALOG = (
     Metric("fill_rate", "supplier", "delivered / ordered quantity",
            "qty_delivered / qty_ordered if qty_ordered else None", fmt=".1%", hint="fill rate of {target}",
            absent="no delivery in the {window}-day window"),
+    Metric("delivery_accuracy", "supplier",
+           "1 - (quantity each delivery missed its order by, either way, at most the order) / ordered quantity",
+           "1 - qty_off / qty_ordered if qty_ordered else None", fmt=".1%", hint="delivery accuracy of {target}",
+           absent="no delivery in the {window}-day window"),
     Metric("price_index", "supplier", "amount paid / market reference amount (lower is better)",
            "amount_cents / market_cents if market_cents else None",
            lower_is_better=True, fmt=".3f", hint="prices at {target} of market or lower",
            absent="no purchase with a market price in the {window}-day window"),
-    Metric("avg_first_response_hours", "supplier", "average hours to first response on service tickets",
-           "response_minutes / 60 / tickets if tickets else None",
+    Metric("avg_first_response_hours", "supplier",
+           "average hours to first response on service tickets, an open ticket counting its age so far",
+           "(response_minutes + open_tickets * now_minute - open_since_minutes) / 60 / (tickets + open_tickets)"
+           " if tickets + open_tickets else None",
            lower_is_better=True, fmt=".1f", unit=" h", hint="first responses within {target} on average",
            absent="no service ticket in the {window}-day window"),
     Metric("deliveries", "supplier", "deliveries in the window", "float(deliveries)"),

@@ -45,33 +45,22 @@ from tierstream.schemas.events import (
 from tierstream.schemas.outputs import ReferralCredit
 from tierstream.scorers.credit import record_invoice, record_payment
 from tierstream.scorers.evaluation import Evaluator
+from tierstream.scorers.ledger import apply_sale, keep_old_sale
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, Status, iso_day, ts, utc
 from tierstream.scorers.state import (
-    C_COSTED,
-    C_COSTED_REVENUE,
-    C_ORDERS,
-    C_PLACED,
-    C_PROFIT,
     C_REFERRALS,
-    C_REVENUE,
     DAY,
     ORDER_ACTIVE,
     ORDER_REVERSED,
     ORDER_REVERSED_FIRST,
     S_AMOUNT,
-    S_DELIVERIES,
     S_MARKET,
-    S_ON_TIME,
     S_PURCHASES,
-    S_QTY_ACCEPTED,
-    S_QTY_DELIVERED,
-    S_QTY_ORDERED,
-    S_RESPONSE_MIN,
-    S_TICKETS,
     EntityState,
     Manual,
     event_hash,
 )
+from tierstream.scorers.supply import apply_delivery, apply_ticket
 
 __all__ = ["REREVIEW", "Grade", "Grader", "Outcome", "Status", "iso_day", "ts", "utc"]
 
@@ -83,13 +72,10 @@ def _cents(x: float) -> int:
     return round(x * 100)
 
 
-def _order_facts(state: EntityState, ev: OrderEvent, t: int) -> None:
-    """A customer order's lasting facts: the latest group it names, first and last order time."""
-    if ev.customer_group is not None and (t, ev.customer_group) >= (state.group_at, state.group or ""):
-        state.group, state.group_at = ev.customer_group, t
-    if ev.status == "placed":
-        state.first_order = t if state.first_order is None else min(state.first_order, t)
-        state.last_order = t if state.last_order is None else max(state.last_order, t)
+def _credit_id(kind: str, referrer: str, referred: str, at: int, number: int) -> str:
+    """A credit's (or its revocation's) id: the first credit keeps the plain form, later ones are numbered."""
+    base = f"{kind}:{referrer}:{referred}:{at}"
+    return base if number <= 1 else f"{base}:{number}"
 
 
 def _referral_fact(state: EntityState, ev: ReferralEvent, t: int) -> None:
@@ -221,16 +207,8 @@ class Grader(Evaluator):
             cur = ev.currency
             rate = 1.0 if cur is None or cur == self.rules.currency else self.rules.rate_of(cur)
             if state.kind == "customer":
-                _order_facts(state, ev, t)
-                amount = _cents(ev.amount * rate)
-                if ev.cost is None:  # no profit evidence: the costed fields stay 0
-                    costed = [(C_PROFIT, 0), (C_COSTED, 0), (C_COSTED_REVENUE, 0)]
-                else:
-                    costed = [(C_PROFIT, amount - _cents(ev.cost * rate)), (C_COSTED, 1), (C_COSTED_REVENUE, amount)]
-                self._order(state, ev, day, [(C_ORDERS, 1), (C_REVENUE, amount), *costed])
-                if ev.status == "placed":
-                    state.add(day, C_PLACED, 1)
-                    self._maybe_credit(state, out)
+                apply_sale(state, ev, t, day, rate)
+                self._maybe_credit(state, out)
             else:
                 contrib = [(S_PURCHASES, 1)]
                 if ev.market_amount is not None:
@@ -241,15 +219,9 @@ class Grader(Evaluator):
         elif isinstance(ev, InvoiceEvent):
             record_invoice(state, ev, day, self.day(ts(ev.issued_at)), self.day(ts(ev.due_at)))
         elif isinstance(ev, DeliveryEvent):
-            state.add(day, S_DELIVERIES, 1)
-            if t <= ts(ev.promised_at):
-                state.add(day, S_ON_TIME, 1)
-            state.add(day, S_QTY_ORDERED, ev.quantity_ordered)
-            state.add(day, S_QTY_DELIVERED, ev.quantity_delivered)
-            state.add(day, S_QTY_ACCEPTED, ev.quantity_accepted)
+            apply_delivery(state, ev, t, day, ts(ev.promised_at))
         elif isinstance(ev, ServiceEvent):
-            state.add(day, S_TICKETS, 1)
-            state.add(day, S_RESPONSE_MIN, round((ts(ev.first_response_at) - t) / 60))
+            apply_ticket(state, ev, t, day, None if ev.first_response_at is None else ts(ev.first_response_at))
         elif isinstance(ev, ReferralEvent):
             _referral_fact(state, ev, t)  # a credit already sent moves if need be
             self._maybe_credit(state, out)
@@ -278,7 +250,7 @@ class Grader(Evaluator):
                   state.referred_by, state.referred_at)
         state.graded = None
         if isinstance(ev, OrderEvent):
-            _order_facts(state, ev, t)
+            keep_old_sale(state, ev, t)
         else:
             _referral_fact(state, ev, t)
         if before != (state.first_order, state.last_order, state.group, state.group_at,
@@ -307,29 +279,37 @@ class Grader(Evaluator):
                 state.drop_if_empty(rec[0])
 
     def _maybe_credit(self, state: EntityState, out: Outcome) -> None:
-        """Grant the credit the events so far call for; revoke a previous one that it replaces.
+        """Grant the credit the events so far call for; revoke a previous one it replaces or that lapsed.
 
-        Due: the earliest referral, at max(referral time, first order time). A late
-        earlier referral or order changes what is due: the old credit is revoked and
-        the new one granted, so the referrer's count ends the same in any order.
+        Due: the earliest referral, at max(referral time, first order time), the
+        first order being one still counted (a cancelled or returned order never
+        was). With ``referral_requires_new_customer``, nothing is due when the
+        customer had an order before the referral ("old brings new"). A late earlier
+        referral or order, or a retraction, changes what is due: the old credit is
+        revoked and the new one (if any) granted, so the referrer's count ends the
+        same in any order, and a place-and-cancel earns nothing for good.
         """
         if state.referred_by is None:
             return
-        requires = self.rules.customer.referral_requires_order
-        if requires and state.first_order is None:
-            return
-        at = max(state.referred_at, state.first_order or 0) if requires else state.referred_at
-        due = (state.referred_by, at)
+        rules = self.rules.customer
+        first = state.first_order
+        due: tuple[str, int] | None = (state.referred_by, state.referred_at)
+        if rules.referral_requires_new_customer and first is not None and first < state.referred_at:
+            due = None
+        elif rules.referral_requires_order:
+            due = None if first is None else (state.referred_by, max(state.referred_at, first))
         if state.credited == due:
             return
         if state.credited is not None:
             old, old_at = state.credited
             out.credits.append(ReferralCredit.model_construct(
-                credit_id=f"rv:{old}:{state.entity_id}:{old_at}", referrer_id=old,
+                credit_id=_credit_id("rv", old, state.entity_id, old_at, state.credits_issued), referrer_id=old,
                 referred_id=state.entity_id, occurred_at=utc(old_at), revoke=True,
             ))
         state.credited = due
-        out.credits.append(ReferralCredit.model_construct(
-            credit_id=f"rc:{due[0]}:{state.entity_id}:{at}", referrer_id=due[0],
-            referred_id=state.entity_id, occurred_at=utc(at),
-        ))
+        if due is not None:
+            state.credits_issued += 1
+            out.credits.append(ReferralCredit.model_construct(
+                credit_id=_credit_id("rc", due[0], state.entity_id, due[1], state.credits_issued),
+                referrer_id=due[0], referred_id=state.entity_id, occurred_at=utc(due[1]),
+            ))

@@ -48,6 +48,7 @@ from tierstream.scorers.metrics import (
 )
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, utc
 from tierstream.scorers.state import C_ORDERS, DAY, S_DELIVERIES, EntityState, Manual
+from tierstream.scorers.supply import has_open_ticket, service_crossing
 
 __all__ = ["Evaluator"]
 
@@ -123,7 +124,7 @@ class Evaluator:
             m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar),
                                  *overdue_on(state, day, self._window["customer"]))
         else:
-            m = supplier_metrics(totals)
+            m = supplier_metrics(totals, instant // 60)
         comp = composite(self._dims[kind], m)
         p = state.prospect
         if p is not None and p.at <= instant < p.expires:
@@ -154,6 +155,8 @@ class Evaluator:
         """How the end-of-day score moves with the day alone (``None``: not monotone: score every day)."""
         if state.invoices and owing_after(state, self.day(now) - self._lookback[state.kind] - 1):
             return None
+        if state.tickets:  # a ticket open on a day moves that day's score with its age
+            return None
         return self._trend[state.kind]
 
     def _end_of_day(self, state: EntityState, day: int, totals: list[int] | None) -> float:
@@ -167,7 +170,8 @@ class Evaluator:
         end = self.day_start(day + 1) - 1
         g = state.graded
         if (g is not None and g[0] == self.tag and self.day(g[1]) == day
-                and _active(state.prospect, g[1]) == _active(state.prospect, end)):
+                and _active(state.prospect, g[1]) == _active(state.prospect, end)
+                and not (state.tickets and has_open_ticket(state))):
             return g[2]
         if totals is None:
             totals = window_totals(state, day, self._window[state.kind])
@@ -272,6 +276,13 @@ class Evaluator:
             c2 = self._recency_crossing(state, now, comp, line) if comp.score >= line else None
             if c2 is not None and c2 > now and (nxt is None or c2 < nxt):
                 nxt = c2
+        if state.kind == "supplier" and 0 <= held < len(tiers) - 1 and comp.weight_total:
+            # open service tickets age: the same lines as recency's
+            t = tiers[held]
+            line = t.min_score if comp.score >= t.min_score else t.min_score - rules.hysteresis.downgrade_margin
+            c3 = service_crossing(self._dims["supplier"], comp, self.totals_at(state, now), now, line)
+            if c3 is not None and (nxt is None or c3 < nxt):
+                nxt = c3
         return nxt
 
     def _recency_crossing(self, state: EntityState, now: int, comp: Composite, line: float) -> int | None:

@@ -264,9 +264,10 @@ def _combined(sc: _Scorer, metrics: Metrics, kind: str, line: float) -> str | No
     count, revenue and gross profit together, and recency as of the last of
     them (an order is placed when it is placed: its recency is 0). A supplier: ``n`` more deliveries
     of its average size, on time, complete and all accepted, move the on-time,
-    fill and quality rates together (``(x k + n) / (k + n)`` over ``k``
-    deliveries; the fill rate ``f (k + n) / (k + f n)``). The other dimensions
-    stay as they are.
+    fill, accuracy and quality rates together (``(x k + n) / (k + n)`` over ``k``
+    deliveries; the fill rate ``f (k + n) / (k + f n)``, the delivery accuracy
+    ``1 - (1 - a) k / (k + f n)``: no quantity off, more ordered). The other
+    dimensions stay as they are.
     """
     if kind == "customer":
         k, revenue = metrics.get("order_count"), metrics.get("revenue")
@@ -301,6 +302,9 @@ def _more_deliveries(metrics: Metrics, k: float, q: float, r: float, n: int) -> 
     f = metrics.get("fill_rate")
     if f is not None and f > 0:
         out["fill_rate"] = f * (k + n) / (k + f * n)
+        a = metrics.get("delivery_accuracy")
+        if a is not None:
+            out["delivery_accuracy"] = 1 - (1 - a) * k / (k + f * n)
     return out
 
 

@@ -25,6 +25,7 @@ from tierstream.scorers.state import (
     C_REVENUE,
     DAY,
     S_DELIVERIES,
+    S_OPEN_TICKETS,
     S_PURCHASES,
     S_TICKETS,
     EntityState,
@@ -65,8 +66,9 @@ def compile_metrics(entity: EntityKind) -> Callable[..., Metrics]:
 #: ``totals`` graded on ``today``, the customer's last order (up to ``today``) on ``last_order_day``,
 #: ``overdue`` its invoices overdue and unpaid that day (``scorers.credit.overdue_on``)
 customer_metrics: Callable[[list[int], int, int | None, int, int, int, int], Metrics] = compile_metrics("customer")
-#: ``supplier_metrics(totals)``: the supplier metrics of window ``totals``
-supplier_metrics: Callable[[list[int]], Metrics] = compile_metrics("supplier")
+#: ``supplier_metrics(totals, now_minute)``: the supplier metrics of window ``totals`` graded at
+#: ``now_minute`` (epoch minutes: open service tickets age)
+supplier_metrics: Callable[[list[int], int], Metrics] = compile_metrics("supplier")
 
 
 def last_order_day(state: EntityState, day: int, calendar: Calendar | None = None) -> int | None:
@@ -141,9 +143,11 @@ def aggregates_of(state: EntityState, t: list[int], m: Metrics) -> dict[str, Any
         "deliveries": t[S_DELIVERIES],
         "on_time_rate": _r(m["on_time_rate"]),
         "fill_rate": _r(m["fill_rate"]),
+        "delivery_accuracy": _r(m["delivery_accuracy"]),
         "quality_pass_rate": _r(m["quality_pass_rate"]),
         "price_index": _r(m["price_index"]),
         "avg_first_response_hours": _r(m["avg_first_response_hours"], 2),
         "purchase_count": t[S_PURCHASES],
         "tickets": t[S_TICKETS],
+        "open_tickets": t[S_OPEN_TICKETS],
     }

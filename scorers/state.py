@@ -24,9 +24,17 @@ Design (it lives in a Faust table, one value per entity, rewritten per batch):
   event_id is deduplicated for as long as its day is inside the window; an
   event older than the window is refused as too old anyway, so a duplicate can
   never count twice.
-* **Order reversals, once.** ``orders`` remembers each order in the window
-  (day, contribution, status) so a cancellation or return subtracts exactly
-  what the order added, once, whichever of the two arrives first.
+* **Order reversals, once.** ``orders`` remembers each order in the retention
+  (day, status, contribution, time, group, what was returned of it) so a
+  cancellation or return subtracts exactly what the order added, once,
+  whichever arrives first (``scorers/ledger.py``). An order older than the
+  retention is final: its lasting facts (first and last order time, group)
+  move to ``settled_*``; the current facts are the settled ones combined with
+  those of the orders still retained, so memory stays bounded by the
+  retention.
+* **Service tickets** are remembered the same way (``tickets``), so a ticket
+  recorded open and later answered counts once, as answered, in any order
+  (``scorers/supply.py``).
 """
 
 from __future__ import annotations
@@ -35,44 +43,16 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 __all__ = [
-    "CUSTOMER_BUCKET",
-    "CUSTOMER_FIELDS",
-    "C_COSTED",
-    "C_COSTED_REVENUE",
-    "C_DAYS_LATE",
-    "C_INVOICES",
-    "C_LATE",
-    "C_LATE_CENT_DAYS",
-    "C_ORDERS",
-    "C_PAID",
-    "C_PAYMENTS",
-    "C_PLACED",
-    "C_PROFIT",
-    "C_REFERRALS",
-    "C_REVENUE",
-    "DAY",
-    "NEVER",
-    "ORDER_ACTIVE",
-    "ORDER_REVERSED",
-    "ORDER_REVERSED_FIRST",
-    "SUPPLIER_BUCKET",
-    "SUPPLIER_FIELDS",
-    "S_AMOUNT",
-    "S_DELIVERIES",
-    "S_MARKET",
-    "S_ON_TIME",
-    "S_PURCHASES",
-    "S_QTY_ACCEPTED",
-    "S_QTY_DELIVERED",
-    "S_QTY_ORDERED",
-    "S_RESPONSE_MIN",
-    "S_TICKETS",
-    "EntityState",
-    "Manual",
-    "event_hash",
+    "CUSTOMER_BUCKET", "CUSTOMER_FIELDS", "CUSTOMER_ORDER_FIELDS", "C_COSTED", "C_COSTED_REVENUE",
+    "C_DAYS_LATE", "C_INVOICES", "C_LATE", "C_LATE_CENT_DAYS", "C_ORDERS", "C_PAID", "C_PAYMENTS", "C_PLACED",
+    "C_PROFIT", "C_REFERRALS", "C_REVENUE", "DAY", "NEVER", "ORDER_ACTIVE", "ORDER_RETURNS_FIRST",
+    "ORDER_REVERSED", "ORDER_REVERSED_FIRST", "O_AT",
+    "O_COSTED", "O_COSTED_REVENUE", "O_DAY", "O_GROUP", "O_ORDERS", "O_PROFIT", "O_RETURNED",
+    "O_RETURNED_COST", "O_RETURNED_COSTED", "O_REVENUE", "O_STATUS",
+    "SUPPLIER_BUCKET", "SUPPLIER_FIELDS", "S_AMOUNT", "S_DELIVERIES", "S_MARKET", "S_ON_TIME", "S_OPEN_SINCE",
+    "S_OPEN_TICKETS", "S_PURCHASES", "S_QTY_ACCEPTED", "S_QTY_DELIVERED", "S_QTY_OFF", "S_QTY_ORDERED",
+    "S_RESPONSE_MIN", "S_TICKETS", "TICKET_ANSWERED", "TICKET_OPEN", "EntityState", "Manual", "event_hash",
 ]
 
 DAY = 86_400
@@ -81,8 +61,8 @@ DAY = 86_400
 NEVER = -(2**62)
 
 # Customer day-bucket fields, by name (as metric formulas read them, see scorers/catalog.py) and
-# by index (as the engine adds to them). ``placed`` counts orders placed that day even if later
-# reversed: recency is about the last time the customer bought. Money in cents.
+# by index (as the engine adds to them). ``placed`` counts the orders of that day still placed (a
+# partially returned order is; one reversed whole is not): recency reads it. Money in cents.
 # ``profit_cents`` sums the orders that carry a cost only; ``costed_orders`` and
 # ``costed_revenue_cents`` count those orders and their amount (profit evidence).
 # ``invoices`` counts invoice events; a payment adds its amount to ``paid_cents`` and its amount
@@ -96,12 +76,14 @@ CUSTOMER_BUCKET = (
     C_COSTED, C_COSTED_REVENUE, C_INVOICES, C_PAID, C_LATE_CENT_DAYS,
 ) = range(len(CUSTOMER_BUCKET))
 CUSTOMER_FIELDS = len(CUSTOMER_BUCKET)
-#: customer buckets written before the profit-evidence fields: every order then counted as costed
-_OLD_CUSTOMER_FIELDS = 8
-# Supplier day-bucket fields (response times in minutes).
+# Supplier day-bucket fields (response times in minutes). ``qty_off``: the quantity each delivery
+# missed its order by, either way, at most the ordered quantity; ``open_tickets`` and
+# ``open_since_minutes``: tickets still unanswered and the sum of their opening minutes (epoch
+# minutes), so their total age at minute ``m`` is ``open_tickets * m - open_since_minutes``.
 SUPPLIER_BUCKET = (
     "deliveries", "on_time", "qty_ordered", "qty_delivered", "qty_accepted",
     "purchases", "amount_cents", "market_cents", "tickets", "response_minutes",
+    "qty_off", "open_tickets", "open_since_minutes",
 )
 (
     S_DELIVERIES,
@@ -114,13 +96,24 @@ SUPPLIER_BUCKET = (
     S_MARKET,
     S_TICKETS,
     S_RESPONSE_MIN,
+    S_QTY_OFF,
+    S_OPEN_TICKETS,
+    S_OPEN_SINCE,
 ) = range(len(SUPPLIER_BUCKET))
 SUPPLIER_FIELDS = len(SUPPLIER_BUCKET)
 
-# orders[order_id] = [day, status, *contribution]
-_FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
-_NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
-ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST = 0, 1, 2
+# orders[order_id] = [day, status, *contribution] for a purchase; for a sale, the fields below:
+# the order's day, status, contribution (orders, revenue, profit, costed (1: it carried a cost),
+# costed revenue: cents), placement time (None: its facts were settled before retractions could
+# reach them), what partial returns took back (all returned cents; those of returns that named a
+# cost, and that cost), and the customer group it named. ``day`` is the order's own once known.
+(O_DAY, O_STATUS, O_ORDERS, O_REVENUE, O_PROFIT, O_COSTED, O_COSTED_REVENUE, O_AT, O_RETURNED,
+ O_RETURNED_COSTED, O_RETURNED_COST, O_GROUP) = range(12)
+CUSTOMER_ORDER_FIELDS = 12
+# ORDER_RETURNS_FIRST: partial returns arrived, the order itself not yet
+ORDER_ACTIVE, ORDER_REVERSED, ORDER_REVERSED_FIRST, ORDER_RETURNS_FIRST = 0, 1, 2, 3
+# tickets[ticket_id] = [day, status, opening minute]: open (counted as open) or answered
+TICKET_OPEN, TICKET_ANSWERED = 0, 1
 _DAILY_SLACK = 7  # days an unused end-of-day score may be carried before the cache is pruned
 
 
@@ -128,32 +121,25 @@ def _day_of_id(item: tuple[Any, int]) -> int:
     return item[1]
 
 
-def _day_of_order(item: tuple[Any, list[int]]) -> int:
-    return item[1][0]
+def _day_of_order(item: tuple[Any, list[Any]]) -> int:
+    day: int = item[1][0]
+    return day
+
+
+def _leaving(records: dict[Any, Any], first_day: int) -> list[Any]:
+    """The keys of the records (in day order, day first) of days before ``first_day``."""
+    out = []
+    for k, rec in records.items():
+        if rec[0] >= first_day:
+            break
+        out.append(k)
+    return out
 
 
 def event_hash(event_id: str) -> int:
     """Stable 63-bit hash of an event id (Python's ``hash`` is salted per process)."""
     digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
-
-
-def _widen_customer(
-    days: list[list[int]], totals: list[int], orders: list[list[Any]]
-) -> tuple[list[list[int]], list[int], list[list[Any]]]:
-    """Add the profit-evidence fields to customer buckets written before they existed.
-
-    Such a state counted every order's profit (zero without a cost), so its orders
-    are read as costed: it grades as it did until they leave the window.
-    """
-    def wide(b: list[int], at: int) -> list[int]:  # ``at``: index of C_ORDERS in ``b``
-        return [*b, b[at + C_ORDERS], b[at + C_REVENUE]]
-
-    return (
-        [wide(row, 1) for row in days],
-        wide(totals, 0),
-        [[*o, o[3], o[4]] if len(o) == 6 else o for o in orders],  # [id, day, status, orders, revenue, profit]
-    )
 
 
 @dataclass(slots=True)
@@ -177,7 +163,7 @@ class EntityState:
     days: dict[int, list[int]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
     daily: dict[int, float] = field(default_factory=dict)
-    orders: dict[str, list[int]] = field(default_factory=dict)
+    orders: dict[str, list[Any]] = field(default_factory=dict)
     seen: dict[int, int] = field(default_factory=dict)
     first_order: int | None = None
     last_order: int | None = None
@@ -202,6 +188,13 @@ class EntityState:
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    #: the lasting facts of orders that left the retention (final: no retraction reaches them)
+    settled_first: int | None = None
+    settled_last: int | None = None
+    settled_group: str | None = None
+    settled_group_at: int = NEVER
+    credits_issued: int = 0  # referral credits this customer caused: numbers their ids
+    tickets: dict[str, list[int]] = field(default_factory=dict)
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
     #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their
@@ -229,11 +222,12 @@ class EntityState:
             self.oldest_id = self._oldest_id()
         if self.daily_max is None and self.daily:
             self.daily_max = max(self.daily)
-        if not self.seen and not self.orders:
+        if not self.seen and not self.orders and not self.tickets:
             self.ids_in_day_order = True
 
     def _oldest_id(self) -> int | None:
-        return min([*self.seen.values(), *(o[0] for o in self.orders.values())], default=None)
+        return min([*self.seen.values(), *(o[0] for o in self.orders.values()),
+                    *(k[0] for k in self.tickets.values())], default=None)
 
     def remember(self, h: int, day: int) -> None:
         """Mark event hash ``h`` as applied, kept until ``day`` leaves the retention."""
@@ -244,14 +238,41 @@ class EntityState:
         if self.oldest_id is None or day < self.oldest_id:
             self.oldest_id = day
 
-    def record_order(self, order_id: str, rec: list[int]) -> None:
-        """Remember an order (``[day, status, *contribution]``) until its day leaves the retention."""
+    def record_order(self, order_id: str, rec: list[Any]) -> None:
+        """Remember an order record (day first) until its day leaves the retention."""
         orders = self.orders
         if orders and rec[0] < next(reversed(orders.values()))[0]:
             self.ids_in_day_order = False
         orders[order_id] = rec
-        if self.oldest_id is None or rec[0] < self.oldest_id:
-            self.oldest_id = rec[0]
+        self._retain(rec[0])
+
+    def record_ticket(self, ticket_id: str, rec: list[int]) -> None:
+        """Remember a service ticket (``[day, status, opening minute]``) until its day leaves the retention."""
+        tickets = self.tickets
+        if tickets and rec[0] < next(reversed(tickets.values()))[0]:
+            self.ids_in_day_order = False
+        tickets[ticket_id] = rec
+        self._retain(rec[0])
+
+    def redate(self, rec: list[Any], day: int) -> None:
+        """Move a remembered record (an order or ticket) to ``day``."""
+        if day != rec[0]:
+            rec[0] = day
+            self.ids_in_day_order = False
+            self._retain(day)
+
+    def _retain(self, day: int) -> None:
+        if self.oldest_id is None or day < self.oldest_id:
+            self.oldest_id = day
+
+    def settle(self, at: int, group: str | None) -> None:
+        """Fold an order's facts into the settled ones: it can no longer be retracted."""
+        if self.settled_first is None or at < self.settled_first:
+            self.settled_first = at
+        if self.settled_last is None or at > self.settled_last:
+            self.settled_last = at
+        if group is not None and (at, group) >= (self.settled_group_at, self.settled_group or ""):
+            self.settled_group, self.settled_group_at = group, at
 
     @property
     def width(self) -> int:
@@ -377,133 +398,56 @@ class EntityState:
         self.oldest = min(self.days) if self.days else None
 
     def _expire_ids_before(self, first_day: int) -> None:
-        """Forget the event ids and orders of days before ``first_day``.
+        """Forget the event ids, orders and tickets of days before ``first_day``.
 
-        Both dicts are kept in day order while events come in time order, so the ones
+        The dicts are kept in day order while events come in time order, so the ones
         leaving are a few at the front; a late event (or a state just read back, whose
-        dicts are in hash order) costs one sort, at its next expiry.
+        dicts are in hash order) costs one sort, at its next expiry. A sale still
+        counted as it leaves settles its lasting facts (see :meth:`settle`).
         """
-        seen, orders = self.seen, self.orders
         if not self.ids_in_day_order:
-            self.seen = seen = dict(sorted(((h, d) for h, d in seen.items() if d >= first_day), key=_day_of_id))
-            self.orders = orders = dict(
-                sorted(((k, o) for k, o in orders.items() if o[0] >= first_day), key=_day_of_order))
+            self.seen = dict(sorted(self.seen.items(), key=_day_of_id))
+            self.orders = dict(sorted(self.orders.items(), key=_day_of_order))
+            self.tickets = dict(sorted(self.tickets.items(), key=_day_of_order))
             self.ids_in_day_order = True
-        else:
-            leaving: list[Any] = []
-            for h, d in seen.items():
-                if d >= first_day:
-                    break
-                leaving.append(h)
-            for h in leaving:
-                del seen[h]
-            leaving.clear()
-            for k, o in orders.items():
-                if o[0] >= first_day:
-                    break
-                leaving.append(k)
-            for k in leaving:
-                del orders[k]
+        seen = self.seen
+        leaving: list[Any] = []
+        for h, d in seen.items():
+            if d >= first_day:
+                break
+            leaving.append(h)
+        for h in leaving:
+            del seen[h]
+        sales = self.kind == "customer"
+        for k in _leaving(self.orders, first_day):
+            rec = self.orders.pop(k)
+            if sales and rec[1] == ORDER_ACTIVE and rec[O_AT] is not None:
+                self.settle(rec[O_AT], rec[O_GROUP])
+        for k in _leaving(self.tickets, first_day):
+            del self.tickets[k]
         # in day order, the oldest of each is its first
-        first_seen = next(iter(seen.values()), None)
-        first_order = next(iter(orders.values()), None)
-        firsts = [d for d in (first_seen, first_order[0] if first_order else None) if d is not None]
-        self.oldest_id = min(firsts, default=None)
+        firsts = [next(iter(seen.values()), None)]
+        firsts += [next(iter(r.values()))[0] for r in (self.orders, self.tickets) if r]
+        self.oldest_id = min((d for d in firsts if d is not None), default=None)
 
-    # --- serialization: compact, deterministic, versioned -------------------
+    # --- serialization (``scorers/codec.py``) -------------------------------
 
     def to_bytes(self) -> bytes:
-        def manual(m: Manual | None) -> list[Any] | None:
-            return None if m is None else [m.value, m.expires, m.at, m.reason, m.author, m.event_id]
+        """The state as compact, deterministic JSON (see ``scorers/codec.py``)."""
+        from tierstream.scorers.codec import encode
 
-        doc = [
-            3,
-            self.kind,
-            self.entity_id,
-            self.clock,
-            sorted([day, *b] for day, b in self.days.items()),
-            self.totals,
-            self.window_start,
-            sorted(self.daily.items()),
-            sorted([k, *v] for k, v in self.orders.items()),
-            sorted(self.seen.items()),
-            self.first_order,
-            self.last_order,
-            self.group,
-            self.group_at,
-            manual(self.prospect),
-            manual(self.override),
-            self.referred_by,
-            self.referred_at,
-            list(self.credited) if self.credited else None,
-            [self.published_tier, self.published_score, self.published_components],
-            self.seq,
-            self.next_review,
-            self.rules_tag,
-            [[t, k.decode(), v.decode()] for t, k, v in self.outbox] if self.outbox else None,
-            sorted([k, *v] for k, v in self.invoices.items()),  # appended: older states have no invoices
-            self.hold,  # appended after the invoices: older states have no hold
-        ]
-        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        return encode(self)
 
     @staticmethod
     def next_review_of(data: bytes) -> int | None:
         """The ``next_review`` of a serialized state, without building the state (the timer's index)."""
-        doc = orjson.loads(data)
-        if doc[0] not in _FORMATS:
-            raise ValueError(f"unknown entity state format {doc[0]!r}")
-        next_review: int | None = doc[_NEXT_REVIEW]
-        return next_review
+        from tierstream.scorers.codec import next_review_of
+
+        return next_review_of(data)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
-        doc = orjson.loads(data)
-        if doc[0] == 2:  # written before the outbox existed
-            doc.append(None)
-        elif doc[0] != 3:
-            raise ValueError(f"unknown entity state format {doc[0]!r}")
+        """Read a state written by :meth:`to_bytes`, of this or an older layout."""
+        from tierstream.scorers.codec import decode
 
-        def manual(m: list[Any] | None) -> Manual | None:
-            return None if m is None else Manual(*m)
-
-        # appended after the outbox: the hysteresis tracks (a cache, rebuilt when missing)
-        hold = doc[25] if len(doc) > 25 else None
-        (_, kind, entity_id, clock, days, totals, window_start, daily, orders, seen, first_order,
-         last_order, group, group_at, prospect, override, referred_by, referred_at, credited,
-         pub, seq, next_review, rules_tag, outbox) = doc[:24]
-        invoices = doc[24] if len(doc) > 24 else []
-        if kind == "customer" and len(totals) == _OLD_CUSTOMER_FIELDS:
-            days, totals, orders = _widen_customer(days, totals, orders)
-        width = CUSTOMER_FIELDS if kind == "customer" else SUPPLIER_FIELDS
-        if len(totals) < width:  # written before the bucket had its credit fields: they were zero
-            totals = [*totals, *[0] * (width - len(totals))]
-            days = [[*row, *[0] * (width + 1 - len(row))] for row in days]
-        return cls(
-            kind=kind,
-            entity_id=entity_id,
-            clock=clock,
-            window_start=window_start,
-            days={row[0]: row[1:] for row in days},
-            totals=totals,
-            daily={d: v for d, v in daily},
-            orders={row[0]: row[1:] for row in orders},
-            seen={h: d for h, d in seen},
-            first_order=first_order,
-            last_order=last_order,
-            group=group,
-            group_at=group_at,
-            prospect=manual(prospect),
-            override=manual(override),
-            referred_by=referred_by,
-            referred_at=referred_at,
-            credited=(credited[0], credited[1]) if credited else None,
-            published_tier=pub[0],
-            published_score=pub[1],
-            published_components=pub[2],
-            seq=seq,
-            next_review=next_review,
-            rules_tag=rules_tag,
-            outbox=[(t, k.encode(), v.encode()) for t, k, v in outbox] if outbox else [],
-            invoices={row[0]: row[1:] for row in invoices},
-            hold=hold,
-        )
+        return decode(data)

@@ -29,6 +29,7 @@ from faust.streams import current_event
 from faust.types import TP, Message
 
 from tests.streaming import Stream, diff, offline_snapshot, poll
+from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.state import EntityState
 from tierstream.streams.client import publish, read_states
 from tierstream.streams.dev.broker import EmbeddedBroker
@@ -312,7 +313,11 @@ def test_batch_path_equals_per_event_path(make_stream: Callable[[], Stream], sma
     assert _batches_seen(per_event_port) == 0
 
     def final_tiers(stream: Stream) -> dict[tuple[str, str], str]:
-        return {(c["entity_type"], c["entity_id"]): c["tier"] for c in _tier_changes(stream)}
+        last = {(c["entity_type"], c["entity_id"]): c["tier"] for c in _tier_changes(stream)}
+        # An entity left out of snapshots as empty that last announced "ungraded" is as one that
+        # announced nothing: whether it announced at all can depend on the arrival order across
+        # topics (a referrer credited for a place-and-cancel, then revoked, or never credited).
+        return {k: t for k, t in last.items() if k in expected or t != UNGRADED}
 
     # The tier each entity's last change announced is the same (and is its snapshot tier;
     # entities left out of snapshots as empty can still have announced one).

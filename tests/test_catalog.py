@@ -28,10 +28,13 @@ def test_compiled_functions_compute_the_catalog_metrics_in_its_order() -> None:
         "weighted_days_late": 0.75, "overdue_amount": 0.0, "longest_overdue_days": 0.0, "qualified_referrals": 2.0,
     }
     assert list(m) == list(metrics_of("customer"))
-    s = supplier_metrics([4, 3, 100, 90, 81, 5, 1050, 1000, 2, 150])
+    # qty_off 14 of 100 ordered: accuracy 0.86; one ticket open since minute 1000, graded at 1030:
+    # (150 + 1 * 1030 - 1000) / 60 / (2 + 1) = 1.0 hour
+    s = supplier_metrics([4, 3, 100, 90, 81, 5, 1050, 1000, 2, 150, 14, 1, 1000], 1030)
     assert s == {
-        "quality_pass_rate": 0.9, "on_time_rate": 0.75, "fill_rate": 0.9, "price_index": 1.05,
-        "avg_first_response_hours": 1.25, "deliveries": 4.0, "purchase_count": 5.0,
+        "quality_pass_rate": 0.9, "on_time_rate": 0.75, "fill_rate": 0.9, "delivery_accuracy": 0.86,
+        "price_index": 1.05,
+        "avg_first_response_hours": 1.0, "deliveries": 4.0, "purchase_count": 5.0,
     }
     assert list(s) == list(metrics_of("supplier"))
 
@@ -39,9 +42,10 @@ def test_compiled_functions_compute_the_catalog_metrics_in_its_order() -> None:
 def test_no_evidence_is_none_not_zero() -> None:
     m = customer_metrics([0] * CUSTOMER_FIELDS, 20_000, None, 0, 0, 0, 0)
     assert m["recency_days"] is None and m["on_time_payment_ratio"] is None and m["avg_days_late"] == 0.0
-    s = supplier_metrics([0] * SUPPLIER_FIELDS)
+    s = supplier_metrics([0] * SUPPLIER_FIELDS, 20_000 * 1440)
     assert [k for k, v in s.items() if v is None] == [
-        "quality_pass_rate", "on_time_rate", "fill_rate", "price_index", "avg_first_response_hours",
+        "quality_pass_rate", "on_time_rate", "fill_rate", "delivery_accuracy", "price_index",
+        "avg_first_response_hours",
     ]
 
 

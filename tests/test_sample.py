@@ -21,6 +21,7 @@ from tierstream.schemas.events import (
     OrderEvent,
     PaymentEvent,
     ReferralEvent,
+    ServiceEvent,
 )
 from tierstream.streams.dev.sample import (
     DEFAULT_END,
@@ -186,18 +187,27 @@ def test_dates_inside_the_window(sample: Parsed, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- file order
 
 
+def _in_file_order(events: list[AnyEvent]) -> list[tuple[datetime, AnyEvent]]:
+    """Each event with the time it happens in the file: its ``occurred_at``, except for the answer
+    to a ticket first recorded open, which comes when the response does (it is dated, as every
+    service event, when the ticket was opened)."""
+    opened = {e.ticket_id for e in events if isinstance(e, ServiceEvent) and e.first_response_at is None}
+    return [(e.first_response_at if isinstance(e, ServiceEvent) and e.first_response_at is not None
+             and e.ticket_id in opened else e.occurred_at, e) for e in events]
+
+
 def test_mostly_sorted_with_late_lines(sample: Parsed, messy: Parsed) -> None:
     for p in (sample, messy):
         latest: datetime | None = None
         behind: list[float] = []
         seen: set[str] = set()
-        for e in _valid(p):
+        for when, e in _in_file_order(_valid(p)):
             if e.event_id in seen:
                 continue  # duplicates are checked elsewhere
             seen.add(e.event_id)
-            if latest is not None and e.occurred_at < latest:
-                behind.append((latest - e.occurred_at).total_seconds())
-            latest = e.occurred_at if latest is None else max(latest, e.occurred_at)
+            if latest is not None and when < latest:
+                behind.append((latest - when).total_seconds())
+            latest = when if latest is None else max(latest, when)
         assert len(behind) == p.stats.late > 0
         assert max(behind) <= 4 * 86_400
     assert sample.stats.late / sample.stats.valid < 0.02  # default late_ratio 0.01
@@ -216,7 +226,7 @@ def test_ratios_roughly_respected(sample: Parsed) -> None:
     assert 0.002 < sample.stats.duplicates / valid < 0.01
     clean = list(generate(100, 10, 60, 5, invalid_ratio=0, late_ratio=0, duplicate_ratio=0))
     events = [INBOUND_ADAPTER.validate_json(x) for x in clean]
-    times = [e.occurred_at for e in events]
+    times = [when for when, _ in _in_file_order(events)]
     assert times == sorted(times)
     assert len({e.event_id for e in events}) == len(events)
 
@@ -259,6 +269,11 @@ def test_sales_and_their_follow_ups_are_consistent(sample: Parsed) -> None:
             o.supplier_id,
         )
         assert r.occurred_at > o.occurred_at
+        if r.returned_amount is not None:  # a partial return: a share of the order
+            assert r.status == "returned" and 0 < r.returned_amount <= o.amount
+            assert r.returned_cost is None or (o.cost is not None and r.returned_cost <= o.cost)
+    partial = [r for r in reversals if r.returned_amount is not None]
+    assert partial and any(r.returned_cost is not None for r in partial)
     with_cost = [o for o in sales if o.cost is not None]
     assert 0.8 < len(with_cost) / len(sales) < 1.0  # sometimes no cost
     assert sum(o.cost < o.amount for o in with_cost if o.cost is not None) / len(with_cost) > 0.9
@@ -309,8 +324,15 @@ def test_purchases_deliveries_and_tickets(sample: Parsed) -> None:
     assert any(d.quantity_accepted < d.quantity_delivered for d in deliveries)
     assert any(d.quantity_delivered < d.quantity_ordered for d in deliveries)
     assert any(d.occurred_at > d.promised_at for d in deliveries)
-    tickets = [e for e in events if e.type == "service"]
-    assert len({t.ticket_id for t in tickets}) == len(tickets)
+    assert any(d.quantity_delivered > d.quantity_ordered for d in deliveries)  # over-deliveries
+    assert any(d.quantity_delivered == 0 for d in deliveries)  # deliveries of nothing
+    tickets = [e for e in events if isinstance(e, ServiceEvent)]
+    answered = [t for t in tickets if t.first_response_at is not None]
+    still_open = [t for t in tickets if t.first_response_at is None]
+    assert len({t.ticket_id for t in answered}) == len(answered)
+    assert len({t.ticket_id for t in still_open}) == len(still_open)
+    assert {t.ticket_id for t in still_open} - {t.ticket_id for t in answered}  # open at the end
+    assert {t.ticket_id for t in still_open} & {t.ticket_id for t in answered}  # open, then answered
 
 
 def test_referrals_and_assessments(sample: Parsed) -> None:

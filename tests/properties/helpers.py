@@ -99,12 +99,18 @@ def event_lists(draw: st.DrawFn, max_size: int = 30) -> list[AnyEvent]:
             if not orders:
                 continue
             placed = draw(st.sampled_from(orders))
-            ev = placed.model_copy(update={
+            update: dict[str, Any] = {
                 "event_id": eid,
                 "status": draw(st.sampled_from(["cancelled", "returned"])),
                 "occurred_at": placed.occurred_at
                 + timedelta(seconds=draw(st.integers(0, MAX_REVERSAL_DAYS * DAY))),
-            })
+            }
+            if update["status"] == "returned" and placed.customer_id and placed.amount and draw(st.booleans()):
+                share = draw(st.sampled_from([0.1, 0.5, 1.0]))  # a partial return (1.0: all of it)
+                update["returned_amount"] = round(placed.amount * share, 2)
+                if draw(st.booleans()):
+                    update["returned_cost"] = round(update["returned_amount"] * 0.5, 2)
+            ev = placed.model_copy(update=update)
         elif kind == "invoice":
             due = t + draw(st.integers(0, 40)) * DAY
             ev = InvoiceEvent(event_id=eid, occurred_at=when(t), customer_id=draw(st.sampled_from(CUSTOMERS)),
@@ -119,7 +125,7 @@ def event_lists(draw: st.DrawFn, max_size: int = 30) -> list[AnyEvent]:
                               delay_reason=draw(st.none() | st.just("bank transfer delayed")))
         elif kind == "delivery":
             q = draw(st.integers(1, 100))
-            delivered = draw(st.integers(0, q))
+            delivered = draw(st.integers(0, q) | st.integers(q, q + 20))  # nothing, short, exact, over
             ev = DeliveryEvent(event_id=eid, occurred_at=when(t), supplier_id=draw(st.sampled_from(SUPPLIERS)),
                                order_id=f"p{i}", promised_at=when(max(t + draw(st.integers(-3, 3)) * DAY, 0)),
                                quantity_ordered=q, quantity_delivered=delivered,
@@ -128,8 +134,12 @@ def event_lists(draw: st.DrawFn, max_size: int = 30) -> list[AnyEvent]:
             referrer, referred_id = draw(st.permutations(CUSTOMERS + NEWCOMERS))[:2]
             ev = ReferralEvent(event_id=eid, occurred_at=when(t), referrer_id=referrer, referred_id=referred_id)
         elif kind == "service":
+            answered = when(t + draw(st.integers(0, 200 * 3600)))
             ev = ServiceEvent(event_id=eid, occurred_at=when(t), supplier_id=draw(st.sampled_from(SUPPLIERS)),
-                              ticket_id=f"t{i}", first_response_at=when(t + draw(st.integers(0, 200 * 3600))))
+                              ticket_id=f"t{i}", first_response_at=None if draw(st.booleans()) else answered)
+            if ev.first_response_at is None and draw(st.booleans()):  # recorded open, answered later
+                out.append(ev)
+                ev = ev.model_copy(update={"event_id": f"{eid}-answer", "first_response_at": answered})
         elif kind == "prospect":  # a newcomer customer's or (issue 10.3) supplier's
             if draw(st.booleans()):
                 etype, entity = "customer", draw(st.sampled_from(CUSTOMERS + NEWCOMERS))

@@ -158,8 +158,10 @@ def test_a_returned_order_is_retracted_not_held_by_hysteresis() -> None:
                         amount=46.12, cost=32.28)
         evs += [up, up.model_copy(update={"event_id": f"r{k}", "status": "returned", "occurred_at": at[2 * k + 2]})]
     scores = _end_of_day_scores(Grader(NO_HYSTERESIS), evs)
-    # order days score over 40 (general), return days under it but within the 5-point margin
-    assert [round(s, 2) for s in scores.values()] == [37.61, 41.25, 37.5, 41.25, 37.5, 41.25, 37.5]
+    # order days score over 40 (general), return days under it but within the 5-point margin; a
+    # return retracts its order from recency too, so on return day d the last order is day 0's:
+    # recency 100 - 15 * d / 30, weight 0.2 of 0.85 (no payments): 37.61 - 0.2 * 0.5 * d / 0.85
+    assert [round(s, 2) for s in scores.values()] == [37.61, 41.25, 37.38, 41.25, 37.14, 41.25, 36.91]
     _, emitted, _ = run(evs)
     assert [c.tier for c in emitted][:2] == ["potential", "general"]
     withdrawn = [c for c in emitted if c.direction == "downgrade"]

@@ -67,7 +67,7 @@ def test_impossible_or_unrepresentable_dates_are_refused(value: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "field"),
     [("order", "order_id"), ("order", "amount"), ("payment", "invoice_id"), ("delivery", "promised_at"),
-     ("service", "first_response_at"), ("assessment", "author"), ("referral", "event_id")],
+     ("service", "ticket_id"), ("assessment", "author"), ("referral", "event_id")],
 )
 def test_missing_field_is_named(kind: str, field: str) -> None:
     msg = error_of(ev(kind, **{field: ...}))

@@ -6,7 +6,7 @@ import pytest
 
 from tests.scorers.helpers import DAY0, agg, eod, feed, order, purchase
 from tierstream.scorers.engine import Grader
-from tierstream.scorers.state import C_ORDERS, C_PLACED, C_REVENUE
+from tierstream.scorers.state import C_PLACED
 
 
 def test_an_order_counts_once(g: Grader) -> None:
@@ -48,11 +48,10 @@ def test_reversal_cancels_the_order_once(g: Grader, status: str, reversal_first:
     assert [o.status for o in outs] == ["applied"] * 3
     a = agg(g, state)
     assert (a["order_count"], a["revenue"], a["gross_profit"]) == (1, 50.0, 30.0)
-    # recency still sees that the customer bought on day 0
-    assert state.days[DAY0][C_PLACED] == 1
-    assert state.days[DAY0][C_ORDERS] == 0
-    assert state.days[DAY0][C_REVENUE] == 0
-    assert a["first_order_at"] == "2025-01-01T12:00:00Z"
+    # retracted whole, recency included: day 0 is as if the order had never been placed
+    assert DAY0 not in state.days
+    assert state.days[DAY0 + 2][C_PLACED] == 1
+    assert a["first_order_at"] == a["last_order_at"] == "2025-01-03T12:00:00Z"
 
 
 def test_reversal_result_does_not_depend_on_arrival(g: Grader) -> None:

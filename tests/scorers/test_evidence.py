@@ -33,7 +33,15 @@ from tierstream.schemas.events import AssessmentEvent
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.schemas.rules import parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader
-from tierstream.scorers.state import C_COSTED, C_COSTED_REVENUE, C_ORDERS, C_REVENUE, EntityState
+from tierstream.scorers.state import (
+    C_COSTED,
+    C_COSTED_REVENUE,
+    C_ORDERS,
+    C_REVENUE,
+    O_COSTED,
+    O_COSTED_REVENUE,
+    EntityState,
+)
 
 NO_DELIVERY = "no delivery in the 180-day window"
 
@@ -92,7 +100,7 @@ def test_a_state_written_before_profit_evidence_still_loads_and_grades_as_it_did
     old = EntityState.from_bytes(orjson.dumps(doc))
     assert old.totals[C_COSTED] == old.totals[C_ORDERS] == 1
     assert old.totals[C_COSTED_REVENUE] == old.totals[C_REVENUE] == 100_000
-    assert old.orders["o1"][-2:] == [1, 100_000]
+    assert old.orders["o1"][O_COSTED:O_COSTED_REVENUE + 1] == [1, 100_000]  # then the retraction fields
     # profit 0 counted, as before: gross profit 0 * 1000/1000 = 0 -> 0 on the profit scale
     assert g.snapshot(old, old.clock).components["profit"] == 0.0
     old2, _ = g.apply(old, order(1, "o1", amount=1000.0, cost=None, status="returned"))

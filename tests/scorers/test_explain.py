@@ -142,12 +142,13 @@ def test_supplier_hints_single_rates_rounded_up_to_the_shown_tenth() -> None:
 
 def test_a_combined_hint_for_a_supplier_more_perfect_deliveries() -> None:
     # One delivery, late, 100 ordered, 70 delivered, 56 accepted: quality 0.8 -> 0, on time 0 -> 0,
-    # fill 0.7 -> 0: score 0. qualified (55) needs 0.30 q + 0.25 o + 0.15 a = 38.5: quality alone gives
-    # at most 30, on time 25, accuracy 15: no single lever. n perfect deliveries of the average size
-    # (70 delivered): quality (0.8 + n)/(1 + n), on time n/(1 + n), fill 0.7 (1 + n)/(1 + 0.7 n):
-    #   n = 2: quality 0.9333 -> 60, on time 0.6667 -> 27.78, fill 0.875 -> 52.5:
+    # accuracy 1 - 30/100 = 0.7 -> 0: score 0. qualified (55) needs 0.30 q + 0.25 o + 0.15 a = 38.5:
+    # quality alone gives at most 30, on time 25, accuracy 15: no single lever. n perfect deliveries
+    # of the average size (70 ordered, 70 delivered): quality (0.8 + n)/(1 + n), on time n/(1 + n),
+    # accuracy 1 - 30/(100 + 70 n) (= the fill rate 0.7 (1 + n)/(1 + 0.7 n): nothing over-delivered):
+    #   n = 2: quality 0.9333 -> 60, on time 0.6667 -> 27.78, accuracy 0.875 -> 52.5:
     #          (18 + 6.944 + 7.875) / 0.7 = 46.9 < 55;
-    #   n = 3: quality 0.95 -> 70, on time 0.75 -> 41.67, fill 2.8/3.1 = 0.9032 -> 61.29:
+    #   n = 3: quality 0.95 -> 70, on time 0.75 -> 41.67, accuracy 1 - 30/310 = 0.9032 -> 61.29:
     #          (21 + 10.417 + 9.194) / 0.7 = 58.0 >= 55.
     g = Grader(DEFAULT)
     state, _ = feed(g, [delivery(0, "p1", -1, 100, 70, 56)])
@@ -186,11 +187,12 @@ def test_a_dimension_gaining_evidence_moves_from_the_previous_score() -> None:
     # The quality collapse comes first (weighted by the scores' difference alone, it scored 0 and
     # came last).
     after = Composite(59.41, {"quality": 0.0, "on_time": 100.0, "accuracy": 100.0, "price": 70.0}, 0.85)
-    metrics: Metrics = {"quality_pass_rate": 0.8, "on_time_rate": 1.0, "fill_rate": 1.0, "price_index": 1.0}
+    metrics: Metrics = {"quality_pass_rate": 0.8, "on_time_rate": 1.0, "fill_rate": 1.0, "delivery_accuracy": 1.0,
+                        "price_index": 1.0}
     assert reasons(DEFAULT.supplier, {"price": 70.0}, after, metrics) == [
         "quality pass rate now scored 0 (quality pass rate 80.0%): -24.7 points",
         "on-time delivery now scored 100 (on time rate 100.0%): +8.8 points",
-        "delivery accuracy now scored 100 (fill rate 100.0%): +5.3 points",
+        "delivery accuracy now scored 100 (delivery accuracy 100.0%): +5.3 points",
     ]
 
 

@@ -23,13 +23,16 @@ Customers (75% already active when the window opens, 25% sign up during it):
   some USD) and a time zone (``Z``, ``+08:00``...);
 * 3% of orders are later ``cancelled`` (within 2 days, no invoice) and 4%
   ``returned`` (3-30 days later): same ``order_id`` and amounts, new event;
+  half the returns are partial (``returned_amount``, 10-90% of the order, and
+  half of those with their ``returned_cost``);
 * invoiced orders (all wholesale, ~35% retail) get a ``payment`` with ``due_at``
   (7-60 day terms) paid early or late by a per-customer punctuality, a tenth in
   two parts, late ones sometimes with a ``delay_reason``; 70% of customers also
   send the ``invoice`` event (``issued_at``, ``due_at``), and of theirs 2% (25%
   for poor payers) are never paid; the others' payments define their invoices;
 * ~40% of newcomers were ``referral``s by an existing customer (a few
-  "ambassadors" refer many); a quarter of the referred never buy;
+  "ambassadors" refer many); a quarter of the referred never buy, and a third
+  of those who buy cancel their first order (place-and-cancel);
 * ~30% of newcomers get an ``assessment`` with a ``prospect_score``, and a
   couple of accounts a ``tier_override`` (reason, author, expiry).
 
@@ -37,10 +40,16 @@ Suppliers: a hidden defect rate, on-time probability, fill rate, price level
 against the market (``market_amount``), lead time and after-sales response time;
 ~15% degrade and ~10% improve half-way through. Purchase ``order``s arrive
 ~2x a month (log-normal), each followed by a ``delivery`` (``promised_at``,
-quantities ordered/delivered/accepted) and sometimes a ``service`` ticket (more
-often for defective lots) with its ``first_response_at``. ~8% are new suppliers
-whose purchase orders start in the last 15% of the span (some without a delivery
-yet at the end), half of them with a ``prospect_score`` assessment.
+quantities ordered/delivered/accepted: some over-deliveries, 2% deliveries of
+nothing) and sometimes a ``service`` ticket (more often for defective lots)
+with its ``first_response_at``; a third of the tickets are first recorded open
+(no ``first_response_at``) and answered by a second event for the same
+``ticket_id`` when the response comes, and tickets unanswered at the end stay
+open. ~8% are new suppliers whose purchase orders start in the last 15% of the
+span (some without a delivery yet at the end), half of them with a
+``prospect_score`` assessment. The shapes added with issue 10 point 2 and 8
+draw from a second random source (``shapes``), so the others are drawn as
+before.
 
 Order in the file
 -----------------
@@ -51,6 +60,8 @@ mostly sorted by ``occurred_at`` with entities interleaved, except that:
 * ``late_ratio`` of events are held back and emitted 5 minutes to 4 days after
   their time, behind at least one later event (out of order; ``SampleStats.late``
   counts those that really are, which is nearly all of them);
+* the answer to a ticket first recorded open comes when the response does,
+  dated (as every service event) when the ticket was opened;
 * ``duplicate_ratio`` of events are repeated verbatim (same ``event_id``) up to
   two days later;
 * ``invalid_ratio`` of events are accompanied by one invalid line of a varied

@@ -60,6 +60,9 @@ class SimulationCore:
         if invalid_ratio + late_ratio + duplicate_ratio > 1.0:
             raise ValueError("invalid_ratio + late_ratio + duplicate_ratio must not exceed 1")
         self.rng = random.Random(seed)
+        #: the draws for the shapes added later (partial returns, place-and-cancel referrals, zero
+        #: deliveries, open tickets) come from their own source, so the others stay as they were
+        self.shapes = random.Random(f"{seed}:shapes")
         self.end = float(int(end.timestamp()))
         self.start = self.end - days * DAY
         self.span = self.end - self.start
@@ -109,7 +112,14 @@ class SimulationCore:
         }
 
     def _reversal(self, order: dict[str, Any], t: float, tz: int, status: str) -> dict[str, Any]:
+        """The order's cancellation or return; half the returns of a sale are partial."""
         event = dict(order)
         event["occurred_at"] = self.clock.fmt(t, tz)
         event["status"] = status
+        shapes = self.shapes
+        if status == "returned" and "customer_id" in order and shapes.random() < 0.5:
+            share = shapes.uniform(0.1, 0.9)
+            event["returned_amount"] = max(round(order["amount"] * share, 2), 0.01)
+            if "cost" in order and shapes.random() < 0.5:
+                event["returned_cost"] = round(order["cost"] * share, 2)
         return event

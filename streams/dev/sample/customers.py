@@ -66,6 +66,7 @@ class Customer:
         "on_time",
         "profile",
         "rate",
+        "referred",
         "terms",
         "tz",
     )
@@ -90,6 +91,7 @@ class Customer:
         self.lifecycle = STEADY
         self.lapse_at = 0.0
         self.profile = CONSUMER
+        self.referred = False  # referred, and not bought yet
 
 
 class CustomerSimulation(SimulationCore):
@@ -155,7 +157,7 @@ class CustomerSimulation(SimulationCore):
                 life_max = 1.0
             referred = False
             if newcomer and initial_buyers and rng.random() < 0.4:
-                referred = True
+                referred = c.referred = True
                 pool = ambassadors if ambassadors and rng.random() < 0.5 else initial_buyers
                 referrer = rng.choice(pool)
                 t_ref = max(self.start, c.join - rng.random() * 2 * DAY)
@@ -250,8 +252,11 @@ class CustomerSimulation(SimulationCore):
         event["currency"] = c.currency
         if c.group is not None:
             event["customer_group"] = c.group
+        # place-and-cancel: a third of the referred newcomers cancel their first order
+        fraud = c.referred and self.shapes.random() < 0.3
+        c.referred = False
         roll = rng.random()
-        if roll < 0.03:
+        if roll < 0.03 or fraud:
             t_c = t + rng.uniform(600, 2 * DAY)
             self._schedule(t_c, self._reversal(event, t_c, c.tz, "cancelled"))
         else:

@@ -47,7 +47,7 @@ class InvalidLines(SimulationCore):
             "payment": ("invoice_id", "due_at", "amount"),
             "delivery": ("promised_at", "quantity_delivered", "order_id"),
             "referral": ("referred_id", "referrer_id"),
-            "service": ("first_response_at", "ticket_id"),
+            "service": ("supplier_id", "ticket_id"),
             "assessment": ("author", "expires_at", "reason"),
         }[e["type"]]
         del e[self.rng.choice(required)]
@@ -140,7 +140,7 @@ class InvalidLines(SimulationCore):
         return orjson.dumps(e)
 
     def _inv_response_before_open(self, e: dict[str, Any]) -> bytes | None:
-        if e["type"] != "service":
+        if e["type"] != "service" or "first_response_at" not in e:
             return None
         e["first_response_at"], e["occurred_at"] = e["occurred_at"], e["first_response_at"]
         if e["first_response_at"] == e["occurred_at"]:

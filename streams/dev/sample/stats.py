@@ -34,8 +34,12 @@ INVALID_KINDS = (
 # per customer, once: referral 0.1, prospect assessment 0.075, newcomer's first order ~0.2;
 # per customer-year: 5.4 sales orders, each followed by 0.07 reversals, 0.315 invoice events
 # (0.45 invoiced, 70% of customers sending invoices) and 0.47 payments (0.43 paid, a tenth in two parts);
+# a newcomer's first order is followed like any other; a third of the referred newcomers who buy
+# (0.1 x 0.75) cancel their first order (place-and-cancel): 0.0225 cancellations per customer;
 # per supplier-year: 28.7 purchase orders, each with ~0.985 deliveries and ~0.12 tickets.
 _CUSTOMER_ONCE = 0.375
+_FIRST_ORDERS = 0.2
+_PLACE_AND_CANCEL = 0.0225
 _ORDERS_PER_CUSTOMER_YEAR = 5.37
 _POS_PER_SUPPLIER_YEAR = 28.7
 
@@ -102,7 +106,8 @@ def estimate_lines(
     years = days / 365.0
     per_order = (1.0 + 0.03 + 0.04 * _within(days, 3, 30) + 0.315
                  + 0.43 * _within(days, 2, 65) + 0.043 * _within(days, 7, 95))
-    valid = customers * (_CUSTOMER_ONCE + _ORDERS_PER_CUSTOMER_YEAR * years * per_order)
+    valid = customers * (_CUSTOMER_ONCE + _PLACE_AND_CANCEL + _FIRST_ORDERS * (per_order - 1)
+                         + _ORDERS_PER_CUSTOMER_YEAR * years * per_order)
     per_po = 1.0 + 0.015 + 0.985 * _within(days, 3, 32) + 0.12 * _within(days, 5, 40)
     valid += suppliers * _POS_PER_SUPPLIER_YEAR * years * per_po
     return round(valid * (1 + invalid_ratio + duplicate_ratio))

@@ -185,6 +185,8 @@ class SupplierSimulation(SimulationCore):
             delivered = int(qty * rng.uniform(0.6, 0.98))
         else:
             delivered = qty + 1 + int(qty * rng.random() * 0.05)
+        if self.shapes.random() < 0.02:
+            delivered = 0  # nothing came
         expected = delivered * defect * rng.lognormvariate(0.0, 0.5)
         defects = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
         accepted = max(delivered - defects, 0)
@@ -206,19 +208,23 @@ class SupplierSimulation(SimulationCore):
         if rng.random() < p_ticket:
             opened = arrived + rng.uniform(2 * HOUR, 7 * DAY)
             responded = opened + max(resp * rng.lognormvariate(0.0, 0.6) * HOUR, 300.0)
-            if responded <= self.end:
+            answered = responded <= self.end
+            # recorded open first (a third of them), or still open at the end of the sample
+            recorded_open = not answered or self.shapes.random() < 0.3
+            if opened <= self.end:
                 self.ticket_no += 1
-                self._schedule(
-                    opened,
-                    {
-                        "event_id": "",
-                        "occurred_at": fmt(opened, s.tz),
-                        "type": "service",
-                        "supplier_id": s.id,
-                        "ticket_id": f"t{self.ticket_no:07d}",
-                        "first_response_at": fmt(responded, s.tz),
-                    },
-                )
+                ticket = {
+                    "event_id": "",
+                    "occurred_at": fmt(opened, s.tz),
+                    "type": "service",
+                    "supplier_id": s.id,
+                    "ticket_id": f"t{self.ticket_no:07d}",
+                }
+                if recorded_open:
+                    self._schedule(opened, dict(ticket))
+                if answered:
+                    ticket["first_response_at"] = fmt(responded, s.tz)
+                    self._schedule(responded if recorded_open else opened, ticket)
         self._next_purchase_order(s, t)
         return event
 
