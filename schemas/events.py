@@ -37,6 +37,7 @@ __all__ = [
     "LATEST",
     "AnyEvent",
     "AssessmentEvent",
+    "Currency",
     "DeliveryEvent",
     "EntityType",
     "Identifier",
@@ -62,6 +63,8 @@ Identifier = Annotated[
 ]
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+#: an ISO 4217 code; amounts in another currency than the rules' are converted at the rules' rate
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Quantity = Annotated[int, Field(ge=0, le=10**12)]
 Score100 = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
@@ -110,7 +113,7 @@ class OrderEvent(_Event):
     amount: Money
     cost: Money | None = None
     market_amount: Money | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: Currency | None = None
     status: Literal["placed", "cancelled", "returned"] = "placed"
     customer_group: Identifier | None = None
     returned_amount: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
@@ -145,6 +148,7 @@ class InvoiceEvent(_Event):
     invoice_id: Identifier
     customer_id: Identifier
     amount: Money
+    currency: Currency | None = None
     issued_at: Instant
     due_at: Instant
 
@@ -171,6 +175,7 @@ class PaymentEvent(_Event):
     customer_id: Identifier
     invoice_id: Identifier
     amount: Money
+    currency: Currency | None = None
     due_at: Instant
     delay_reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 

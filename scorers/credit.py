@@ -127,13 +127,14 @@ def _invalidate_open(state: EntityState, issued: int, due: int) -> None:
         state.invalidate_from(first)
 
 
-def record_invoice(state: EntityState, ev: InvoiceEvent, day: int, issued: int, due: int) -> None:
+def record_invoice(state: EntityState, ev: InvoiceEvent, day: int, issued: int, due: int,
+                   rate: float = 1.0) -> None:
     """Apply an invoice (its event on ``day``): its amount is owed from ``due`` onwards.
 
     Two invoice events for one ``invoice_id`` (under different event ids): the
     least of (event day, issued, due, amount) stands, whichever came first.
     """
-    amount = round(ev.amount * 100)
+    amount = round(ev.amount * rate * 100)  # in the rules' base currency
     rec = state.invoices.get(ev.invoice_id)
     if rec is None:
         state.invoices[ev.invoice_id] = rec = [0, day, issued, due, amount, [], None]
@@ -156,9 +157,9 @@ def record_invoice(state: EntityState, ev: InvoiceEvent, day: int, issued: int, 
     _invalidate_open(state, issued, due)
 
 
-def record_payment(state: EntityState, ev: PaymentEvent, day: int, own_due: int) -> None:
+def record_payment(state: EntityState, ev: PaymentEvent, day: int, own_due: int, rate: float = 1.0) -> None:
     """Apply a payment made on ``day`` (``own_due``: the day of its ``due_at``)."""
-    entry: list[Any] = [day, round(ev.amount * 100), own_due, ev.delay_reason]
+    entry: list[Any] = [day, round(ev.amount * rate * 100), own_due, ev.delay_reason]
     rec = state.invoices.get(ev.invoice_id)
     if rec is None:
         state.invoices[ev.invoice_id] = [max(day, own_due), None, None, None, None, [entry], _NEVER_OPEN]

@@ -112,7 +112,7 @@ class Grader(Evaluator):
                 out.status, out.invalid_field, out.invalid_value = "invalid", "tier_override", event.tier_override
                 out.detail = f"tier_override {event.tier_override!r} is not a {state.kind} tier ({', '.join(names)})"
                 return state, out
-        if type(event) is OrderEvent and (event.currency or event.customer_group) and self._refused(event, out):
+        if isinstance(event, OrderEvent | PaymentEvent | InvoiceEvent) and self._refused(event, out):
             return state, out
         if isinstance(event, AssessmentEvent):
             # A manual assessment lives until its own expiry, not the window: never "too old".
@@ -186,26 +186,32 @@ class Grader(Evaluator):
             out.detail = f"day {iso_day(day)} is before the window: kept for hysteresis history only"
         return True
 
-    def _refused(self, ev: OrderEvent, out: Outcome) -> bool:
-        """Refuse an order naming a currency without a rate or an undeclared customer group."""
+    def _refused(self, ev: OrderEvent | PaymentEvent | InvoiceEvent, out: Outcome) -> bool:
+        """Refuse an event naming a currency without a rate, or an order naming an undeclared customer group."""
+        group = ev.customer_group if isinstance(ev, OrderEvent) else None
+        if ev.currency is None and group is None:
+            return False
         why: str | None = None
         if ev.currency is not None:
             why = self.rules.unknown_currency(ev.currency)
             if why is not None:
                 out.invalid_field, out.invalid_value = "currency", ev.currency
-        if why is None and ev.customer_group is not None and ev.customer_id is not None:
-            why = self.rules.customer.unknown_group(ev.customer_group)
+        if why is None and group is not None and isinstance(ev, OrderEvent) and ev.customer_id is not None:
+            why = self.rules.customer.unknown_group(group)
             if why is not None:
-                out.invalid_field, out.invalid_value = "customer_group", ev.customer_group
+                out.invalid_field, out.invalid_value = "customer_group", group
         if why is None:
             return False
         out.status, out.detail = "invalid", why
         return True
 
+    def _rate(self, currency: str | None) -> float:
+        """The rate of ``currency`` to the rules' base currency (1 for none: amounts in the base)."""
+        return 1.0 if currency is None or currency == self.rules.currency else self.rules.rate_of(currency)
+
     def _apply_body(self, state: EntityState, ev: AnyEvent, t: int, day: int, out: Outcome) -> None:
         if isinstance(ev, OrderEvent):
-            cur = ev.currency
-            rate = 1.0 if cur is None or cur == self.rules.currency else self.rules.rate_of(cur)
+            rate = self._rate(ev.currency)
             if state.kind == "customer":
                 apply_sale(state, ev, t, day, rate)
                 self._maybe_credit(state, out)
@@ -215,9 +221,10 @@ class Grader(Evaluator):
                     contrib += [(S_AMOUNT, _cents(ev.amount * rate)), (S_MARKET, _cents(ev.market_amount * rate))]
                 self._order(state, ev, day, contrib)
         elif isinstance(ev, PaymentEvent):
-            record_payment(state, ev, day, self.day(ts(ev.due_at)))
+            record_payment(state, ev, day, self.day(ts(ev.due_at)), self._rate(ev.currency))
         elif isinstance(ev, InvoiceEvent):
-            record_invoice(state, ev, day, self.day(ts(ev.issued_at)), self.day(ts(ev.due_at)))
+            record_invoice(state, ev, day, self.day(ts(ev.issued_at)), self.day(ts(ev.due_at)),
+                           self._rate(ev.currency))
         elif isinstance(ev, DeliveryEvent):
             apply_delivery(state, ev, t, day, ts(ev.promised_at))
         elif isinstance(ev, ServiceEvent):
