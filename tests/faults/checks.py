@@ -196,10 +196,11 @@ def check_outputs(dep: Deployment, fig: Figures, deadline_s: float = 90.0,
                   redis_scope: Scope | None = None) -> dict[str, EntityState]:
     """Tier changes on the topic and in Redis against the state's change counter.
 
-    Polls until Redis holds every entity's latest change (state and topic re-read each time:
-    review ticks may still move tiers), for the entities whose latest change is on the topic
-    exactly once. Then: every change 1..seq of every entity is on the topic (none lost), a
-    change_id never has two contents, Redis history and stream hold no duplicate.
+    Polls until Redis holds every entity's latest change and no change on the topic is ahead
+    of its state (state and topic re-read each time: review ticks may still move tiers), for
+    the entities whose latest change is on the topic exactly once. Then: every change 1..seq
+    of every entity is on the topic (none lost), a change_id never has two contents, Redis
+    history and stream hold no duplicate.
     """
     states: dict[str, EntityState] = {}
     by_id: dict[str, set[bytes]] = {}
@@ -216,7 +217,10 @@ def check_outputs(dep: Deployment, fig: Figures, deadline_s: float = 90.0,
         if redis_scope is not None:
             scope &= redis_scope(states) or set()
         behind = redis_behind(dep, states, scope)
-        return not behind
+        # A change read on the topic after its state was read (a review tick in between) is not
+        # yet in that state: read both again. A state is on the changelog before its outputs are
+        # sent, so a change truly beyond its state stays beyond and is reported below.
+        return not behind and not ahead
 
     try:
         poll(caught_up, deadline_s, "Redis to hold every entity's latest change", interval=1.0)

@@ -135,7 +135,7 @@ def hostile_units(n: int, rng: random.Random, names: TopicNames, anchors: Sequen
                 one(deliveries, entity_key("supplier", sid).encode(),
                     compact(delivery(eid, sid, quantity_delivered=-3)), "dlq:invalid_event", kind)
         elif kind == "bad_timestamp":
-            at = rng.choice(["2150-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "2026-10-01T10:00:00",
+            at = rng.choice(["9950-01-01T00:00:00Z", "0050-01-01T00:00:00Z", "2026-10-01T10:00:00",
                              "2026-02-30T10:00:00Z", "yesterday", "2026-10-01T25:00:00Z"])
             one(orders, ckey, compact(order(eid, cid, at=at)), "dlq:invalid_event", kind)
         elif kind == "too_new":
