@@ -18,7 +18,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, date, datetime, time
 
-from tierstream.scorers.state import DAY
+from tierstream.scorers.layout import DAY
 
 __all__ = ["UTC_NAMES", "Calendar"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from string import Formatter
 from typing import Literal
 
-from tierstream.scorers.state import CUSTOMER_BUCKET, SUPPLIER_BUCKET
+from tierstream.scorers.layout import CUSTOMER_BUCKET, SUPPLIER_BUCKET
 
 __all__ = ["BUCKETS", "CONTEXT", "FORMULA_BUILTINS", "METRICS", "EntityKind", "Metric", "metrics_of"]
 

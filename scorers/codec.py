@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from tierstream.scorers.state import (
+from tierstream.scorers.layout import (
     C_ORDERS,
     C_REVENUE,
     CUSTOMER_FIELDS,
@@ -41,9 +41,8 @@ from tierstream.scorers.state import (
     S_QTY_OFF,
     S_QTY_ORDERED,
     SUPPLIER_FIELDS,
-    EntityState,
-    Manual,
 )
+from tierstream.scorers.state import EntityState, Manual
 
 __all__ = ["decode", "encode", "next_review_of"]
 

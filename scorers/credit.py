@@ -29,15 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from tierstream.schemas.events import InvoiceEvent, PaymentEvent
-from tierstream.scorers.state import (
-    C_DAYS_LATE,
-    C_INVOICES,
-    C_LATE,
-    C_LATE_CENT_DAYS,
-    C_PAID,
-    C_PAYMENTS,
-    EntityState,
-)
+from tierstream.scorers.layout import C_DAYS_LATE, C_INVOICES, C_LATE, C_LATE_CENT_DAYS, C_PAID, C_PAYMENTS
+from tierstream.scorers.state import EntityState
 
 __all__ = [
     "CREDIT_METRICS",

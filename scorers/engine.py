@@ -45,9 +45,7 @@ from tierstream.schemas.events import (
 from tierstream.schemas.outputs import ReferralCredit
 from tierstream.scorers.credit import record_invoice, record_payment
 from tierstream.scorers.evaluation import Evaluator
-from tierstream.scorers.ledger import apply_sale, keep_old_sale
-from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, Status, iso_day, ts, utc
-from tierstream.scorers.state import (
+from tierstream.scorers.layout import (
     C_REFERRALS,
     DAY,
     ORDER_ACTIVE,
@@ -56,10 +54,10 @@ from tierstream.scorers.state import (
     S_AMOUNT,
     S_MARKET,
     S_PURCHASES,
-    EntityState,
-    Manual,
-    event_hash,
 )
+from tierstream.scorers.ledger import apply_sale, keep_old_sale
+from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, Status, iso_day, ts, utc
+from tierstream.scorers.state import EntityState, Manual, event_hash
 from tierstream.scorers.supply import apply_delivery, apply_ticket
 
 __all__ = ["REREVIEW", "Grade", "Grader", "Outcome", "Status", "iso_day", "ts", "utc"]

@@ -38,6 +38,7 @@ from tierstream.scorers.grading import (
     tier_index,
 )
 from tierstream.scorers.hold import tracks_for
+from tierstream.scorers.layout import C_ORDERS, DAY, S_DELIVERIES
 from tierstream.scorers.metrics import (
     Metrics,
     aggregates_of,
@@ -47,7 +48,7 @@ from tierstream.scorers.metrics import (
     window_totals,
 )
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, utc
-from tierstream.scorers.state import C_ORDERS, DAY, S_DELIVERIES, EntityState, Manual
+from tierstream.scorers.state import EntityState, Manual
 from tierstream.scorers.supply import has_open_ticket, service_crossing
 
 __all__ = ["Evaluator"]

@@ -21,10 +21,11 @@ from tierstream.schemas.outputs import Direction, NextTier
 from tierstream.schemas.rules import CustomerRules, EntityRules, SupplierRules, Tier
 from tierstream.scorers.catalog import METRICS
 from tierstream.scorers.grading import Composite
+from tierstream.scorers.layout import DAY
 from tierstream.scorers.metrics import Metrics
 from tierstream.scorers.outcome import Grade
 from tierstream.scorers.scale import Scale
-from tierstream.scorers.state import DAY, EntityState, Manual
+from tierstream.scorers.state import EntityState, Manual
 
 __all__ = ["change_reasons", "held_by_hysteresis", "next_tier", "reasons"]
 

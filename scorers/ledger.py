@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from tierstream.schemas.events import OrderEvent
-from tierstream.scorers.state import (
+from tierstream.scorers.layout import (
     C_COSTED,
     C_COSTED_REVENUE,
     C_ORDERS,
@@ -50,8 +50,8 @@ from tierstream.scorers.state import (
     ORDER_RETURNS_FIRST,
     ORDER_REVERSED,
     ORDER_REVERSED_FIRST,
-    EntityState,
 )
+from tierstream.scorers.state import EntityState
 
 __all__ = ["apply_sale", "counted", "keep_old_sale", "refresh_facts"]
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.catalog import BUCKETS, CONTEXT, FORMULA_BUILTINS, EntityKind, metrics_of
-from tierstream.scorers.state import (
+from tierstream.scorers.layout import (
     C_COSTED,
     C_INVOICES,
     C_LATE,
@@ -28,8 +28,8 @@ from tierstream.scorers.state import (
     S_OPEN_TICKETS,
     S_PURCHASES,
     S_TICKETS,
-    EntityState,
 )
+from tierstream.scorers.state import EntityState
 
 __all__ = [
     "Metrics",

@@ -20,7 +20,7 @@ import math
 
 from tierstream.schemas.events import DeliveryEvent, ServiceEvent
 from tierstream.scorers.grading import Composite, Dim
-from tierstream.scorers.state import (
+from tierstream.scorers.layout import (
     S_DELIVERIES,
     S_ON_TIME,
     S_OPEN_SINCE,
@@ -33,8 +33,8 @@ from tierstream.scorers.state import (
     S_TICKETS,
     TICKET_ANSWERED,
     TICKET_OPEN,
-    EntityState,
 )
+from tierstream.scorers.state import EntityState
 
 __all__ = ["apply_delivery", "apply_ticket", "has_open_ticket", "service_crossing"]
 

@@ -12,8 +12,8 @@ from tierstream.schemas.events import DeliveryEvent, OrderEvent
 from tierstream.schemas.rules import CUSTOMER_METRICS, SUPPLIER_METRICS, load_rules, parse_rules
 from tierstream.scorers.catalog import METRICS, Metric, metrics_of
 from tierstream.scorers.engine import Grader, ts
+from tierstream.scorers.layout import CUSTOMER_FIELDS, SUPPLIER_FIELDS
 from tierstream.scorers.metrics import customer_metrics, supplier_metrics
-from tierstream.scorers.state import CUSTOMER_FIELDS, SUPPLIER_FIELDS
 
 T = datetime(2025, 3, 1, 12, tzinfo=UTC)
 

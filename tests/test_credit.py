@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, InvoiceEvent, OrderEvent, PaymentEvent
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 from tierstream.streams.dev.sample import write_sample
 
 RULES = load_rules()

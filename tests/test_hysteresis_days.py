@@ -26,7 +26,8 @@ from tierstream.schemas.events import AnyEvent, DeliveryEvent, OrderEvent
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 from tierstream.streams.offline.score import OfflineScorer, read_lines
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -20,7 +20,8 @@ import pytest
 from tierstream.schemas.events import AnyEvent, DeliveryEvent, InvoiceEvent, OrderEvent, ServiceEvent
 from tierstream.schemas.rules import Rules, parse_rules
 from tierstream.scorers.engine import Grader, ts
-from tierstream.scorers.state import NEVER, EntityState
+from tierstream.scorers.layout import NEVER
+from tierstream.scorers.state import EntityState
 
 # customer score = 0.5 * recency + 0.5 * monetary: recency 100 - 10 per day (0 from day 10),
 # monetary revenue / 100 (100 from 10,000); gross profit is read as an aggregate only.

@@ -23,7 +23,8 @@ from tierstream.schemas.outputs import ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.scorers.codec import decode
 from tierstream.scorers.engine import Grader, ts
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 from tierstream.streams.offline.score import OfflineScorer
 
 RULES = load_rules()

@@ -43,7 +43,7 @@ from tierstream.schemas.errors import ForeignCredit, InputError, ShardMismatch
 from tierstream.schemas.events import entity_of
 from tierstream.schemas.routing import doc_entity
 from tierstream.schemas.rules import Rules
-from tierstream.scorers.state import NEVER
+from tierstream.scorers.layout import NEVER
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, Reject
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines

@@ -21,7 +21,8 @@ from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
 from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.scorers.engine import Grader, Outcome, ts
-from tierstream.scorers.state import NEVER, EntityState
+from tierstream.scorers.layout import NEVER
+from tierstream.scorers.state import EntityState
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, TIME_KINDS, Reject, input_error
 

@@ -32,7 +32,8 @@ from faust.types import TP, FutureMessage, Message
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
-from tierstream.scorers.state import NEVER, EntityState
+from tierstream.scorers.layout import NEVER
+from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.config import faust_broker_kwargs
 from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.batch import (

@@ -41,7 +41,8 @@ from tierstream.schemas.outputs import DeadLetter, ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader, Outcome, ts
-from tierstream.scorers.state import NEVER, EntityState
+from tierstream.scorers.layout import NEVER
+from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names
 from tierstream.streams.worker.metrics import ServiceMetrics
 

@@ -21,7 +21,7 @@ from tierstream.schemas.events import (
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.scorers.engine import ts
-from tierstream.scorers.state import DAY
+from tierstream.scorers.layout import DAY
 from tierstream.streams.offline.score import OfflineScorer
 
 __all__ = [

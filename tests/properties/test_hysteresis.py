@@ -13,8 +13,9 @@ from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Hysteresis
 from tierstream.scorers.engine import Grader, ts
 from tierstream.scorers.grading import compile_dims, composite
+from tierstream.scorers.layout import DAY
 from tierstream.scorers.metrics import Metrics
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.state import EntityState
 
 NO_HYSTERESIS = RULES.model_copy(update={
     "customer": RULES.customer.model_copy(update={

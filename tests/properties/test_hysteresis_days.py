@@ -9,7 +9,8 @@ from tests.properties.helpers import RECEIVED, RULES, SETTINGS, event_lists
 from tierstream.schemas.events import AnyEvent
 from tierstream.schemas.outputs import TierChange
 from tierstream.scorers.engine import ts
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 from tierstream.streams.offline.score import OfflineScorer
 
 

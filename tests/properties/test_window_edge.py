@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from tests.properties.helpers import DAY0, RULES, SETTINGS, when
 from tierstream.schemas.events import DeliveryEvent, OrderEvent
 from tierstream.scorers.engine import Grader
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 
 
 @SETTINGS

@@ -21,7 +21,8 @@ from tierstream.schemas.events import (
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Grader, Outcome, ts
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 
 __all__ = [
     "CW",

@@ -7,7 +7,7 @@ import pytest
 from tests.scorers.helpers import RULES, changes, delivery, feed, good_then_bad_supplier, key_customer, order
 from tierstream.schemas.events import AnyEvent
 from tierstream.scorers.engine import Grader
-from tierstream.scorers.state import DAY
+from tierstream.scorers.layout import DAY
 
 
 def test_tier_changes_are_deterministic_and_complete(g: Grader) -> None:

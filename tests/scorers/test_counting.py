@@ -6,7 +6,7 @@ import pytest
 
 from tests.scorers.helpers import DAY0, agg, eod, feed, order, purchase
 from tierstream.scorers.engine import Grader
-from tierstream.scorers.state import C_PLACED
+from tierstream.scorers.layout import C_PLACED
 
 
 def test_an_order_counts_once(g: Grader) -> None:

@@ -7,7 +7,8 @@ import pytest
 from tests.scorers.helpers import C_LOOKBACK, CW, DAY0, SW, agg, at, delivery, eod, feed, order, payment, referral, sod
 from tierstream.schemas.events import OrderEvent
 from tierstream.scorers.engine import Grader, iso_day, ts
-from tierstream.scorers.state import C_ORDERS, C_REVENUE, EntityState, event_hash
+from tierstream.scorers.layout import C_ORDERS, C_REVENUE
+from tierstream.scorers.state import EntityState, event_hash
 
 
 def test_out_of_order_event_lands_in_its_own_day(g: Grader) -> None:

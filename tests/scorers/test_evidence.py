@@ -33,15 +33,8 @@ from tierstream.schemas.events import AssessmentEvent
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.schemas.rules import parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader
-from tierstream.scorers.state import (
-    C_COSTED,
-    C_COSTED_REVENUE,
-    C_ORDERS,
-    C_REVENUE,
-    O_COSTED,
-    O_COSTED_REVENUE,
-    EntityState,
-)
+from tierstream.scorers.layout import C_COSTED, C_COSTED_REVENUE, C_ORDERS, C_REVENUE, O_COSTED, O_COSTED_REVENUE
+from tierstream.scorers.state import EntityState
 
 NO_DELIVERY = "no delivery in the 180-day window"
 

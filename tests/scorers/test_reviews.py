@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from tests.scorers.helpers import changes, feed, key_customer, order
 from tierstream.scorers.engine import REREVIEW, Grader
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 
 
 def test_review_downgrades_a_lapsed_key_customer(g: Grader) -> None:

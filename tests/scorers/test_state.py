@@ -20,7 +20,8 @@ from tests.scorers.helpers import (
 )
 from tierstream.schemas.events import AnyEvent, AssessmentEvent
 from tierstream.scorers.engine import Grader
-from tierstream.scorers.state import DAY, EntityState
+from tierstream.scorers.layout import DAY
+from tierstream.scorers.state import EntityState
 
 
 def _rich_customer() -> list[AnyEvent]:
