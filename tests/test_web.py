@@ -14,10 +14,9 @@ from typing import Any
 
 import faust
 import pytest
-import redis
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.redis_store.helpers import REDIS_URL, _redis_up, change
+from tests.redis_store.helpers import REDIS_URL, _redis_up, change, key_prefix
 from tierstream.streams.store.redis import AsyncTierStore
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 from tierstream.streams.worker.web import register_web
@@ -27,13 +26,8 @@ pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    p = f"tstest-web-{uuid.uuid4().hex[:12]}"
-    yield p
-    r = redis.Redis.from_url(REDIS_URL)
-    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-    if keys:
-        r.delete(*keys)
-    r.close()
+    with key_prefix("tstest-web") as p:
+        yield p
 
 
 def serve(

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
 
-from tests.redis_store.helpers import REDIS_URL, Store, open_store
+from tests.redis_store.helpers import REDIS_URL, Store, key_prefix, open_store
 
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    p = f"tstest-{uuid.uuid4().hex[:12]}"
-    yield p
-    r = redis.Redis.from_url(REDIS_URL)
-    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-    if keys:
-        r.delete(*keys)
-    r.close()
+    with key_prefix("tstest") as p:
+        yield p
 
 
 @pytest.fixture

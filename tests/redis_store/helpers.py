@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import redis
 from tierstream.schemas.outputs import NextTier, TierChange
 from tierstream.streams.store.redis import AsyncTierStore
 
-__all__ = ["DEAD_URL", "REDIS_URL", "T0", "Store", "T", "change", "needs_redis", "open_store"]
+__all__ = ["DEAD_URL", "REDIS_URL", "T0", "Store", "T", "change", "key_prefix", "needs_redis", "open_store"]
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -96,3 +97,15 @@ def open_store(url: str, prefix: str, **kwargs: Any) -> Iterator[Store]:
         finally:
             runner.run(s.close())
             raw.close()
+
+
+@contextmanager
+def key_prefix(tag: str) -> Iterator[str]:
+    """Yield a fresh Redis key prefix, and delete every key under it afterwards."""
+    p = f"{tag}-{uuid.uuid4().hex[:12]}"
+    yield p
+    r = redis.Redis.from_url(REDIS_URL)
+    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
+    if keys:
+        r.delete(*keys)
+    r.close()
