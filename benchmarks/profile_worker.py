@@ -30,7 +30,7 @@ __all__ = ["STAGES", "main"]
 STAGES = (
     ("processor (validate + grade)", "processor.py", "process"),
     ("grader: apply", "engine.py", "apply"),
-    ("grader: grade", "evaluation.py", "grade"),
+    ("grader: grade", "tiering.py", "grade"),
     ("grader: emit a change", "evaluation.py", "_emit"),
     ("state decode", "state.py", "from_bytes"),
     ("state encode", "state.py", "to_bytes"),

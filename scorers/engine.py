@@ -25,8 +25,9 @@ Semantics, in event time:
   dated when it happens. Reviews only *observe*: they never change what later
   events do.
 
-The grading itself (tier at an instant, reviews, changes, snapshots) is
-:class:`tierstream.scorers.evaluation.Evaluator`; this module applies events.
+The grading itself is :class:`tierstream.scorers.evaluation.Evaluator` (reviews,
+changes, snapshots), built on :class:`tierstream.scorers.tiering.Tiering` (the tier
+at an instant); this module applies events.
 """
 
 from __future__ import annotations
