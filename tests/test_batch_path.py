@@ -36,7 +36,8 @@ from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.topics import topic_names
 from tierstream.streams.offline.score import read_lines
-from tierstream.streams.worker.batch import BatchConsumer, BatchHandler, as_current_event, install_batch_path
+from tierstream.streams.worker.batch import BatchConsumer, as_current_event, install_batch_path
+from tierstream.streams.worker.batching import BatchHandler
 from tierstream.streams.worker.processor import BatchStore
 
 # --------------------------------------------------------------------------- in-process

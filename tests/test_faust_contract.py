@@ -17,7 +17,8 @@ from typing import Any
 import faust
 import pytest
 
-from tierstream.streams.worker.batch import FAUST_PRIVATE_NAMES, BatchHandler, PrivateName, install_batch_path
+from tierstream.streams.worker.batch import FAUST_PRIVATE_NAMES, PrivateName, install_batch_path
+from tierstream.streams.worker.batching import BatchHandler
 
 
 def owner_of(private: PrivateName) -> Any:

@@ -53,7 +53,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any, ClassVar, cast
@@ -63,6 +63,15 @@ from faust.events import Event
 from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
+
+from tierstream.streams.worker.batching import (
+    BATCH_PRODUCER_SETTINGS,
+    FETCH_MAX_WAIT_MS,
+    BatchCallback,
+    BatchFinish,
+    BatchHandler,
+)
+from tierstream.streams.worker.highwaters import fetched_highwaters
 
 __all__ = [
     "BATCH_PRODUCER_SETTINGS",
@@ -114,44 +123,6 @@ FAUST_PRIVATE_NAMES: tuple[PrivateName, ...] = (
     )),
 )
 
-#: ``faust.App`` settings for the batch path, over the broker profile's settings
-#: (:mod:`streams.worker.profiles`). Multi-record producer batches are safe for recovery
-#: because the batch consumer reads true high watermarks; the linger is short because every
-#: round waits for the producer twice (the outbox: states, then their outputs). The
-#: measurements behind each value are in benchmarks/README.md.
-BATCH_PRODUCER_SETTINGS: dict[str, object] = {
-    "producer_max_batch_size": 64 * 1024,
-    "producer_linger": 0.002,  # seconds: each round waits for it twice (state, then outputs)
-    # One fetch is one round (processed, written, sent, then acked): bounded, so a backlog
-    # does not make one round of every buffered record (memory, commit cadence, latency).
-    "broker_max_poll_records": 2000,
-}
-
-#: ``callback(tp, messages)``: handle one chunk of one partition, synchronously. Must not
-#: raise for bad input (the processor dead-letters it); an exception stops the consumer with
-#: the round unacked, so it is processed again after the restart.
-BatchCallback = Callable[[TP, Sequence[Message]], None]
-#: ``await finish()``: after every chunk of one fetch went through ``callback`` and before any
-#: of them is acked (write what they changed, send what they produced).
-BatchFinish = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class BatchHandler:
-    """Which topics take the batch path, and what handles them."""
-
-    topics: frozenset[str]
-    callback: BatchCallback
-    finish: BatchFinish
-    #: at most this many messages per callback; the event loop runs between chunks
-    max_batch: int = 2000
-    #: after a chunk, wait while more than this many messages sit in Faust's producer
-    #: buffer (the stock conductor waits above 100 per message): bounds memory when the
-    #: broker is slower than processing, without a wait per message.
-    max_pending_sends: int = 20_000
-    #: called instead of ``finish`` when a round fails or is cancelled before it
-    abort: Callable[[], None] = lambda: None
-
 
 @contextlib.contextmanager
 def as_current_event(app: faust.App, message: Message) -> Iterator[None]:
@@ -168,12 +139,6 @@ def as_current_event(app: faust.App, message: Message) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-#: The longest a fetch may wait at the broker for data (Faust hard-codes 1,500 ms). Tansu
-#: answers a fetch only when this has elapsed, even with data ready, so it is a floor
-#: under every event-to-change latency; a short wait costs only more fetches when idle.
-FETCH_MAX_WAIT_MS = 20
 
 
 class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
@@ -381,26 +346,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         return listed
 
     async def _fetch_highwaters(self, ends: Mapping[TP, int]) -> dict[TP, int | None]:
-        from aiokafka import TopicPartition
-
         consumer = self._thread._create_client_consumer(cast(aiokafka_driver.Transport, self.transport))
-        await consumer.start()
-        try:
-            tps = {tp: TopicPartition(tp.topic, tp.partition) for tp in ends}
-            consumer.assign(list(tps.values()))
-            for tp, end in ends.items():
-                consumer.seek(tps[tp], end - 1)
-            found: dict[TP, int | None] = dict.fromkeys(ends)
-            deadline = monotonic() + self.highwater_probe_timeout
-            while any(v is None for v in found.values()) and monotonic() < deadline:
-                waiting = [tps[tp] for tp, v in found.items() if v is None]
-                await consumer.getmany(*waiting, timeout_ms=500)
-                for tp in ends:
-                    if found[tp] is None:
-                        found[tp] = consumer.highwater(tps[tp])
-            return found
-        finally:
-            await consumer.stop()
+        return await fetched_highwaters(consumer, ends, self.highwater_probe_timeout)
 
 
 class BatchTransport(aiokafka_driver.Transport):
