@@ -15,8 +15,10 @@ __all__ = [
     "ForeignCredit",
     "InputError",
     "KafkaConfigError",
+    "MappingError",
     "RulesError",
     "ShardMismatch",
+    "SourcesError",
     "StoreUnavailable",
     "TierstreamError",
     "describe",
@@ -31,6 +33,24 @@ class TierstreamError(Exception):
 
 class RulesError(TierstreamError, ValueError):
     """A rules file that cannot be used; the message names the file and the place."""
+
+
+class SourcesError(TierstreamError, ValueError):
+    """A sources file that cannot be used; the message names the file and the place."""
+
+
+class MappingError(TierstreamError, ValueError):
+    """A source's payload that does not map to an event: names the source and the event field.
+
+    ``field`` is the event field being mapped (``""`` for the payload as a whole).
+    """
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        where = f"{field}: " if field else ""
+        super().__init__(f"source {source!r}: {where}{message}")
+        self.source = source
+        self.field = field
+        self.message = message
 
 
 class StoreUnavailable(TierstreamError):

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, le=16)
     app_id: str = "tierstream"
     rules: Path | None = Field(None, description="rules YAML; the packaged default when unset")
+    sources: Path | None = Field(
+        None, description="sources YAML: upstream topics and their field mapping (schemas/sources.py)"
+    )
     web_port: int = Field(6066, ge=0, le=65535)
     web_host: str = "127.0.0.1"
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")

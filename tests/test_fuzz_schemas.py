@@ -32,13 +32,13 @@ from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
-from tierstream.streams.kafka.topics import entity_key
+from tierstream.streams.kafka.topics import entity_key, partition_of
 from tierstream.streams.worker.processor import DLQ_MAX_BYTES, BatchStore, Outgoing, Processor
 
 RULES = load_rules()
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 REASONS = {"invalid_json", "invalid_event", "missing_field", "unknown_type", "too_large", "key_mismatch",
-           "wrong_topic"}
+           "wrong_topic", "mapping_error"}
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -213,7 +213,11 @@ def test_process_never_raises_and_dead_letters_invalid_input(topic: str, key: by
         store.flush()
         assert not store.states and not store.table  # nothing read or written for a message that did not validate
         return
-    for msg in out:  # valid: dead letters only for routing or rules problems
+    for msg in out:  # valid: re-keyed to its entity's partition, or dead letters for routing or rules problems
+        if msg.topic == NAMES.repartition:
+            assert topic != NAMES.referral_credits and msg.value == raw
+            assert msg.key == entity_key(*entity_of(INBOUND_ADAPTER.validate_json(raw))).encode()
+            continue
         assert msg.topic == NAMES.dead_letters
         assert DeadLetter.model_validate_json(msg.value).reason in {"wrong_topic", "key_mismatch", "invalid_event"}
     for msg in store.take_outbox():  # and the state's outputs wait in its outbox
@@ -240,9 +244,10 @@ def test_dead_letters_stay_under_the_producer_limit(raw: bytes, key: bytes | Non
 
 
 def test_huge_key_is_cut_in_the_dead_letter() -> None:
+    """On the internal repartition topic (the one inbound topic whose key is checked)."""
     raw = encode(VALID["order"], True)
-    out = PROC.process(BatchStore({}), NAMES.inbound("order"), 3, 1, b"\x00" * 300_000, raw)
-    letter = assert_one_dead_letter(out, NAMES.inbound("order"), 1, raw)
+    out = PROC.process(BatchStore({}), NAMES.repartition, 3, 1, b"\x00" * 300_000, raw)
+    letter = assert_one_dead_letter(out, NAMES.repartition, 1, raw)
     assert letter.reason == "key_mismatch" and "300,000 bytes" in letter.error
     assert len(out[0].key) == 1024
 
@@ -316,7 +321,9 @@ def test_streams_of_valid_extreme_events_never_raise(data: st.DataObject) -> Non
         event = INBOUND_ADAPTER.validate_json(raw)
         key = entity_key(*entity_of(event)).encode()
         store = BatchStore(table)
-        PROC.process(store, NAMES.inbound(event.type), 0, n, key, raw, timestamp=NOW.timestamp())
+        home = partition_of(key, PROC.settings.partitions)
+        now = PROC.process(store, NAMES.inbound(event.type), home, n, key, raw, timestamp=NOW.timestamp())
+        assert all(m.topic == NAMES.dead_letters for m in now)  # on its entity's partition: no hop
         for msg in store.take_outbox():
             if msg.topic == NAMES.referral_credits:  # the credit comes back through its topic
                 PROC.process(store, msg.topic, 0, n, msg.key, msg.value)

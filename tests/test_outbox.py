@@ -16,7 +16,8 @@ from tierstream.scorers.state import EntityState
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
-PROC = Processor(Settings(topic_prefix="ob.", app_id="ob"), load_rules(), wall_clock=lambda: NOW)
+#: one partition: every entity lives on partition 0, where these messages arrive
+PROC = Processor(Settings(topic_prefix="ob.", app_id="ob", partitions=1), load_rules(), wall_clock=lambda: NOW)
 NAMES = PROC.names
 KEY = b"customer:c1"
 

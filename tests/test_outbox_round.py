@@ -27,6 +27,7 @@ import pytest
 from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.state import EntityState
+from tierstream.streams.kafka.topics import partition_of
 from tierstream.streams.worker.outbox import OutboxRound, RoundStatus
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
 
@@ -43,11 +44,13 @@ def order(n: int, customer: str) -> bytes:
 
 
 #: (partition, offset, key, value): two entities on two partitions, and one bad message
+#: each entity's messages on its own partition, as producers keyed by entity put them
+P1, P2 = partition_of(b"customer:c1", PROC.settings.partitions), partition_of(b"customer:c2", PROC.settings.partitions)
 MESSAGES = [
-    (0, 0, b"customer:c1", order(1, "c1")),
-    (0, 1, b"customer:c1", b"{not json"),
-    (1, 0, b"customer:c2", order(2, "c2")),
-    (0, 2, b"customer:c1", order(3, "c1")),
+    (P1, 0, b"customer:c1", order(1, "c1")),
+    (P1, 1, b"customer:c1", b"{not json"),
+    (P2, 0, b"customer:c2", order(2, "c2")),
+    (P1, 2, b"customer:c1", order(3, "c1")),
 ]
 
 
@@ -147,7 +150,7 @@ def fill(rnd: OutboxRound[int]) -> None:
     """The batch path's callback over every message: states in the round, dead letters sent."""
     for partition, offset, key, value in MESSAGES:
         topic = NAMES.inbound("order")
-        rnd.dead_letters(PROC.process(rnd.store(partition, partition), topic, partition, offset, key, value))
+        rnd.send_now(PROC.process(rnd.store(partition, partition), topic, partition, offset, key, value))
 
 
 async def run_round(io: FakeIO) -> OutboxRound[int]:

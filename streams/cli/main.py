@@ -25,8 +25,9 @@ from tierstream.schemas.rules import Rules, load_rules
 
 if TYPE_CHECKING:
     from tierstream.schemas.settings import Settings
+    from tierstream.schemas.sources import SourcesFile
 
-__all__ = ["LazyGroup", "cli_rules", "cli_settings", "main", "parse_instant", "progress_bar"]
+__all__ = ["LazyGroup", "cli_rules", "cli_settings", "cli_sources", "main", "parse_instant", "progress_bar"]
 
 _DT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
@@ -75,6 +76,17 @@ def cli_rules(path: Path | None) -> Rules:
     try:
         return load_rules(path)
     except RulesError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def cli_sources(path: Path) -> SourcesFile:
+    """Load a sources file; a bad one ends the command with its message."""
+    from tierstream.schemas.errors import SourcesError
+    from tierstream.schemas.sources import load_sources
+
+    try:
+        return load_sources(path)
+    except SourcesError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -138,6 +150,7 @@ def progress_bar(
         "schema": "tierstream.streams.cli.schema.schema",
         "score": "tierstream.streams.cli.score.score",
         "snapshot": "tierstream.streams.cli.client.snapshot_cmd",
+        "sources": "tierstream.streams.cli.sources.sources",
         "watch": "tierstream.streams.cli.client.watch_cmd",
         "worker": "tierstream.streams.cli.worker.worker",
     },
@@ -153,6 +166,7 @@ def main() -> None:
       tierstream score events.jsonl --out state.jsonl --changes changes.jsonl
       tierstream rules check my_rules.yaml
       tierstream rules diff old.yaml new.yaml events.jsonl
+      tierstream sources check sources.yaml captured.jsonl   what upstream messages map to
     Streaming:
       tierstream dev --replay events.jsonl     embedded broker + worker + web, prints changes
       tierstream worker                        against TIERSTREAM_KAFKA_BOOTSTRAP / _REDIS_URL

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import click
 
-from tierstream.streams.cli.main import cli_rules, parse_instant, progress_bar
+from tierstream.streams.cli.main import cli_rules, cli_sources, parse_instant, progress_bar
+
+if TYPE_CHECKING:
+    from tierstream.schemas.rules import Rules
+    from tierstream.streams.offline.scoring import ScoreResult
 
 __all__ = ["score"]
 
@@ -27,33 +33,45 @@ __all__ = ["score"]
               help="write every rejected line (invalid, too old, too new) as a JSON line: "
                    "line, field, value, message, kind")
 @click.option("--strict", is_flag=True, help="stop at the first invalid line (exit 2); runs in one process")
+@click.option("--sources", "sources_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="sources YAML: each line of EVENTS is a captured message {topic, key, value}, mapped as "
+                   "the worker maps it (see `tierstream sources --help`)")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, rejects: Path | None, strict: bool, workers: int | None) -> None:
+          changes: Path | None, rejects: Path | None, strict: bool, sources_path: Path | None,
+          workers: int | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
     (invalid, or too old / too new for their entity) are skipped; the first
     ones are shown with their line number, all of them go to --rejects; the
     counts come at the end.
+    With --sources, EVENTS holds captured messages of the upstream topics
+    ({"topic": "erp.orders.v1", "key": "O-1", "value": {...}} per line), mapped
+    first: a line that does not map is rejected with kind mapping_error.
     With several cores the entities are split between processes (referral
     partners stay together) and the results merged in file order: STATE and
     CHANGES are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
-    from tierstream.streams.offline.scoring import score_file
 
     rules = cli_rules(rules_path)
     instant = parse_instant(as_of)
-    total = events.stat().st_size
     changes_fh = changes.open("wb") if changes else None
     rejects_fh = rejects.open("wb") if rejects else None
     try:
-        with progress_bar(total, "scoring", "B", unit_scale=True) as advance:
-            res = score_file(events, rules, as_of=instant, workers=workers, strict=strict,
-                             changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh)
+        with ExitStack() as stack:
+            graded = events
+            if sources_path is not None:
+                from tierstream.schemas.mapping import Sources
+                from tierstream.streams.offline.sources import mapped_file
+
+                sources = Sources(cli_sources(sources_path), rules.timezone)
+                with progress_bar(events.stat().st_size, "mapping", "B", unit_scale=True) as advance:
+                    graded = stack.enter_context(mapped_file(events, sources, advance))
+            res = _score(graded, rules, instant, workers, strict, changes_fh, rejects_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
@@ -79,3 +97,13 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     click.echo(f"as of {when}: {len(res.rows):,} entities", err=True)
     for (kind, tier), n in sorted(res.tiers().items()):
         click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
+
+
+def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
+           changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None) -> ScoreResult:
+    """``score_file`` with a progress bar over ``events``."""
+    from tierstream.streams.offline.scoring import score_file
+
+    with progress_bar(events.stat().st_size, "scoring", "B", unit_scale=True) as advance:
+        return score_file(events, rules, as_of=instant, workers=workers, strict=strict,
+                          changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh)

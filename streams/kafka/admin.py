@@ -13,6 +13,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from tierstream.schemas.settings import Settings
+from tierstream.schemas.sources import load_sources
 from tierstream.streams.kafka.config import kafka_python_config
 from tierstream.streams.kafka.topics import topic_names
 
@@ -20,10 +21,18 @@ COMPACT = {"cleanup.policy": "compact"}
 
 
 def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
-    """Every topic name with its configs; all share ``settings.partitions``."""
+    """Every topic name with its configs; all share ``settings.partitions``.
+
+    The sources' topics are listed too (``TIERSTREAM_SOURCES``): they belong to the
+    systems upstream, so one is created only when it does not exist yet (a new
+    deployment, a test); an existing one keeps its partitions, and its events
+    reach their entities through ``repartition`` when those differ.
+    """
     n = topic_names(settings)
     specs: dict[str, dict[str, str]] = {t: {} for t in n.all_inbound}
-    for t in (n.referral_credits, n.reviews, n.tier_changes, n.supplier_alerts, n.dead_letters):
+    if settings.sources is not None:
+        specs.update({t: {} for t in load_sources(settings.sources).topics()})
+    for t in (n.repartition, n.referral_credits, n.reviews, n.tier_changes, n.supplier_alerts, n.dead_letters):
         specs[t] = {}
     specs[n.tiers] = dict(COMPACT)
     specs[n.entities_changelog] = dict(COMPACT)

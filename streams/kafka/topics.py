@@ -1,10 +1,12 @@
 """Topic names and message keys: one place, derived from the settings.
 
-Every inbound topic and every internal re-keying topic is keyed by the entity
-key ``"<entity_type>:<entity_id>"`` and has the same number of partitions, so
-an entity's events, its table row and its review ticks share one partition
-(Faust writes a table's changelog to the partition of the event being
-processed).
+Every internal re-keying topic (``repartition``, ``referral-credits``,
+``reviews``) is keyed by the entity key ``"<entity_type>:<entity_id>"`` and
+has the same number of partitions as the table, so an entity's events, its
+table row and its review ticks share one partition (Faust writes a table's
+changelog to the partition of the event being processed). Inbound and source
+topics take any key: an event on another partition than its entity's goes
+through ``repartition`` first.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from tierstream.schemas.routing import CREDIT_ROUTE, ROUTES, entity_key, split_key
 from tierstream.schemas.settings import Settings
 
-__all__ = ["INBOUND_KINDS", "TopicNames", "entity_key", "split_key", "topic_names"]
+__all__ = ["INBOUND_KINDS", "TopicNames", "entity_key", "partition_of", "split_key", "topic_names"]
 
 #: event type -> inbound topic name after the prefix (from :data:`schemas.routing.ROUTES`)
 INBOUND_KINDS = {event_type: route.topic for event_type, route in ROUTES.items()}
@@ -35,6 +37,11 @@ class TopicNames:
     @property
     def referral_credits(self) -> str:
         return self.prefix + CREDIT_ROUTE.topic
+
+    @property
+    def repartition(self) -> str:
+        """Internal: events from any key or topic, re-keyed to their entity (one hop)."""
+        return self.prefix + "repartition"
 
     @property
     def reviews(self) -> str:
@@ -61,6 +68,13 @@ class TopicNames:
     def entities_changelog(self) -> str:
         """Faust's changelog of the ``entities`` table: the full state, compacted."""
         return f"{self.app_id}-entities-changelog"
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition a Kafka client's default partitioner gives ``key`` (murmur2), as Faust's table does."""
+    from kafka.partitioner.default import murmur2
+
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
 def topic_names(settings: Settings) -> TopicNames:

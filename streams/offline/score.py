@@ -26,9 +26,14 @@ from tierstream.scorers.state import EntityState
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, TIME_KINDS, Reject, input_error
 
-__all__ = ["Key", "OfflineScorer", "Report", "read_lines", "run", "write_snapshots"]
+__all__ = ["REJECT_KEY", "Key", "OfflineScorer", "Report", "read_lines", "run", "write_snapshots"]
 
 Key = tuple[str, str]
+
+#: The one key of a *reject line*: a line of a mapped file (``streams.offline.sources``)
+#: standing for a message that did not map, read back here as that rejected line.
+REJECT_KEY = "__reject__"
+_REJECT_PREFIX = b'{"' + REJECT_KEY.encode() + b'":'
 
 
 @dataclass
@@ -115,6 +120,9 @@ class OfflineScorer:
     @staticmethod
     def decode(lineno: int, raw: bytes) -> AnyEvent:
         """Validate one line into an event; raises :class:`InputError` naming the line and field."""
+        if raw.startswith(_REJECT_PREFIX):
+            r = orjson.loads(raw)[REJECT_KEY]
+            raise InputError(lineno, r["message"], field=r["field"], value=r["value"], kind=r["kind"])
         try:
             return INBOUND_ADAPTER.validate_json(raw)
         except ValidationError as exc:

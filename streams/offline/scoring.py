@@ -19,11 +19,14 @@ from typing import IO
 
 import orjson
 
+from tierstream.schemas.mapping import Sources
 from tierstream.schemas.outputs import EntitySnapshot
 from tierstream.schemas.rules import Rules, load_rules
+from tierstream.schemas.sources import SourcesFile
 from tierstream.scorers.outcome import ts
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines, run
+from tierstream.streams.offline.sources import mapped_file
 
 __all__ = ["ScoreResult", "score_file"]
 
@@ -72,6 +75,7 @@ def score_file(
     changes_out: IO[bytes] | None = None,
     on_progress: Callable[[int], None] | None = None,
     rejects_out: IO[bytes] | None = None,
+    sources: SourcesFile | None = None,
 ) -> ScoreResult:
     """Grade a JSONL events file with the scorers the stream uses; return every entity's tier.
 
@@ -86,10 +90,17 @@ def score_file(
     it happened. ``workers`` processes share the entities (default: one per
     core, at most 8; ``strict`` uses one); the result is the same for any number.
     ``on_progress`` is given the number of bytes read since its last call.
+    With ``sources`` (:func:`~schemas.sources.load_sources`), each line is a captured
+    message (``{"topic", "key", "value"}``) mapped as the worker maps it
+    (:mod:`streams.offline.sources`); a message that does not map is a rejected line.
     """
+    rules = load_rules() if rules is None else rules
+    if sources is not None:
+        with mapped_file(Path(path), Sources(sources, rules.timezone)) as mapped:
+            return score_file(mapped, rules, as_of=as_of, workers=workers, strict=strict, changes_out=changes_out,
+                              on_progress=on_progress, rejects_out=rejects_out)
     started = time.perf_counter()
     events = Path(path)
-    rules = load_rules() if rules is None else rules
     instant = _epoch(as_of)
     processes = 1 if strict else (workers or default_workers())
     if processes > 1:

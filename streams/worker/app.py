@@ -29,12 +29,15 @@ from typing import Any, cast
 import faust
 from faust.types import TP, FutureMessage, Message
 
+from tierstream.schemas.mapping import Sources
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
+from tierstream.schemas.sources import load_sources
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.config import faust_broker_kwargs
+from tierstream.streams.kafka.topics import partition_of
 from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.batch import (
     BATCH_PRODUCER_SETTINGS,
@@ -63,7 +66,10 @@ class Pipeline:
         self.settings = settings or Settings()
         self.rules = rules or load_rules(self.settings.rules)
         self.metrics = ServiceMetrics()
-        self.processor = Processor(self.settings, self.rules, metrics=self.metrics)
+        sources = self.settings.sources
+        self.sources = None if sources is None else Sources(load_sources(sources), self.rules.timezone)
+        self.processor = Processor(self.settings, self.rules, metrics=self.metrics, sources=self.sources,
+                                   partitions_of=self._topic_partitions)
         self.names = self.processor.names
         self.batch = batch
         self._round: OutboxRound[Message] | None = None  # the batch path's fetch in progress
@@ -85,7 +91,7 @@ class Pipeline:
         )
         install_faust_sensor(self.app, self.metrics)
         self.app.on_partitions_revoked.connect(cast(Any, self._forget_revoked))  # mode types receivers loosely
-        grade_topics = (*self.names.all_inbound, self.names.referral_credits, self.names.reviews)
+        grade_topics = (*self.processor.event_topics, self.names.referral_credits, self.names.reviews)
         if batch:
             # Before anything creates the app's transport: the grade topics take the batch path.
             install_batch_path(self.app, BatchHandler(
@@ -99,7 +105,7 @@ class Pipeline:
         self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
         self.out: dict[str, faust.TopicT] = {}
         for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.dead_letters,
-                     self.names.referral_credits, self.names.reviews):
+                     self.names.referral_credits, self.names.reviews, self.names.repartition):
             self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
         self.out[self.names.tiers] = self.app.topic(
             self.names.tiers, partitions=s.partitions, compacting=True, **raw
@@ -133,14 +139,15 @@ class Pipeline:
         States are decoded once per fetch and kept in the round's store of the partition
         number: an entity's orders, payments, credits and review ticks all live on the same
         partition number of their topics, so they meet in one store. Dead letters leave now;
-        states and their outboxes wait for :meth:`finish_batch`.
+        states and their outboxes wait for :meth:`finish_batch`; events re-keyed to their
+        entity leave now too, and the round acks nothing before the broker has them.
         """
         if self._round is None:
             self._round = self.new_round()
         rnd, proc = self._round, self.processor
         store = rnd.store(tp.partition, messages[-1])
         for m in messages:
-            rnd.dead_letters(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
+            rnd.send_now(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
         self.metrics.batch_size.observe(len(messages))
 
     async def finish_batch(self) -> None:
@@ -166,7 +173,7 @@ class Pipeline:
             async for ev in stream.events():
                 msg = ev.message
                 rnd = self.new_round()
-                rnd.dead_letters(proc.process(rnd.store(msg.partition, msg), msg.topic, msg.partition,
+                rnd.send_now(proc.process(rnd.store(msg.partition, msg), msg.topic, msg.partition,
                                               msg.offset, ev.key, ev.value, msg.timestamp))
                 await rnd.finish()
 
@@ -216,8 +223,9 @@ class Pipeline:
         except Exception:  # not assigned yet
             return
         committed = committed_offsets(consumer)
+        event_topics = set(self.processor.event_topics)
         for tp in tps:
-            if tp.topic not in self.names.all_inbound:
+            if tp.topic not in event_topics:
                 continue
             try:
                 high = consumer.highwater(tp)
@@ -243,10 +251,16 @@ class Pipeline:
             return frozenset()
         return frozenset(tp.partition for tp in tps if tp.topic in self.names.all_inbound)
 
-    def _partition_of(self, key: bytes) -> int:
-        from kafka.partitioner.default import murmur2
+    def _topic_partitions(self, topic: str) -> int | None:
+        """A topic's partition count from the consumer's metadata (``None`` until it has some)."""
+        try:
+            count = self.app.consumer.topic_partitions(topic)
+        except Exception:  # no consumer yet
+            return None
+        return int(count) if count else None
 
-        return int((murmur2(key) & 0x7FFFFFFF) % self.settings.partitions)
+    def _partition_of(self, key: bytes) -> int:
+        return partition_of(key, self.settings.partitions)
 
     async def _rebuild_due_if_reassigned(self) -> None:
         """After a (re)assignment, index the owned entities' next reviews from the table, once.

@@ -83,6 +83,16 @@ class ServiceMetrics:
         self.events_duplicate = Counter(
             "tierstream_events_duplicate_total", "Events dropped as already processed.", registry=reg
         )
+        self.events_rekeyed = Counter(
+            "tierstream_events_rekeyed_total",
+            "Events that arrived on another partition than their entity's and took the repartition hop.",
+            registry=reg,
+        )
+        self.events_ignored = Counter(
+            "tierstream_events_ignored_total",
+            "Source messages that grade nothing (tombstones, change events that are not a retraction).",
+            registry=reg,
+        )
         self.events_too_old = Counter(
             "tierstream_events_too_old_total", "Events dropped for being older than the window.", registry=reg
         )

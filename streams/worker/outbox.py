@@ -6,7 +6,8 @@ travel in the state's *outbox* (:mod:`streams.worker.processor`). One
 (per-event path) changed, and owns the order that makes the outbox safe:
 
 1. ``OPEN``: the processor updates decoded states in the round's stores
-   (one :class:`BatchStore` per partition number); dead letters leave at once.
+   (one :class:`BatchStore` per partition number); dead letters and events
+   re-keyed to their entity's partition leave at once.
 2. ``STATES_WRITTEN``: every changed state is written to the table (its
    changelog record holds the outbox).
 3. ``STATES_ACKED``: those changelog records are acknowledged by the broker.
@@ -32,7 +33,8 @@ import enum
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from tierstream.streams.worker.processor import BatchStore, Outgoing, Table
+from tierstream.streams.worker.letters import Outgoing
+from tierstream.streams.worker.states import BatchStore, Table
 
 __all__ = ["OutboxIO", "OutboxRound", "RoundStatus", "delivered"]
 
@@ -99,8 +101,8 @@ class OutboxRound(Generic[A]):
         self.stores[partition] = (store, anchor)
         return store
 
-    def dead_letters(self, msgs: Sequence[Outgoing]) -> None:
-        """Send the dead letters now; the round's end waits for them with the outputs."""
+    def send_now(self, msgs: Sequence[Outgoing]) -> None:
+        """Send dead letters and re-keyed events now; the round's end waits for them with the outputs."""
         if msgs:
             self.letters += self.io.send(msgs)
 

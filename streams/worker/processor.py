@@ -24,131 +24,30 @@ What a message produces goes two ways:
 
 from __future__ import annotations
 
-import base64
 import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 import orjson
 from pydantic import ValidationError
 
-from tierstream.schemas.errors import describe, error_kind
+from tierstream.schemas.errors import MappingError, describe, error_kind
 from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
-from tierstream.schemas.outputs import DeadLetter, ReferralCredit, TierChange
+from tierstream.schemas.mapping import SourceMapper, Sources
+from tierstream.schemas.outputs import ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
-from tierstream.streams.kafka.topics import TopicNames, entity_key, topic_names
+from tierstream.streams.kafka.topics import TopicNames, entity_key, partition_of, topic_names
+from tierstream.streams.worker.letters import DLQ_MAX_BYTES, Outgoing, dead_letter
 from tierstream.streams.worker.metrics import ServiceMetrics
+from tierstream.streams.worker.states import BatchStore, StateCache, Table
 
 __all__ = ["DLQ_MAX_BYTES", "BatchStore", "Outgoing", "Processor", "StateCache", "Table"]
-
-#: A dead letter must stay well under the producer's request limit (Faust's default:
-#: 1,000,000 bytes): sending a larger one crashes the worker, and the redelivered message
-#: then crashes the next one. So its JSON, everything included, is kept under this; with the
-#: default TIERSTREAM_MAX_EVENT_BYTES a message within the limit is always kept whole (its
-#: worst escaping, NUL -> \u0000, is 6x), only oversized ones are cut to a prefix.
-DLQ_MAX_BYTES = 512 * 1024
-DLQ_MAX_KEY = 1024  # bytes of the message key kept (the dead letter's record key and ``key``)
-DLQ_MAX_ERROR = 4096  # characters of the error text kept (many errors on one message)
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    value: bytes
-
-
-class StateCache(Protocol):
-    """Where the processor reads and writes entity states (decoded)."""
-
-    def load(self, key: bytes) -> EntityState | None: ...
-
-    def save(self, key: bytes, state: EntityState) -> None: ...
-
-    def reviewed(self, key: bytes) -> None: ...
-
-
-class Table(Protocol):
-    """A ``bytes -> EntityState.to_bytes()`` mapping: the Faust table, or a dict."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def __setitem__(self, key: bytes, value: bytes) -> None: ...
-
-
-class BatchStore:
-    """Decoded states in front of a table, for one batch of messages.
-
-    Each entity is decoded once per batch and written (one changelog record)
-    once per :meth:`flush`, however many of its messages the batch holds.
-
-    It also tracks the entities whose state holds an *outbox*: the messages a
-    state change produced (tier changes, alerts, referral credits). The worker
-    sends them only once the state that holds them is on the broker, then
-    clears them (:meth:`take_outbox`) -- so after a crash a message is either
-    already sent or still in the recovered state, and is sent (again, with the
-    same bytes) when the redelivered event reaches the entity.
-    """
-
-    def __init__(self, table: Table) -> None:
-        self.table = table
-        self.states: dict[bytes, EntityState | None] = {}
-        self.dirty: set[bytes] = set()
-        self.unsent: set[bytes] = set()
-        self.review_at_load: dict[bytes, int | None] = {}
-        #: (next_review, key) of written states whose next review moved: for the timer's index
-        self.reviews: list[tuple[int, bytes]] = []
-
-    def load(self, key: bytes) -> EntityState | None:
-        if key in self.states:
-            return self.states[key]
-        raw = self.table.get(key)
-        state = self.states[key] = EntityState.from_bytes(raw) if raw is not None else None
-        self.review_at_load[key] = state.next_review if state is not None else None
-        if state is not None and state.outbox:  # left by a worker that stopped before sending it
-            self.unsent.add(key)
-        return state
-
-    def save(self, key: bytes, state: EntityState) -> None:
-        self.states[key] = state
-        self.dirty.add(key)
-        if state.outbox:
-            self.unsent.add(key)
-
-    def reviewed(self, key: bytes) -> None:
-        """The timer popped ``key``'s index entry (a review tick): index it again at the next flush."""
-        self.review_at_load[key] = None
-
-    def flush(self) -> None:
-        """Write every state changed since the last flush (and note the next reviews that moved)."""
-        for key in self.dirty:
-            state = self.states[key]
-            if state is not None:
-                self.table[key] = state.to_bytes()
-                nr = state.next_review
-                if nr is not None and nr != self.review_at_load.get(key):
-                    self.reviews.append((nr, key))
-                self.review_at_load[key] = nr
-        self.dirty.clear()
-
-    def take_outbox(self) -> list[Outgoing]:
-        """Every outbox's messages, in order; the outboxes are emptied (written at the next flush)."""
-        msgs: list[Outgoing] = []
-        for key in sorted(self.unsent):
-            state = self.states[key]
-            if state is not None and state.outbox:
-                msgs.extend(Outgoing(t, k, v) for t, k, v in state.outbox)
-                state.outbox = []
-                self.dirty.add(key)
-        self.unsent.clear()
-        return msgs
 
 
 @dataclass
@@ -161,12 +60,28 @@ class Processor:
     grader: Grader = field(init=False)
     watermark: int = NEVER  # the latest event time seen by this worker (NEVER: none yet; any age is valid)
     due: list[tuple[int, bytes]] = field(default_factory=list)  # (next_review, key) heap
+    #: the upstream topics read through a field mapping (``TIERSTREAM_SOURCES``)
+    sources: Sources | None = None
+    #: a topic's partition count, once known (``None`` before): an event is graded where it
+    #: arrives only on a topic partitioned as the table, on its entity's partition
+    #: (default: tierstream's own inbound topics have the table's count, as ``ensure_topics`` makes them)
+    partitions_of: Callable[[str], int | None] | None = None
 
     def __post_init__(self) -> None:
         self.names = topic_names(self.settings)
         self.grader = Grader(self.rules)
         self._inbound = set(self.names.all_inbound)
-        self._in_counters = {t: self.metrics.events_in.labels(topic=t) for t in self.names.all_inbound}
+        self._mappers: dict[str, SourceMapper] = dict(self.sources.by_topic) if self.sources else {}
+        self._copartitioned: dict[str, bool] = {}
+        if self.partitions_of is None:
+            own = self.settings.partitions
+            self.partitions_of = lambda topic: own if topic in self._inbound else None
+        self._in_counters = {t: self.metrics.events_in.labels(topic=t) for t in self.event_topics}
+
+    @property
+    def event_topics(self) -> list[str]:
+        """Every topic events arrive on: tierstream's inbound topics, the sources' topics, the re-keyed events."""
+        return list(dict.fromkeys([*self.names.all_inbound, *self._mappers, self.names.repartition]))
 
     def set_rules(self, rules: Rules) -> None:
         """Swap the rules (already validated); states are kept, grading follows the new rules."""
@@ -185,7 +100,12 @@ class Processor:
         value: bytes | None,
         timestamp: float | None = None,
     ) -> list[Outgoing]:
-        """Apply one message to ``store``; returns the dead letters to send (outputs go to outboxes)."""
+        """Apply one message to ``store``; returns what to send now (outputs go to outboxes).
+
+        That is a dead letter for a message that cannot be used, or the event itself,
+        re-keyed to its entity for the ``repartition`` topic, when it arrived on a
+        partition that is not its entity's.
+        """
         counter = self._in_counters.get(topic)
         if counter is not None:
             counter.inc()
@@ -198,24 +118,40 @@ class Processor:
             return self._review(store, key, raw)
         if topic == self.names.referral_credits:
             return self._credit(store, topic, partition, offset, key, raw, timestamp)
-        return self._event(store, topic, partition, offset, key, raw, timestamp)
+        mapper = self._mappers.get(topic)
+        if mapper is None:
+            return self._event(store, topic, partition, offset, key, raw, timestamp)
+        try:
+            mapped = mapper.map(raw)
+        except MappingError as exc:
+            return [self._dead(topic, partition, offset, key, raw, "mapping_error", str(exc))]
+        if mapped is None:  # a tombstone, a change that grades nothing
+            self.metrics.events_ignored.inc()
+            return []
+        return self._event(store, topic, partition, offset, key, mapped, timestamp, mapper.name)
 
     # --- inbound events ----------------------------------------------------------
 
     def _event(self, store: StateCache, topic: str, partition: int, offset: int, key: bytes | None,
-               raw: bytes, timestamp: float | None) -> list[Outgoing]:
+               raw: bytes, timestamp: float | None, source: str | None = None) -> list[Outgoing]:
         try:
             event = INBOUND_ADAPTER.validate_json(raw)
         except ValidationError as exc:
-            return [self._dead(topic, partition, offset, key, raw, error_kind(exc), describe(exc))]
+            error = describe(exc) if source is None else f"source {source!r}: {describe(exc)}"
+            return [self._dead(topic, partition, offset, key, raw, error_kind(exc), error)]
         kind, eid = entity_of(event)
         ekey = entity_key(kind, eid).encode()
-        if topic in self._inbound and topic != self.names.inbound(event.type):
-            return [self._dead(topic, partition, offset, key, raw, "wrong_topic",
-                               f"a {event.type} event does not belong on {topic}")]
-        if key != ekey:
-            return [self._dead(topic, partition, offset, key, raw, "key_mismatch",
-                               f"message key {key!r} does not match the event's entity {ekey.decode()!r}")]
+        if topic == self.names.repartition:
+            if key != ekey:  # only tierstream writes here, always keyed by entity
+                return [self._dead(topic, partition, offset, key, raw, "key_mismatch",
+                                   f"message key {key!r} does not match the event's entity {ekey.decode()!r}")]
+        else:
+            if source is None and topic in self._inbound and topic != self.names.inbound(event.type):
+                return [self._dead(topic, partition, offset, key, raw, "wrong_topic",
+                                   f"a {event.type} event does not belong on {topic}")]
+            if not self._on_its_partition(topic, partition, ekey):
+                self.metrics.events_rekeyed.inc()
+                return [Outgoing(self.names.repartition, ekey, raw)]
         prior = store.load(ekey)
         state = prior
         produced = False
@@ -271,6 +207,20 @@ class Processor:
 
     # --- helpers -----------------------------------------------------------------
 
+    def _on_its_partition(self, topic: str, partition: int, ekey: bytes) -> bool:
+        """Whether an event arrived where its entity lives: a topic partitioned as the table, the entity's partition.
+
+        Whatever its key: a message keyed by order id or not at all that lands on
+        its entity's partition is graded at once; any other takes one hop.
+        """
+        same = self._copartitioned.get(topic)
+        if same is None:
+            count = self.partitions_of(topic) if self.partitions_of is not None else None
+            if count is None:
+                return False  # not known yet: the hop is always right
+            same = self._copartitioned[topic] = count == self.settings.partitions
+        return same and partition == partition_of(ekey, self.settings.partitions)
+
     def _count(self, out: Outcome) -> None:
         if out.status == "duplicate":
             self.metrics.events_duplicate.inc()
@@ -314,28 +264,8 @@ class Processor:
     def _dead(self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes,
               reason: str, error: str) -> Outgoing:
         self.metrics.events_invalid.labels(reason=reason).inc()
-        if len(error) > DLQ_MAX_ERROR:
-            error = f"{error[:DLQ_MAX_ERROR]}... ({len(error):,} characters in all)"
-        if key is not None and len(key) > DLQ_MAX_KEY:
-            error += f" (key of {len(key):,} bytes cut to its first {DLQ_MAX_KEY:,})"
-            key = key[:DLQ_MAX_KEY]
         received = datetime.fromtimestamp(self.wall_clock(), UTC)
-        kept = raw[:DLQ_MAX_BYTES]
-        while True:
-            try:
-                text, b64 = kept.decode("utf-8"), None
-            except UnicodeDecodeError:
-                text, b64 = kept.decode("utf-8", "replace"), base64.b64encode(kept).decode()
-            note = f" (dead letter keeps the first {len(kept):,} of {len(raw):,} bytes)" if len(kept) < len(raw) else ""
-            letter = DeadLetter(
-                source_topic=topic, partition=partition, offset=offset,
-                key=key.decode("utf-8", "replace") if key is not None else None,
-                value=text, value_b64=b64, error=error + note, reason=reason, received_at=received,
-            )
-            data = letter.model_dump_json().encode()
-            if len(data) <= DLQ_MAX_BYTES or not kept:
-                return Outgoing(self.names.dead_letters, key or b"", data)
-            kept = kept[: len(kept) // 2]  # escaping made it too big: keep a shorter prefix
+        return dead_letter(self.names.dead_letters, topic, partition, offset, key, raw, reason, error, received)
 
     # --- the re-review timer's index ------------------------------------------------
 
