@@ -20,7 +20,7 @@ A mapped field whose name ends in ``_id`` (and ``author``) takes an integer as
 its text: ERPs number their orders. Without ``event_id`` the id is derived,
 deterministically, from the source's name and the values of
 ``event_id_from`` (default: every field read from the row, so a re-read
-snapshot of the same row gives the same id).
+snapshot of the same row gives the same id), and an order's status always.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ class SourceMapper:
         if self.source.format == "debezium" and "occurred_at" not in event:
             event["occurred_at"] = self._change_time(envelope)
             derived.discard("occurred_at")
-        if op is not None and not self._graded(op, event):
+        if op is not None and not self._graded(op, event, derived):
             return None
         for name, value in event.items():
             if (name.endswith("_id") or name == "author") and isinstance(value, int) and not isinstance(value, bool):
@@ -209,8 +209,12 @@ class SourceMapper:
                     raise MappingError(self.name, "occurred_at", f"{path}: {exc} (got {_show(ms)})") from None
         raise MappingError(self.name, "occurred_at", "not mapped, and the change event has no source.ts_ms")
 
-    def _graded(self, op: str, event: dict[str, Any]) -> bool:
-        """Whether a change of kind ``op`` is an event to grade; a deleted order becomes its retraction."""
+    def _graded(self, op: str, event: dict[str, Any], derived: set[str]) -> bool:
+        """Whether a change of kind ``op`` is an event to grade; a deleted order becomes its retraction.
+
+        The retraction's status joins the fields of its derived id: the same row
+        inserted and then deleted is two events.
+        """
         kind = event.get("type")
         if op in ("c", "r"):
             return True
@@ -219,6 +223,7 @@ class SourceMapper:
                 return False
             if event.get("status") not in _RETRACTED:
                 event["status"] = "cancelled"
+            derived.add("status")
             return True
         updates = self.source.updates or {"order": "retractions", "service": "all"}.get(str(kind), "none")
         if updates == "retractions":
@@ -292,6 +297,8 @@ class SourceMapper:
     def _event_id(self, event: dict[str, Any], derived: set[str]) -> str:
         names = self.source.event_id_from if self.source.event_id_from is not None else sorted(derived)
         values = {name: event.get(name) for name in names}
+        if "status" in event:  # an order and its retraction are two events, whatever event_id_from says
+            values["status"] = event["status"]
         digest = hashlib.sha256(orjson.dumps([self.name, values], option=orjson.OPT_SORT_KEYS)).hexdigest()
         return f"{self.name}:{digest[:32]}"
 
