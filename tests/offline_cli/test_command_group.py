@@ -28,7 +28,7 @@ def test_help_lists_every_command_without_importing_faust() -> None:
     assert out.splitlines()[-1] == "loaded: []"
     listed = dict(re.findall(r"^  (\w+) +(\S.*)$", out.split("\nCommands:\n")[1], re.M))
     assert sorted(listed) == ["bench", "dev", "publish", "rules", "sample", "schema", "score", "snapshot",
-                              "watch", "worker"]
+                              "sources", "watch", "worker"]
     ctx = click.Context(main)
     for name, line in listed.items():
         command = main.get_command(ctx, name)
