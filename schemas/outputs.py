@@ -8,11 +8,25 @@ a crash produces the same id and consumers can drop the duplicate.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from tierstream.schemas.events import EntityType
+
+__all__ = [
+    "UNGRADED",
+    "ActionName",
+    "DeadLetter",
+    "Direction",
+    "EntitySnapshot",
+    "NextTier",
+    "ReferralCredit",
+    "SupplierAlert",
+    "TierAction",
+    "TierChange",
+    "WindowInfo",
+]
 
 _setattr = object.__setattr__
 
@@ -52,6 +66,26 @@ class _Out(BaseModel):
         _setattr(m, "__pydantic_extra__", None)
         _setattr(m, "__pydantic_private__", None)
         return m
+
+
+#: A name of an action: what a tier entitles or triggers (``discount``, ``block_new_purchase_orders``).
+ActionName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class TierAction(_Out):
+    """What a tier entitles or triggers, as the rules publish it, for downstream systems to act on.
+
+    ``name`` is what a system matches on; ``value`` its parameter (a discount's
+    rate, an order share); ``label`` the plain words. Well-known names:
+    customers ``discount``, ``priority_service``, ``account_manager``,
+    ``credit_terms_days``; suppliers ``order_share``, ``priority_orders``,
+    ``warn_new_purchase_orders``, ``block_new_purchase_orders``. Any other name
+    the rules give is carried as it is.
+    """
+
+    name: ActionName
+    value: float | str | None = None
+    label: str | None = Field(None, max_length=200)
 
 
 class NextTier(_Out):
@@ -98,6 +132,9 @@ class TierChange(_Out):
         None, description="why the tier is 'ungraded' (below the rules' min_evidence), e.g. 'no delivery "
         "in the 180-day window'; None when graded",
     )
+    actions: list[TierAction] = Field(
+        default_factory=list, description="what the new tier entitles or triggers (the rules' tier actions)"
+    )
 
 
 class SupplierAlert(_Out):
@@ -137,6 +174,9 @@ class EntitySnapshot(_Out):
     rules_version: str
     ungraded_reason: str | None = Field(
         None, description="why the tier is 'ungraded' (below the rules' min_evidence); None when graded"
+    )
+    actions: list[TierAction] = Field(
+        default_factory=list, description="what the tier entitles or triggers (the rules' tier actions)"
     )
 
 

@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tierstream.schemas.errors import RulesError
-from tierstream.schemas.outputs import UNGRADED
+from tierstream.schemas.outputs import UNGRADED, TierAction
 from tierstream.scorers.catalog import metrics_of
 
 __all__ = [
@@ -83,10 +83,30 @@ class Dimension(_Strict):
         return self
 
 
+#: Actions that contradict each other on one tier.
+_EXCLUSIVE_ACTIONS = ({"warn_new_purchase_orders", "block_new_purchase_orders"},)
+
+
 class Tier(_Strict):
     name: TIER_NAME
     min_score: float = Field(ge=0, le=100, allow_inf_nan=False)
     label: str | None = None
+    actions: list[TierAction] = Field(
+        default_factory=list,
+        description="what the tier entitles or triggers, carried on every change and current tier "
+        "(e.g. {name: discount, value: 0.1}, {name: block_new_purchase_orders})",
+    )
+
+    @model_validator(mode="after")
+    def _actions_ok(self) -> Tier:
+        names = [a.name for a in self.actions]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"tier {self.name}: action {repeated[0]!r} is listed twice")
+        for group in _EXCLUSIVE_ACTIONS:
+            if group <= set(names):
+                raise ValueError(f"tier {self.name}: actions {' and '.join(sorted(group))} exclude each other")
+        return self
 
 
 def _check_tiers(tiers: list[Tier], where: str) -> list[Tier]:
@@ -143,7 +163,11 @@ class RfmThresholds(_Strict):
 
 
 class GroupOverride(_Strict):
-    """A declared customer group; ``{}`` declares one graded with the default thresholds."""
+    """A declared customer group; ``{}`` declares one graded with the default thresholds.
+
+    A group's tier without ``actions`` of its own has those of the default tier of
+    the same name: a group moves thresholds, not what a tier entitles.
+    """
 
     tiers: list[Tier] | None = None
     rfm: RfmThresholds | None = None
@@ -230,9 +254,13 @@ class CustomerRules(EntityRules):
     @model_validator(mode="after")
     def _valid(self) -> CustomerRules:
         self._check("customer", CUSTOMER_METRICS)
+        base = {t.name: t.actions for t in self.tiers}
         for group, override in self.groups.items():
             if override.tiers is not None:
                 _check_tiers(override.tiers, f"customer.groups.{group}.tiers")
+                inherited = [t if t.actions or t.name not in base else t.model_copy(update={"actions": base[t.name]})
+                             for t in override.tiers]
+                object.__setattr__(override, "tiers", inherited)  # frozen: set once, while validating
         return self
 
     def unknown_group(self, group: str) -> str | None:

@@ -9,11 +9,20 @@ published (and the next review).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from tierstream.schemas.events import EntityType
-from tierstream.schemas.outputs import UNGRADED, Direction, EntitySnapshot, SupplierAlert, TierChange, WindowInfo
-from tierstream.schemas.rules import CustomerRules
+from tierstream.schemas.outputs import (
+    UNGRADED,
+    Direction,
+    EntitySnapshot,
+    SupplierAlert,
+    TierAction,
+    TierChange,
+    WindowInfo,
+)
+from tierstream.schemas.rules import CustomerRules, Tier
 from tierstream.scorers.credit import delay_notes
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import rfm_segment, tier_index
@@ -105,6 +114,7 @@ class Evaluator(Tiering):
                 rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
                 held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now)),
             ungraded_reason=g.ungraded,
+            actions=self._actions(tiers, g),
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -126,6 +136,11 @@ class Evaluator(Tiering):
         state.published_tier = new
         state.published_score = g.comp.score
         state.published_components = g.comp.components
+
+    @staticmethod
+    def _actions(tiers: Sequence[Tier], g: Grade) -> list[TierAction]:
+        """What the graded tier entitles or triggers (nothing while ``ungraded``)."""
+        return [] if g.tier_idx < 0 else list(tiers[g.tier_idx].actions)
 
     # --- snapshots -----------------------------------------------------------
 
@@ -155,4 +170,5 @@ class Evaluator(Tiering):
             as_of=utc(now),
             rules_version=self.rules.version,
             ungraded_reason=g.ungraded,
+            actions=self._actions(tiers, g),
         )

@@ -13,7 +13,9 @@ may itself contain ``:``):
     ``change_id`` (``tc:<entity_type>:<entity_id>:<seq>``), ``seq`` (integer, the
     change_id suffix), ``occurred_at`` (ISO-8601 event time of the change),
     ``ungraded_reason`` (why the tier is ``ungraded``, e.g. ``no delivery in the 180-day
-    window``; empty string when graded) and ``updated_at`` (ISO-8601 wall clock of the write).
+    window``; empty string when graded), ``actions`` (JSON list: what the tier entitles or
+    triggers, ``[{"name": "discount", "value": 0.1, "label": ...}]``) and ``updated_at``
+    (ISO-8601 wall clock of the write).
 
 ``{prefix}:history:{entity_type}:{entity_id}`` (list)
     TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
@@ -85,8 +87,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             " fields tier (`ungraded` below min_evidence), score, previous_tier (empty when"
             " none), direction, components (JSON), reasons (JSON), next_tier (JSON or null),"
             " rules_version, change_id, seq (int, suffix of change_id `tc:<type>:<id>:<seq>`),"
-            " occurred_at (event time), ungraded_reason (empty when graded), updated_at (wall"
-            " clock of the write)",
+            " occurred_at (event time), ungraded_reason (empty when graded), actions (JSON: what"
+            " the tier entitles or triggers), updated_at (wall clock of the write)",
             f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
             f" JSON, newest first, at most {HISTORY_CAP}",
             f"- `{changes_stream_key(prefix)}` (stream, MAXLEN ~ {STREAM_MAXLEN}): field"

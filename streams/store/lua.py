@@ -63,6 +63,7 @@ def script_call(
         "seq", seq,
         "occurred_at", dumped["occurred_at"],
         "ungraded_reason", change.ungraded_reason or "",
+        "actions", json.dumps(dumped["actions"], ensure_ascii=False),
         "updated_at", datetime.now(UTC).isoformat(timespec="milliseconds"),
     ]  # fmt: skip
     keys = [tier_key(prefix, et, eid), history_key(prefix, et, eid), changes_stream_key(prefix)]

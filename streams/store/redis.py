@@ -66,7 +66,7 @@ def _decode_current(entity_type: str, entity_id: str, raw: dict[str, str]) -> di
         return None
     out: dict[str, Any] = {"entity_type": entity_type, "entity_id": entity_id, "ungraded_reason": None}
     for name, value in raw.items():
-        if name in ("components", "reasons", "next_tier"):
+        if name in ("components", "reasons", "next_tier", "actions"):
             out[name] = json.loads(value)
         elif name == "score":
             out[name] = float(value)

@@ -256,7 +256,7 @@ class Processor:
         current = orjson.dumps({
             "entity_type": c.entity_type, "entity_id": c.entity_id, "tier": c.tier, "score": c.score,
             "change_id": c.change_id, "occurred_at": c.occurred_at.isoformat(),
-            "rules_version": c.rules_version,
+            "rules_version": c.rules_version, "actions": [a.model_dump(mode="json") for a in c.actions],
         })
         return [Outgoing(self.names.tier_changes, key, c.model_dump_json().encode()),
                 Outgoing(self.names.tiers, key, current)]

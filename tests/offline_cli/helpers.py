@@ -57,7 +57,7 @@ SUPPLIER_AGGREGATES = {
 }
 SNAPSHOT_KEYS = {
     "entity_type", "entity_id", "tier", "score", "segment", "group", "components", "aggregates", "window",
-    "next_tier", "as_of", "rules_version", "ungraded_reason",
+    "next_tier", "as_of", "rules_version", "ungraded_reason", "actions",
 }
 REJECTED = re.compile(r"^rejected (?P<file>.+):line (?P<line>\d+): (?P<what>[a-z_]+(\.[a-z_]+)?): ")
 

@@ -61,6 +61,7 @@ def change(
             "occurred_at": T0 + timedelta(hours=seq),
             "cause": f"ev-{seq}",
             "next_tier": NextTier(tier="diamond", score_gap=4.5, hints=["3 more orders"]),
+            "actions": [{"name": "discount", "value": 0.05, "label": "5% off"}, {"name": "priority_service"}],
         }
     )
 

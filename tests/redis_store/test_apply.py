@@ -29,6 +29,8 @@ def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     assert got["next_tier"] == {"tier": "diamond", "score_gap": 4.5, "hints": ["3 more orders"],
                                 "keep_gap": None, "keep_hints": []}
     assert got["rules_version"] == "2024-03"
+    assert got["actions"] == [{"name": "discount", "value": 0.05, "label": "5% off"},
+                              {"name": "priority_service", "value": None, "label": None}]
     assert got["change_id"] == "tc:customer:acme:eu/1:2"
     assert got["seq"] == 2
     assert datetime.fromisoformat(got["occurred_at"]) == c.occurred_at
@@ -39,7 +41,7 @@ def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     raw = store.raw.hgetall(tier_key(prefix, "customer", "acme:eu/1"))
     assert set(raw) == {
         "tier", "score", "previous_tier", "direction", "components", "reasons", "next_tier",
-        "rules_version", "change_id", "seq", "occurred_at", "ungraded_reason", "updated_at",
+        "rules_version", "change_id", "seq", "occurred_at", "ungraded_reason", "actions", "updated_at",
     }  # fmt: skip
     assert raw["ungraded_reason"] == "" and got["ungraded_reason"] is None  # graded
     assert raw["seq"] == "2"

@@ -227,7 +227,8 @@ def test_min_evidence_is_validated_at_load(extra: str, message: str) -> None:
 
 
 def test_ungraded_is_not_a_tier_name() -> None:
-    text = RULES_TEXT.replace("{name: unqualified, min_score: 0", "{name: ungraded, min_score: 0")
+    text = RULES_TEXT.replace("name: unqualified\n", "name: ungraded\n")
+    assert text != RULES_TEXT
     with pytest.raises(RulesError, match="the tier name 'ungraded' is reserved"):
         parse_rules(text)
 
