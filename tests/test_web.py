@@ -63,6 +63,9 @@ def test_tier_and_history(prefix: str) -> None:
         assert data["seq"] == 2
         assert data["reasons"] == ["reason 2", "naïve “quotes”"]
         assert data["next_tier"]["tier"] == "diamond"
+        # what the tier entitles, for a downstream system that does not know the thresholds
+        assert [a["name"] for a in data["actions"]] == ["discount", "priority_service"]
+        assert data["actions"][0]["value"] == 0.05
 
         r = await client.get("/tiers/customer/a%2Fb/history?limit=1")
         assert r.status == 200
