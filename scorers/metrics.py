@@ -72,27 +72,26 @@ supplier_metrics: Callable[[list[int], int], Metrics] = compile_metrics("supplie
 
 
 def last_order_day(state: EntityState, day: int, calendar: Calendar | None = None) -> int | None:
-    """The last day up to ``day`` on which the customer placed an order.
+    """The last day up to ``day`` on which the customer placed an order (still counted).
 
-    From the retained buckets; an order known to be older than all of them
-    counts as placed the day before the oldest retained day. ``calendar``: the
-    days of the rules' time zone (``None``: UTC, ``t // DAY``).
+    ``state.last_order`` is the latest counted order overall, retained or not (a
+    retraction refreshes it): when it is not after ``day`` it is the answer. Else
+    the latest retained day up to ``day`` with a placed order, and failing that the
+    latest settled order (``state.settled_last``: final, older than every retained
+    day). ``calendar``: the days of the rules' time zone (``None``: UTC, ``t // DAY``).
     """
-    lo = state.last_order
-    lo_day = None if lo is None else lo // DAY if calendar is None else calendar.day(lo)
-    if lo_day is not None and state.oldest is not None and state.oldest <= lo_day <= day:
-        return lo_day  # the latest order overall is retained and not after ``day``: it is the answer
-    best: int | None = None
-    for d in reversed(state.days):  # newest first: the first placed order up to ``day``
+
+    def day_of(t: int | None) -> int | None:
+        return None if t is None else t // DAY if calendar is None else calendar.day(t)
+
+    lo_day = day_of(state.last_order)
+    if lo_day is not None and lo_day <= day:
+        return lo_day  # the latest order overall is not after ``day``: it is the answer
+    for d in reversed(state.days):  # newest first: the last placed order up to ``day``
         if d <= day and state.days[d][C_PLACED]:
-            best = d
-            break
-    first = state.first_order
-    first_day = None if first is None else first // DAY if calendar is None else calendar.day(first)
-    if best is None and first_day is not None and first_day <= day:
-        oldest = state.oldest if state.oldest is not None else day
-        best = min(first_day, oldest - 1)
-    return best
+            return d
+    settled = day_of(state.settled_last)
+    return settled if settled is not None and settled <= day else None
 
 
 def window_totals(state: EntityState, day: int, window_days: int) -> list[int]:
