@@ -61,6 +61,8 @@ def change_reasons(
     come last.
     """
     head = _head(rules, tiers, state, now, direction, g)
+    if direction == "ungraded":
+        return [head, *g.notes]  # no score: no dimension moved it
     return [head, *reasons(rules, state.published_components, g.comp, g.metrics), *g.notes]
 
 
@@ -117,9 +119,12 @@ def _trim(number: str) -> str:
     return number.rstrip("0").rstrip(".") if "." in number else number
 
 
+_NO_POINTS = 0.005  # a share under this shows as 0 points (two decimals at most): it is not listed
+
+
 def _points(x: float) -> str:
     """A share of the score's move in points: one decimal, two when that shows nothing, 0 for nothing."""
-    if abs(x) < 0.005:
+    if abs(x) < _NO_POINTS:
         return "0"
     return f"{x:+.1f}" if abs(x) >= 0.05 else f"{x:+.2f}"
 
@@ -137,8 +142,10 @@ def reasons(
     evidence now, times its move; a dimension that gains or loses evidence moves
     from (or to) the previous score, since that is what adding it to (removing it
     from) a weighted mean does. The shares add up to the move of the score, to
-    the rounding of the components. A dimension whose score did not move is not
-    listed. Ranked first, worded after: only the ``limit`` shown are formatted.
+    the rounding of the components. A dimension whose share is 0 points to the
+    precision shown (its score did not move, or it gained or lost evidence at the
+    previous score) is not listed. Ranked first, worded after: only the ``limit``
+    shown are formatted.
     """
     dims = rules.dimensions
     w_before = sum(d.weight for n, d in dims.items() if n in previous)
@@ -152,6 +159,8 @@ def reasons(
             continue
         share = dim.weight / w_after * ((after if after is not None else s_before)
                                         - (before if before is not None else s_before))
+        if abs(share) < _NO_POINTS:
+            continue  # it did not move the score, to the precision shown
         moves.append((share, name, before, after))
     moves.sort(key=lambda m: -abs(m[0]))  # stable: ties keep the rules' order
     out: list[str] = []

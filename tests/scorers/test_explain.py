@@ -11,7 +11,18 @@ from typing import Any
 
 import yaml
 
-from tests.scorers.helpers import assessment, at, changes, delivery, eod, feed, key_customer, order, purchase
+from tests.scorers.helpers import (
+    assessment,
+    at,
+    changes,
+    delivery,
+    eod,
+    feed,
+    key_customer,
+    order,
+    purchase,
+    referral,
+)
 from tierstream.schemas.rules import Rules, load_rules, parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
 from tierstream.scorers.explain import reasons
@@ -194,6 +205,46 @@ def test_a_dimension_gaining_evidence_moves_from_the_previous_score() -> None:
         "on-time delivery now scored 100 (on time rate 100.0%): +8.8 points",
         "delivery accuracy now scored 100 (delivery accuracy 100.0%): +5.3 points",
     ]
+
+
+def test_a_dimension_whose_share_is_0_points_is_not_listed() -> None:
+    # Issue 10 point 7: a dimension that did not move the score is not listed.
+    # Default customer rules. Before: recency 100, frequency 25, revenue 4, referrals 50.
+    # After a second order of 0.25: frequency 40 (2 orders: 25 + 30 * 1/2), revenue 100.25 ->
+    # 20 * 100.25 / 500 = 4.01 (components carry two decimals); weights with evidence 0.65.
+    # Shares: frequency 0.15/0.65 * 15 = +3.46 (+3.5 points); revenue 0.20/0.65 * 0.01 = +0.003,
+    # 0 points to the two decimals shown at most: not listed; recency and referrals did not move.
+    before = {"recency": 100.0, "frequency": 25.0, "monetary": 4.0, "referrals": 50.0}
+    after = Composite(0.0, {"recency": 100.0, "frequency": 40.0, "monetary": 4.01, "referrals": 50.0}, 0.65)
+    metrics: Metrics = {"recency_days": 0.0, "order_count": 2.0, "revenue": 100.25, "qualified_referrals": 1.0}
+    assert reasons(DEFAULT.customer, before, after, metrics) == [
+        "order frequency up from 25 to 40 (order count 2): +3.5 points",
+    ]
+
+
+def test_a_dimension_gaining_evidence_at_the_previous_score_is_not_listed() -> None:
+    # Default supplier rules. Before: price 70 alone (score 70). After a delivery, on time, 95%
+    # accepted: quality 70 (0.95 on its scale), on time 100, price 70; weights 0.30 + 0.25 + 0.15 =
+    # 0.70. Adding a dimension moves the mean by weight / total * (its score - the mean):
+    #   quality 0.30/0.70 * (70 - 70) = 0: not listed; on time 0.25/0.70 * (100 - 70) = +10.71
+    #   (+10.7 points); price did not move. Score (21 + 25 + 10.5) / 0.70 = 80.71 = 70 + 10.71.
+    after = Composite(80.71, {"quality": 70.0, "on_time": 100.0, "price": 70.0}, 0.70)
+    metrics: Metrics = {"quality_pass_rate": 0.95, "on_time_rate": 1.0, "price_index": 1.0}
+    assert reasons(DEFAULT.supplier, {"price": 70.0}, after, metrics) == [
+        "on-time delivery now scored 100 (on time rate 100.0%): +10.7 points",
+    ]
+
+
+def test_an_ungraded_change_lists_no_dimension() -> None:
+    # Default customer rules: min_evidence requires recency, i.e. an order at any time. B is only
+    # referred (no order): it is ungraded, reason "no order yet", and has no score, so nothing
+    # moved it: the change's only reason is the ungraded one (no "order frequency now scored 0
+    # (order count 0): 0 points", no revenue or referrals line).
+    g = Grader(DEFAULT)
+    _, outs = feed(g, [referral(0, "A", "B")])
+    (change,) = changes(outs)
+    assert (change.entity_id, change.tier, change.direction) == ("B", "ungraded", "ungraded")
+    assert change.reasons == ["ungraded: no order yet"]
 
 
 def test_a_supplier_quality_collapse_is_explained_by_quality_alone() -> None:
