@@ -86,7 +86,7 @@ class Evaluator(Tiering):
                 direction = "upgrade" if g.tier_idx < oi else "downgrade"
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
-        why = change_reasons(rules, tiers, state, now, direction, g)
+        why = change_reasons(rules, tiers, state, now, direction, g, self.calendar)
         if state.invoices and any(state.published_components.get(n) != g.comp.components.get(n)
                                   for n in self._credit_dims):
             why += delay_notes(state, self.day(now), rules.window_days)

@@ -19,11 +19,12 @@ from typing import cast
 
 from tierstream.schemas.outputs import Direction, NextTier
 from tierstream.schemas.rules import CustomerRules, EntityRules, SupplierRules, Tier
+from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.catalog import METRICS
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.layout import DAY
 from tierstream.scorers.metrics import Metrics
-from tierstream.scorers.outcome import Grade
+from tierstream.scorers.outcome import Grade, iso_day
 from tierstream.scorers.scale import Scale
 from tierstream.scorers.state import EntityState, Manual
 
@@ -35,8 +36,11 @@ _MAX_MORE = 1 << 20  # a combined hint needing more than this many orders or del
 Scales = dict[str, Scale]
 
 
-def _date(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).date().isoformat()
+def _date(t: int, calendar: Calendar | None) -> str:
+    """The date of instant ``t`` in the rules' time zone (``calendar``; ``None``: UTC)."""
+    if calendar is None or calendar.utc:
+        return datetime.fromtimestamp(t, UTC).date().isoformat()
+    return iso_day(calendar.day(t))
 
 
 def _active(manual: Manual | None, now: int) -> bool:
@@ -53,27 +57,29 @@ def held_by_hysteresis(state: EntityState, tiers: list[Tier], tier_idx: int, com
 
 def change_reasons(
     rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction, g: Grade,
+    calendar: Calendar | None = None,
 ) -> list[str]:
     """Why the published tier moves to ``g.tier`` at ``now``: the cause first, then what moved.
 
     ``state`` is the entity before the change is published (its published tier
     and components are the previous ones); the grade's own notes (hysteresis)
-    come last.
+    come last. ``calendar``: the rules' time zone, whose dates the head shows
+    (an override's or assessment's end; ``None``: UTC).
     """
-    head = _head(rules, tiers, state, now, direction, g)
+    head = _head(rules, tiers, state, now, direction, g, calendar)
     if direction == "ungraded":
         return [head, *g.notes]  # no score: no dimension moved it
     return [head, *reasons(rules, state.published_components, g.comp, g.metrics), *g.notes]
 
 
 def _head(rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction,
-          g: Grade) -> str:
+          g: Grade, calendar: Calendar | None) -> str:
     comp, new, old = g.comp, g.tier, state.published_tier
     if direction == "ungraded":
         return f"ungraded: {g.ungraded}"
     ov, p = state.override, state.prospect
     if ov is not None and _active(ov, now):
-        return f"manual override by {ov.author}: {ov.reason} (until {_date(ov.expires)})"
+        return f"manual override by {ov.author}: {ov.reason} (until {_date(ov.expires, calendar)})"
     if p is not None and "prospect" in comp.components:
         return (f"prospect assessment by {p.author}: {p.reason} "
                 f"(newcomer graded on the prospect score {float(p.value):g}, {new})")
@@ -89,10 +95,10 @@ def _head(rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, d
                     f"score {_score_vs(comp.score, was.min_score)} fell below what {old} requires "
                     f"(minimum {was.min_score:g})")
     if ov is not None and old == str(ov.value) and ov.expires <= now < ov.expires + DAY:
-        return f"manual override by {ov.author} ended {_date(ov.expires)}: {by_score}"
+        return f"manual override by {ov.author} ended {_date(ov.expires, calendar)}: {by_score}"
     if p is not None and "prospect" in state.published_components:
         if p.expires <= now:
-            why = f"ended {_date(p.expires)}"
+            why = f"ended {_date(p.expires, calendar)}"
         elif isinstance(rules, CustomerRules):
             most = rules.prospect.newcomer_max_orders
             why = f"no longer applies: more than {most} order{'s' if most != 1 else ''}"

@@ -6,9 +6,11 @@ customer dimensions of weight 0.5, linear scales.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.scorers.helpers import (
@@ -23,6 +25,7 @@ from tests.scorers.helpers import (
     purchase,
     referral,
 )
+from tierstream.schemas.events import AssessmentEvent
 from tierstream.schemas.rules import Rules, load_rules, parse_rules
 from tierstream.scorers.engine import REREVIEW, Grader, ts
 from tierstream.scorers.explain import reasons
@@ -303,6 +306,50 @@ def test_a_prospect_assessment_change_says_so_and_so_does_its_end() -> None:
     ended = g.review_due(state, ts(at(60))).changes
     assert ended and ended[0].tier != "key"
     assert ended[0].reasons[0].startswith("re-review: prospect assessment by li.wei ended 2025-01-31: score ")
+
+
+def _in_zone(zone: str) -> Rules:
+    """The default rules with ``timezone: zone``."""
+    data = yaml.safe_load(DEFAULT.model_dump_json())
+    data["timezone"] = zone
+    return parse_rules(yaml.safe_dump(data))
+
+
+def _judgement(day: float, expires: datetime, score: float | None = None,
+               override: str | None = None) -> AssessmentEvent:
+    return AssessmentEvent(event_id=f"a{day}", occurred_at=at(day), entity_type="customer", entity_id="c1",
+                           prospect_score=score, tier_override=override, reason="sales visit",
+                           expires_at=expires, author="li.wei")
+
+
+# The dates of "(until {date})" and "ended {date}" are dates of the rules' time zone. Day 40
+# from T0 (2025-01-01) is 2025-02-10 (January has 31 days: day 31 is 2025-02-01). An override
+# expiring at 2025-02-10T20:00Z is 2025-02-10 in UTC but 2025-02-11 04:00 in Asia/Shanghai
+# (UTC+8, no daylight saving); one expiring at 2025-02-10T03:00Z is 2025-02-09 19:00 in
+# America/Los_Angeles (PST, UTC-8 in February).
+@pytest.mark.parametrize(("zone", "hour", "date"), [
+    ("UTC", 20.0, "2025-02-10"),
+    ("Asia/Shanghai", 20.0, "2025-02-11"),
+    ("America/Los_Angeles", 3.0, "2025-02-09"),
+])
+def test_an_override_end_date_is_a_date_of_the_rules_time_zone(zone: str, hour: float, date: str) -> None:
+    g = Grader(_in_zone(zone))
+    state, _ = feed(g, key_customer())
+    state, outs = feed(g, [_judgement(27, at(40, hour), override="potential")], state)
+    (change,) = changes(outs)
+    assert change.reasons[0] == f"manual override by li.wei: sales visit (until {date})"
+    (back,) = g.review(state, ts(at(40, hour))).changes
+    assert back.reasons[0].startswith(f"re-review: manual override by li.wei ended {date}: score ")
+
+
+# A prospect score expiring on day 30 (2025-01-31) at 20:00Z ends on 2025-01-31 in UTC and on
+# 2025-02-01 (04:00) in Asia/Shanghai.
+@pytest.mark.parametrize(("zone", "date"), [("UTC", "2025-01-31"), ("Asia/Shanghai", "2025-02-01")])
+def test_a_prospect_end_date_is_a_date_of_the_rules_time_zone(zone: str, date: str) -> None:
+    g = Grader(_in_zone(zone))
+    state, _ = feed(g, [_judgement(0, at(30, 20.0), score=80.0), order(1, "o1")])
+    ended = g.review_due(state, ts(at(60))).changes
+    assert ended[0].reasons[0].startswith(f"re-review: prospect assessment by li.wei ended {date}: score ")
 
 
 def test_a_prospect_that_no_longer_applies_to_a_customer_with_more_orders_says_so() -> None:
