@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=20_000, help="about this many sample events per scenario")
     ap.add_argument("--malformed", type=int, default=10_000, help="malformed messages in the hostile scenario")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--kills", type=int, default=3, help="kill -9 this many times in the crash scenario")
+    ap.add_argument("--kills", type=int, default=3, help="kill -9 this many times in the crash and hop-crash scenarios")
     ap.add_argument("--list", action="store_true", help="list the scenarios")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) after the run")
     args = ap.parse_args(argv)

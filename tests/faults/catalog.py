@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.faults.figures import Figures
+from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
 from tests.faults.scenario_late import scenario_late
 from tests.faults.scenario_redis import scenario_redis
@@ -17,6 +18,7 @@ __all__ = ["SCENARIOS", "run_scenario"]
 
 SCENARIOS: dict[str, str] = {
     "crash": "kill -9 one of two workers at random points of a replay, 3 times, restart it each time",
+    "hop-crash": "events keyed by order id or unkeyed, all re-keyed; kill -9 while re-keyed records wait, 3 times",
     "rebalance": "add a second worker mid-stream, later stop the first",
     "redis-restart": "SIGKILL Redis (memory only) for a third of the replay, start an empty one",
     "redis-freeze": "SIGSTOP Redis for a third of the replay (unreachable, data kept), SIGCONT",
@@ -32,6 +34,8 @@ def run_scenario(name: str, bootstrap: str, tmp: Path, events: int, malformed: i
     """Run the scenario called ``name`` with the command line's sizes and seed."""
     if name == "crash":
         return scenario_crash(bootstrap, tmp, events=events, seed=seed, kills=kills)
+    if name == "hop-crash":
+        return scenario_hop_crash(bootstrap, tmp, events=events, seed=seed + 5, kills=kills)
     if name == "rebalance":
         return scenario_rebalance(bootstrap, tmp, events=events, seed=seed + 1)
     if name in ("redis-restart", "redis-freeze"):
