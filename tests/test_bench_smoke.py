@@ -13,7 +13,7 @@ from tierstream.streams.cli.main import main
 pytestmark = pytest.mark.integration
 
 KEYS = ("raw_eps", "pipeline_eps", "ratio", "offline_eps", "p50_ms", "p99_ms", "bytes_per_entity",
-        "ready_s", "recovery_s", "two_workers_eps", "machine", "versions")
+        "ready_s", "recovery_s", "two_workers_eps", "rekeyed_eps", "rekeyed_ratio", "machine", "versions")
 
 
 def test_bench_smoke(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [
         "bench", "--customers", "150", "--suppliers", "10", "--days", "30", "--modes", "batch",
         "--latency-seconds", "1", "--recovery-entities", "500", "--two-workers-max-s", "10",
-        "--budget-s", "240", "--workdir", str(tmp_path / "work"), "--json", str(out),
+        "--rekeyed", "--budget-s", "240", "--workdir", str(tmp_path / "work"), "--json", str(out),
     ])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
@@ -29,7 +29,11 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert {"cpu_count", "cpu_model", "python", "platform"} <= set(doc["machine"])
     assert {"faust", "aiokafka", "kafka-python", "tansu"} <= set(doc["versions"])
     assert doc["phases"]["pipeline-batch"]["complete"] is True
-    assert "pipeline (batch, 1 worker)" in result.stdout
+    assert doc["phases"]["pipeline-batch"]["events_rekeyed"] == 0  # keyed by entity: no hop
+    rekeyed = doc["phases"]["rekeyed"]
+    assert rekeyed["complete"] is True and rekeyed["hops"] > 0
+    assert rekeyed["events_rekeyed"] == rekeyed["hops"]  # every event off its partition took the hop once
+    assert "pipeline (batch, 1 worker)" in result.stdout and "re-keyed (batch, 1 worker)" in result.stdout
 
 
 def test_offline_floor_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

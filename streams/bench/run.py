@@ -5,7 +5,9 @@ Order (each streaming phase on a fresh deployment, see :mod:`tierstream.streams.
 1. sample file, then the offline scorer on it (no broker running yet);
 2. the broker; the sample published to deployment A; raw consume baseline;
    one worker over it (pipeline events/s, start-to-ready, RSS growth), then
-   the changelog bytes per entity;
+   the changelog bytes per entity; with ``--rekeyed``, one worker over the same
+   sample published keyed by order id or unkeyed, off each entity's partition,
+   so every event takes the repartition hop (deployment A');
 3. latency at a fixed input rate (deployment B);
 4. recovery over a pre-filled changelog (deployment C);
 5. two workers sharing the partitions (deployment D);
@@ -62,6 +64,7 @@ class BenchConfig:
     recovery_entities: int = 1_000_000
     recovery_timeout_s: float = 300.0
     two_workers_max_s: float = 60.0
+    rekeyed: bool = False  # also measure the pipeline with every event re-keyed (the repartition hop)
     budget_s: float = 540.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     workdir: Path | None = None  # logs and the sample; by default a temporary directory, removed on success
@@ -172,6 +175,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             return res
 
         phases.run(f"pipeline-{main_mode}", fresh(main_pipeline))
+        if cfg.rekeyed:  # right after the pipeline it is compared with, on the same sample
+            phases.run("rekeyed", fresh(lambda dep: tp.rekeyed(dep, sample, main_mode == "batch", budget)),
+                       needs_s=_estimate_pipeline_s(phases.results.get(f"pipeline-{main_mode}", {})))
         if "latency" not in cfg.skip:
             phases.run("latency", fresh(lambda dep: latency_mod.latency(
                 dep, sample, cfg.latency_rate, cfg.latency_seconds, budget)),
@@ -215,6 +221,7 @@ def figures(doc: dict[str, Any], main_mode: str) -> dict[str, Any]:
     lat = ph.get("latency", {})
     state = pipe.get("state", {})
     raw_eps, pipe_eps = raw.get("eps"), pipe.get("eps")
+    rekeyed_eps = ph.get("rekeyed", {}).get("eps")
     out: dict[str, Any] = {
         "raw_eps": raw_eps,
         "pipeline_eps": pipe_eps,
@@ -228,6 +235,8 @@ def figures(doc: dict[str, Any], main_mode: str) -> dict[str, Any]:
         "recovery_s": ph.get("recovery", {}).get("recovery_s"),
         "rss_bytes_per_entity_recovered": _recovered_rss(pipe, ph.get("recovery", {})),
         "two_workers_eps": ph.get("two-workers", {}).get("eps"),
+        "rekeyed_eps": rekeyed_eps,
+        "rekeyed_ratio": rekeyed_eps / pipe_eps if rekeyed_eps and pipe_eps else None,
     }
     for name, res in ph.items():
         if name.startswith("pipeline-") and name != f"pipeline-{main_mode}":
@@ -292,6 +301,12 @@ def render(doc: dict[str, Any]) -> str:
          f"{two.get('events', 0):,} events in {_num(two.get('seconds'), 's', 1)} "
          + _note(two, "(the measuring window, or the budget, ended first)")),
     ]
+    if "rekeyed" in ph:
+        rek = ph["rekeyed"]
+        rows.append((f"re-keyed ({main_mode}, 1 worker)", _num(doc["rekeyed_eps"], " ev/s"),
+                     f"{rek.get('events', 0):,} events, {rek.get('hops', 0):,} off their entity's partition "
+                     + _note(rek)))
+        rows.append(("ratio re-keyed / pipeline", _num(doc["rekeyed_ratio"], "", 3), "the repartition hop's cost"))
     for name, res in ph.items():
         if name.startswith("pipeline-") and name != f"pipeline-{main_mode}":
             rows.append((f"pipeline ({name.removeprefix('pipeline-')}, 1 worker)", _num(res.get("eps"), " ev/s"),

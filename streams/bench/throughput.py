@@ -1,4 +1,4 @@
-"""Throughput phases: raw consume baseline, offline scorer, worker pipeline (one or two workers).
+"""Throughput phases: raw consume baseline, offline scorer, worker pipeline (one or two workers, or re-keyed).
 
 Every streaming phase works on a :class:`Loaded` deployment: fresh topics with
 the whole sample published *before* any worker starts. Progress is measured by
@@ -25,11 +25,12 @@ from tierstream.scorers.state import EntityState
 from tierstream.streams.bench.common import POLL_S, Budget, rate, say
 from tierstream.streams.client import publish, read_states
 from tierstream.streams.dev.harness import Deployment, Worker
+from tierstream.streams.dev.upstream import publish_upstream
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
 __all__ = ["READY_TIMEOUT_S", "ConsumeResult", "Loaded", "consume_all", "offline", "pipeline", "preload",
-           "raw_baseline", "state_size", "two_workers", "wait_processed"]
+           "preload_upstream", "raw_baseline", "rekeyed", "state_size", "two_workers", "wait_processed"]
 
 READY_TIMEOUT_S = 120.0
 PROGRESS_EVERY_S = 15.0
@@ -63,10 +64,16 @@ class Loaded:
     published: dict[str, int]  # messages delivered per inbound topic
     publish_s: float
     publish_eps: float
+    hops: int = 0  # events placed off their entity's partition: the worker re-keys each one once
 
     @property
     def total(self) -> int:
         return sum(self.published.values())
+
+    @property
+    def expected(self) -> dict[str, int]:
+        """Messages the group must commit per topic: the inbound ones, and the re-keyed ones if any."""
+        return {**self.published, self.dep.names.repartition: self.hops} if self.hops else self.published
 
 
 def preload(dep: Deployment, sample: Path) -> Loaded:
@@ -79,29 +86,44 @@ def preload(dep: Deployment, sample: Path) -> Loaded:
     return Loaded(dep, published, report.seconds, report.rate)
 
 
+def preload_upstream(dep: Deployment, sample: Path) -> Loaded:
+    """Publish the sample as an upstream system would: keyed by order id or unkeyed, off the entity's partition."""
+    dep.create_topics()
+    report = publish_upstream(dep.settings, (line for _, line in read_lines(sample)))
+    if report.failed:
+        raise RuntimeError(f"publishing the sample failed: {report.first_error}")
+    published = {t: report.per_topic.get(t, 0) for t in dep.inbound}
+    return Loaded(dep, published, report.seconds, report.rate, hops=report.hops)
+
+
 def wait_processed(loaded: Loaded, deadline: float, label: str,
                    workers: list[Worker]) -> tuple[bool, int]:
     """Poll the group's committed offsets until every published message is processed.
 
-    Returns (complete, messages processed); stops at ``deadline`` (monotonic).
+    That includes the re-keyed copies of the events that took the repartition hop
+    (:attr:`Loaded.expected`). Returns (complete, inbound messages processed); stops
+    at ``deadline`` (monotonic).
     """
     admin = loaded.dep.admin()
+    expected = loaded.expected
     started = last_say = time.monotonic()
     done_before = 0
     try:
         while True:
             for w in workers:
                 w.check_alive()
-            committed = loaded.dep.committed(admin)
-            processed = sum(min(committed[t], n) for t, n in loaded.published.items())
-            if processed >= loaded.total:
+            committed = loaded.dep.committed(admin, list(expected))
+            processed = sum(min(committed[t], loaded.published[t]) for t in loaded.published)
+            if all(committed[t] >= n for t, n in expected.items()):
                 return True, processed
             now = time.monotonic()
             if now >= deadline:
                 return False, processed
             if now - last_say >= PROGRESS_EVERY_S:
                 speed = (processed - done_before) / (now - last_say)
-                say(f"{label}: {processed:,}/{loaded.total:,} processed ({speed:,.0f}/s, "
+                hop = loaded.dep.names.repartition
+                rekeyed = f", {committed[hop]:,}/{loaded.hops:,} re-keyed" if loaded.hops else ""
+                say(f"{label}: {processed:,}/{loaded.total:,} processed{rekeyed} ({speed:,.0f}/s, "
                     f"{now - started:.0f}s)")
                 last_say, done_before = now, processed
             time.sleep(POLL_S)
@@ -186,9 +208,9 @@ def raw_baseline(loaded: Loaded) -> dict[str, Any]:
 # --------------------------------------------------------------------------- pipeline
 
 
-def pipeline(loaded: Loaded, batch: bool, budget: Budget) -> dict[str, Any]:
+def pipeline(loaded: Loaded, batch: bool, budget: Budget, name: str = "pipeline") -> dict[str, Any]:
     """One worker over the pre-loaded sample: ready -> every inbound message committed."""
-    dep, label = loaded.dep, "pipeline " + ("batch" if batch else "per-event")
+    dep, label = loaded.dep, f"{name} " + ("batch" if batch else "per-event")
     worker = dep.spawn(batch=batch)
     ready_s = dep.wait_ready(worker, READY_TIMEOUT_S)
     say(f"{label}: worker ready in {ready_s:.1f}s; processing {loaded.total:,} events")
@@ -207,7 +229,22 @@ def pipeline(loaded: Loaded, batch: bool, budget: Budget) -> dict[str, Any]:
         "rss_bytes_per_entity": growth / entities if entities else None,
         "tier_changes": worker.metric("tierstream_tier_changes_total"),
         "events_invalid": worker.metric("tierstream_events_invalid_total"),
+        "events_rekeyed": worker.metric("tierstream_events_rekeyed_total"),
     }
+
+
+def rekeyed(dep: Deployment, sample: Path, batch: bool, budget: Budget) -> dict[str, Any]:
+    """One worker over the sample published upstream-keyed, off each entity's partition: every event hops.
+
+    Clocked like :func:`pipeline`, until every inbound message and every re-keyed
+    record is committed; ``events_rekeyed`` (the worker's counter) should equal ``hops``.
+    """
+    loaded = preload_upstream(dep, sample)
+    say(f"rekeyed: {loaded.total:,} events published in {loaded.publish_s:.1f}s, {loaded.hops:,} of them "
+        "off their entity's partition")
+    res: dict[str, Any] = {"published": loaded.total, "publish_s": loaded.publish_s, "hops": loaded.hops}
+    res.update(pipeline(loaded, batch, budget, "rekeyed"))
+    return res
 
 
 def state_size(dep: Deployment, templates: int = 1000) -> tuple[dict[str, Any], list[bytes]]:

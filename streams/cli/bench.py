@@ -46,6 +46,8 @@ def _csv(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
 @click.option("--recovery-timeout", "recovery_timeout_s", default=300.0, show_default=True)
 @click.option("--two-workers-max-s", default=60.0, show_default=True,
               help="longest two-worker measuring window (a rate, so it need not process everything)")
+@click.option("--rekeyed", is_flag=True,
+              help="also run one worker over the sample keyed by order id or unkeyed (every event re-keyed)")
 @click.option("--budget-s", default=540.0, show_default=True,
               help="time budget for the whole run; phases that run out report partial figures")
 @click.option("--skip", default="", callback=_csv(_PHASES), help=f"comma-separated: {', '.join(_PHASES)}")
@@ -56,14 +58,16 @@ def _csv(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
               help="write every result to this JSON file")
 def bench(customers: int, suppliers: int, days: int, seed: int, sample_path: Path | None, partitions: int,
           modes: tuple[str, ...], latency_rate: float, latency_seconds: float, recovery_entities: int,
-          recovery_timeout_s: float, two_workers_max_s: float, budget_s: float, skip: tuple[str, ...],
+          recovery_timeout_s: float, two_workers_max_s: float, rekeyed: bool, budget_s: float,
+          skip: tuple[str, ...],
           redis_url: str | None, workdir: Path | None, json_path: Path | None) -> None:
     """Measure the pipeline on the embedded broker (progress on stderr, a table on stdout).
 
     \b
     Figures: raw aiokafka consume + decode, one worker over a pre-loaded sample
     (events/s, start-to-ready, state per entity), offline scorer, latency at a
-    fixed input rate, recovery over a pre-filled changelog, two workers.
+    fixed input rate, recovery over a pre-filled changelog, two workers;
+    with --rekeyed, one worker with every event taking the repartition hop.
     Needs nothing running: the broker is started and stopped here, and so are
     the workers. See benchmarks/README.md.
     """
@@ -77,7 +81,7 @@ def bench(customers: int, suppliers: int, days: int, seed: int, sample_path: Pat
         customers=customers, suppliers=suppliers, days=days, seed=seed, sample=sample_path,
         partitions=partitions, modes=modes, latency_rate=latency_rate, latency_seconds=latency_seconds,
         recovery_entities=recovery_entities, recovery_timeout_s=recovery_timeout_s,
-        two_workers_max_s=two_workers_max_s, budget_s=budget_s, redis_url=redis_url,
+        two_workers_max_s=two_workers_max_s, rekeyed=rekeyed, budget_s=budget_s, redis_url=redis_url,
         workdir=workdir, skip=frozenset(skip),
     )
     try:

@@ -300,14 +300,14 @@ class Deployment:
         """Open an admin client on the broker (the caller closes it)."""
         return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.name}-admin")
 
-    def committed(self, admin: KafkaAdminClient) -> dict[str, int]:
-        """Return the worker group's committed offsets, summed per inbound topic.
+    def committed(self, admin: KafkaAdminClient, topics: list[str] | None = None) -> dict[str, int]:
+        """Return the worker group's committed offsets, summed per inbound topic (or per one of ``topics``).
 
         Offsets on a fresh topic start at 0 and are contiguous, so the sum is the
         number of messages of that topic the group has processed and committed.
         """
         offsets = admin.list_group_offsets(self.name).get(self.name, {})
-        per_topic = dict.fromkeys(self.inbound, 0)
+        per_topic = dict.fromkeys(self.inbound if topics is None else topics, 0)
         for tp, meta in offsets.items():
             if tp.topic in per_topic and meta.offset > 0:
                 per_topic[tp.topic] += meta.offset
