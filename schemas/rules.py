@@ -13,6 +13,7 @@ Anything inconsistent is refused with a message naming the place.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zoneinfo
 from importlib import resources
@@ -21,7 +22,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.outputs import UNGRADED, TierAction
@@ -291,6 +301,13 @@ class SupplierRules(EntityRules):
 
 class Rules(_Strict):
     version: str = Field(min_length=1, max_length=64)
+    effective_from: AwareDatetime | None = Field(
+        None, description="the instant (event time) a running service takes these rules; unset: at once"
+    )
+    regrade: Literal["now", "next_event"] = Field(
+        "next_event", description="now: every entity is re-graded when the rules take effect (changes "
+        "caused by 'rules <version>'); next_event: each entity at its next event or review"
+    )
     customer: CustomerRules
     supplier: SupplierRules
     max_future_skew_hours: float = Field(
@@ -305,6 +322,13 @@ class Rules(_Strict):
     timezone: str = Field(
         "UTC", description="IANA time zone whose calendar days are the days of windows, recency and lateness"
     )
+
+    _sha256: str = PrivateAttr("")
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the file the rules were read from (hex; of the packaged file by default)."""
+        return self._sha256
 
     @field_validator("timezone")
     @classmethod
@@ -348,13 +372,15 @@ def parse_rules(text: str, source: str = "<rules>") -> Rules:
     if not isinstance(data, dict):
         raise RulesError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     try:
-        return Rules.model_validate(data)
+        rules = Rules.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             lines.append(f"  {where}: {err['msg']}")
         raise RulesError(f"{source}: invalid rules:\n" + "\n".join(lines)) from None
+    rules._sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return rules
 
 
 def load_rules(path: str | Path | None = None) -> Rules:

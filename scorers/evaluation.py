@@ -27,7 +27,7 @@ from tierstream.scorers.credit import delay_notes
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import rfm_segment, tier_index
 from tierstream.scorers.metrics import aggregates_of
-from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, utc
+from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, rules_cause, utc
 from tierstream.scorers.state import EntityState
 from tierstream.scorers.tiering import Tiering
 
@@ -45,7 +45,7 @@ class Evaluator(Tiering):
 
     # --- time-driven reviews -------------------------------------------------
 
-    def review(self, state: EntityState, at: int) -> Outcome:
+    def review(self, state: EntityState, at: int, cause: str = REREVIEW) -> Outcome:
         """Re-evaluate as of ``at`` (event time); emit a change if time alone moved the tier.
 
         Observes only: the state keeps just what was published (and cached
@@ -56,7 +56,20 @@ class Evaluator(Tiering):
         g = self.grade(state, at)
         state.next_review = g.next_review
         if g.tier != state.published_tier:
-            self._emit(state, g, at, REREVIEW, out)
+            self._emit(state, g, at, cause, out)
+        return out
+
+    def regrade(self, state: EntityState, at: int, previous: Evaluator) -> Outcome:
+        """Take over from ``previous`` rules at ``at``: their reviews due until then, then a grade under these.
+
+        A tier the new rules move is a change caused by ``rules <version>``, dated
+        ``at`` (or the entity's clock, when later): what ``rules diff --as-of`` of
+        the same history predicts.
+        """
+        out = previous.review_due(state, at)
+        more = self.review(state, at, rules_cause(self.rules.version))
+        out.changes += more.changes
+        out.alerts += more.alerts
         return out
 
     def review_due(self, state: EntityState, until: int) -> Outcome:
@@ -90,8 +103,8 @@ class Evaluator(Tiering):
         if state.invoices and any(state.published_components.get(n) != g.comp.components.get(n)
                                   for n in self._credit_dims):
             why += delay_notes(state, self.day(now), rules.window_days)
-        if cause == REREVIEW:
-            why[0] = f"re-review: {why[0]}"
+        if cause in (REREVIEW, rules_cause(self.rules.version)):
+            why[0] = f"{cause}: {why[0]}"
         state.seq += 1
         # Outputs are built from the engine's own typed values (mypy checks every field):
         # validation, pydantic's __init__, is for input, and cost a fifth of an offline run.

@@ -15,10 +15,17 @@ from tierstream.schemas.outputs import ReferralCredit, SupplierAlert, TierChange
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.metrics import Metrics
 
-__all__ = ["REREVIEW", "Grade", "Outcome", "Status", "iso_day", "ts", "utc"]
+__all__ = ["REREVIEW", "RULES_CAUSE", "Grade", "Outcome", "Status", "iso_day", "rules_cause", "ts", "utc"]
 
 Status = Literal["applied", "history", "duplicate", "too_old", "too_new", "invalid"]
 REREVIEW = "re-review"
+#: the cause of a change that new rules made (``rules <version>``), when they re-grade every entity
+RULES_CAUSE = "rules "
+
+
+def rules_cause(version: str) -> str:
+    """The cause of a change made by re-grading under rules ``version``."""
+    return f"{RULES_CAUSE}{version}"
 
 
 @dataclass(slots=True)

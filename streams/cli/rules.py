@@ -21,7 +21,8 @@ def rules() -> None:
 def rules_check(file: Path) -> None:
     """Validate a rules FILE: weights sum to 1, metrics known, tiers don't overlap."""
     r = cli_rules(file)
-    click.echo(f"{file}: OK (version {r.version})")
+    when = f"from {r.effective_from.isoformat()}" if r.effective_from is not None else "at once"
+    click.echo(f"{file}: OK (version {r.version}, sha256 {r.sha256[:12]}..., in force {when}, regrade {r.regrade})")
     for kind, er in (("customer", r.customer), ("supplier", r.supplier)):
         dims = ", ".join(f"{n} {d.weight:g}" for n, d in er.dimensions.items())
         tiers = " > ".join(f"{t.name} {t.min_score:g}" for t in er.tiers)

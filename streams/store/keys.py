@@ -55,12 +55,18 @@ __all__ = [
     "history_key",
     "key_layout",
     "parse_seq",
+    "rules_key",
     "tier_key",
 ]
 
 ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)
 HISTORY_CAP: Final = 100
 STREAM_MAXLEN: Final = 100_000
+
+
+def rules_key(prefix: str) -> str:
+    """Every rules version a worker took: field ``<version>:<sha256>``, value its JSON record."""
+    return f"{prefix}:rules"
 
 
 def tier_key(prefix: str, entity_type: str, entity_id: str) -> str:
@@ -95,6 +101,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             " `change` = TierChange JSON, one entry per applied change",
             f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"
             " JSON of every applied change",
+            f"- `{rules_key(prefix)}` (hash): every rules version in force, field"
+            " `<version>:<sha256>`, value JSON (version, sha256, effective_from, regrade, taken_at, as_of)",
             "",
             "Writes are atomic, idempotent and monotone per entity: a change whose seq is"
             " not greater than the stored seq is ignored (nothing written, nothing emitted).",

@@ -36,6 +36,7 @@ from tierstream.streams.store.keys import (
     history_key,
     key_layout,
     parse_seq,
+    rules_key,
     tier_key,
 )
 from tierstream.streams.store.lua import APPLY_LUA, APPLY_SHA, script_call
@@ -237,6 +238,22 @@ class AsyncTierStore:
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         return [json.loads(item) for item in items]
+
+    async def record_rules(self, record: dict[str, Any]) -> None:
+        """Keep one rules version's record (the first record of a version and sha stays)."""
+        field = f"{record['version']}:{record['sha256']}"
+        try:
+            await self._redis.hsetnx(rules_key(self.prefix), field, json.dumps(record, sort_keys=True))
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+
+    async def rules_history(self) -> list[dict[str, Any]]:
+        """Every rules version recorded, in the order they were taken."""
+        try:
+            raw = await self._redis.hgetall(rules_key(self.prefix))
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        return sorted((json.loads(v) for v in raw.values()), key=lambda r: (r["taken_at"], r["version"]))
 
     async def ping(self) -> bool:
         """``True`` if Redis answers; never raises."""

@@ -69,7 +69,8 @@ class Pipeline:
         sources = self.settings.sources
         self.sources = None if sources is None else Sources(load_sources(sources), self.rules.timezone)
         self.processor = Processor(self.settings, self.rules, metrics=self.metrics, sources=self.sources,
-                                   partitions_of=self._topic_partitions)
+                                   partitions_of=self._topic_partitions, owned_partitions=self._owned_partitions,
+                                   keys_of=self._keys_of)
         self.names = self.processor.names
         self.batch = batch
         self._round: OutboxRound[Message] | None = None  # the batch path's fetch in progress
@@ -127,7 +128,7 @@ class Pipeline:
     # --- wiring ------------------------------------------------------------------
 
     def send(self, msgs: Sequence[Outgoing]) -> list[FutureMessage]:
-        return [self.out[m.topic].send_soon(key=m.key, value=m.value) for m in msgs]
+        return [self.out[m.topic].send_soon(key=m.key, value=m.value, partition=m.partition) for m in msgs]
 
     def new_round(self) -> OutboxRound[Message]:
         """An outbox round over the ``entities`` table (:mod:`streams.worker.outbox`)."""
@@ -258,6 +259,11 @@ class Pipeline:
         except Exception:  # no consumer yet
             return None
         return int(count) if count else None
+
+    def _keys_of(self, partition: int) -> list[bytes]:
+        """The keys of the ``entities`` table's rows on ``partition`` (a re-grade under new rules)."""
+        n = self.settings.partitions
+        return [k for k in list(self.entities.keys()) if partition_of(k, n) == partition]
 
     def _partition_of(self, key: bytes) -> int:
         return partition_of(key, self.settings.partitions)

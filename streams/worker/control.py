@@ -1,9 +1,13 @@
 """Operating a running worker: rules reload and the authenticated write path.
 
 * **Rules reload.** The worker watches ``TIERSTREAM_RULES``. A new file is
-  validated in full before it is used; a bad one is refused with its error
-  logged and shown on ``/health`` (``rules_error``), and the running rules stay
-  in force. Cached end-of-day scores are recomputed under the new rules.
+  validated in full before it is used; a bad one (or one reusing the version of
+  the rules in force with other content) is refused with its error logged and
+  shown on ``/health`` (``rules_error``), and the running rules stay in force.
+  Good rules take effect at their ``effective_from`` and re-grade as their
+  ``regrade`` says (``streams.worker.rollout``); every version taken is
+  recorded in Redis and served at ``GET /rules``. Cached end-of-day scores are
+  recomputed under the new rules.
 * **Manual assessments over HTTP.** ``POST /assessments`` takes one
   AssessmentEvent (prospect score or tier override) and publishes it to the
   assessments topic. Writes need ``Authorization: Bearer <TIERSTREAM_ADMIN_TOKEN>``;
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from tierstream.schemas.errors import RulesError, describe
+from tierstream.schemas.errors import RulesError, StoreUnavailable, describe
 from tierstream.schemas.events import AssessmentEvent, entity_of
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.kafka.topics import entity_key
@@ -42,6 +46,7 @@ class RulesWatcher:
         self.mtime = self._mtime()
         self.error: str | None = None
         self.loaded_at = time.time()
+        self.recorded = 0  #: how many of the processor's rules versions are in Redis
 
     def _mtime(self) -> float | None:
         try:
@@ -55,21 +60,42 @@ class RulesWatcher:
         if self.path is None or mtime is None or mtime == self.mtime:
             return False
         self.mtime = mtime
+        proc = self.pipeline.processor
         try:
             rules = load_rules(self.path)
+            if rules.version == proc.rules.version and rules.sha256 != proc.rules.sha256:
+                raise RulesError(f"{self.path}: version {rules.version} is in force with other content "
+                                 f"(sha256 {proc.rules.sha256[:12]}...): give the new rules a new version")
         except RulesError as exc:
             self.error = str(exc)
-            log.error("refused new rules, keeping %s: %s", self.pipeline.processor.rules.version, exc)
+            log.error("refused new rules, keeping %s: %s", proc.rules.version, exc)
             return False
-        self.pipeline.processor.set_rules(rules)
+        if rules.sha256 == proc.rules.sha256:
+            return False  # the same file touched again
+        self.pipeline.send(proc.offer_rules(rules))
         self.error = None
         self.loaded_at = time.time()
-        log.warning("rules %s loaded from %s", rules.version, self.path)
+        when = "at once" if proc.pending is None else f"from {rules.effective_from}"
+        log.warning("rules %s loaded from %s, in force %s (regrade %s)", rules.version, self.path, when, rules.regrade)
         return True
 
+    async def record(self) -> None:
+        """Write the rules versions taken since the last call to Redis (kept for a later call if it is down)."""
+        history = self.pipeline.processor.history
+        while self.recorded < len(history):
+            try:
+                await self.pipeline.tier_store.record_rules(history[self.recorded].to_json())
+            except StoreUnavailable:
+                return
+            self.recorded += 1
+
     def status(self) -> dict[str, object]:
-        return {"rules_version": self.pipeline.processor.rules.version, "rules_error": self.error,
-                "rules_loaded_at": round(self.loaded_at, 3)}
+        proc = self.pipeline.processor
+        pending = proc.pending
+        return {"rules_version": proc.rules.version, "rules_sha256": proc.rules.sha256, "rules_error": self.error,
+                "rules_loaded_at": round(self.loaded_at, 3),
+                "rules_pending": None if pending is None else {
+                    "version": pending.version, "effective_from": str(pending.effective_from)}}
 
 
 def _authorized(request: Request, token: str | None) -> bool:
@@ -92,6 +118,17 @@ def register_control(pipeline: Pipeline) -> RulesWatcher:
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
     async def watch_rules() -> None:
         watcher.check()
+        await watcher.record()
+
+    @app.page("/rules")
+    class RulesHistory(View):
+        async def get(self, request: Request) -> Response:
+            """The rules in force, any waiting for their instant, and every version taken (from Redis)."""
+            try:
+                history = await pipeline.tier_store.rules_history()
+            except StoreUnavailable:
+                history = [v.to_json() for v in pipeline.processor.history]  # this worker's own
+            return self.json({**watcher.status(), "history": history})
 
     @app.page("/assessments")
     class Assessments(View):

@@ -26,11 +26,12 @@ DLQ_MAX_ERROR = 4096  # characters of the error text kept (many errors on one me
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send: topic, key and value bytes."""
+    """One message to send: topic, key and value bytes (and a partition, else the key's)."""
 
     topic: str
     key: bytes
     value: bytes
+    partition: int | None = None
 
 
 def dead_letter(dead_letters_topic: str, topic: str, partition: int, offset: int, key: bytes | None,

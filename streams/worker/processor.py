@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -43,6 +43,7 @@ from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.topics import TopicNames, entity_key, partition_of, topic_names
+from tierstream.streams.worker import rollout
 from tierstream.streams.worker.letters import DLQ_MAX_BYTES, Outgoing, dead_letter
 from tierstream.streams.worker.metrics import ServiceMetrics
 from tierstream.streams.worker.states import BatchStore, StateCache, Table
@@ -66,6 +67,14 @@ class Processor:
     #: arrives only on a topic partitioned as the table, on its entity's partition
     #: (default: tierstream's own inbound topics have the table's count, as ``ensure_topics`` makes them)
     partitions_of: Callable[[str], int | None] | None = None
+    #: the partitions this worker owns, and the entity keys of one: for a re-grade under new rules
+    owned_partitions: Callable[[], Iterable[int]] = lambda: ()
+    keys_of: Callable[[int], Iterable[bytes]] = lambda partition: ()
+    #: rules loaded before their ``effective_from``; the rules before the current ones
+    pending: Rules | None = None
+    previous: Grader | None = None
+    #: every rules version this worker took, in order (the HTTP ``/rules`` history)
+    history: list[rollout.RulesVersion] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.names = topic_names(self.settings)
@@ -77,6 +86,7 @@ class Processor:
             own = self.settings.partitions
             self.partitions_of = lambda topic: own if topic in self._inbound else None
         self._in_counters = {t: self.metrics.events_in.labels(topic=t) for t in self.event_topics}
+        self.history.append(rollout.RulesVersion.of(self.rules, None, self.wall_clock()))
 
     @property
     def event_topics(self) -> list[str]:
@@ -85,8 +95,29 @@ class Processor:
 
     def set_rules(self, rules: Rules) -> None:
         """Swap the rules (already validated); states are kept, grading follows the new rules."""
-        self.rules = rules
-        self.grader = Grader(rules)
+        self.previous, self.rules, self.grader = self.grader, rules, Grader(rules)
+
+    def offer_rules(self, rules: Rules) -> list[Outgoing]:
+        """Take new rules at their ``effective_from`` (at once without one, or when it has passed).
+
+        Before it, they wait (:attr:`pending`) and the first event at or after it
+        switches. Returns what to send now: with ``regrade: now``, one re-grade
+        marker per partition this worker owns (``streams.worker.rollout``).
+        """
+        start = rollout.effective(rules)
+        if start is not None and (self.watermark == NEVER or start > self.watermark):
+            self.pending = rules
+            return []
+        self.pending = None
+        return self._activate(rules, start)
+
+    def _activate(self, rules: Rules, start: int | None) -> list[Outgoing]:
+        self.set_rules(rules)
+        at = start if start is not None else self.watermark
+        self.history.append(rollout.RulesVersion.of(rules, at, self.wall_clock()))
+        if rules.regrade != "now" or at == NEVER:
+            return []
+        return [rollout.marker(self.names.reviews, p, rules, at) for p in sorted(self.owned_partitions())]
 
     # --- entry point -----------------------------------------------------------
 
@@ -115,6 +146,8 @@ class Processor:
             return [self._dead(topic, partition, offset, key, raw, "too_large",
                                f"message of {len(raw):,} bytes exceeds the {limit:,}-byte limit")]
         if topic == self.names.reviews:
+            if key is not None and key.startswith(rollout.MARKER_KEY):
+                return self._regrade(store, partition, raw)
             return self._review(store, key, raw)
         if topic == self.names.referral_credits:
             return self._credit(store, topic, partition, offset, key, raw, timestamp)
@@ -152,6 +185,9 @@ class Processor:
             if not self._on_its_partition(topic, partition, ekey):
                 self.metrics.events_rekeyed.inc()
                 return [Outgoing(self.names.repartition, ekey, raw)]
+        now: list[Outgoing] = []
+        if self.pending is not None and ts(event.occurred_at) >= (rollout.effective(self.pending) or NEVER):
+            now, self.pending = self._activate(self.pending, rollout.effective(self.pending)), None
         prior = store.load(ekey)
         state = prior
         produced = False
@@ -168,7 +204,7 @@ class Processor:
         self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
             store.save(ekey, state)
-        return []
+        return now
 
     def _credit(self, store: StateCache, topic: str, partition: int, offset: int, key: bytes | None,
                 raw: bytes, timestamp: float | None) -> list[Outgoing]:
@@ -186,6 +222,23 @@ class Processor:
         self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
             store.save(ekey, state)
+        return []
+
+    def _regrade(self, store: StateCache, partition: int, raw: bytes) -> list[Outgoing]:
+        """Re-grade every entity of ``partition`` under the rules a marker names (if still in force)."""
+        found = rollout.read_marker(raw)
+        if found is None or found[0] != self.rules.sha256 or self.previous is None:
+            return []  # superseded by newer rules, or nothing to take over from
+        at, tag = found[1], self.grader.tag
+        for key in self.keys_of(partition):
+            state = store.load(key)
+            if state is None or state.is_empty():
+                continue
+            before = state.next_review
+            # graded under these rules already (an event, or this marker delivered again): no old reviews
+            previous = self.previous if state.rules_tag != tag else self.grader
+            if self._stash(state, self.grader.regrade(state, at, previous), None) or state.next_review != before:
+                store.save(key, state)
         return []
 
     def _review(self, store: StateCache, key: bytes | None, raw: bytes) -> list[Outgoing]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def test_rules_diff_of_identical_rules_moves_nobody(sample: Path, default_rules_
 def test_rules_check_accepts_the_default(default_rules_path: Path) -> None:
     res = invoke("rules", "check", default_rules_path)
     assert res.exit_code == 0
-    assert "OK (version 2026.11-default)" in res.stdout
+    sha = hashlib.sha256(default_rules_path.read_bytes()).hexdigest()
+    assert f"OK (version 2026.11-default, sha256 {sha[:12]}..., in force at once, regrade next_event)" in res.stdout
     assert "tiers key 70 > general 40 > potential 0" in res.stdout
 
 
