@@ -159,10 +159,13 @@ def hostile_units(n: int, rng: random.Random, names: TopicNames, anchors: Sequen
         elif kind == "odd_unicode_invalid":
             bad_id = rng.choice([cid + "\x00", "\x00", " " + cid, cid + "\n", "\u2028" + cid, cid + "\x7f"])
             one(orders, ckey, compact(order(eid, cid) | {"order_id": bad_id}), "dlq:invalid_event", kind)
-        elif kind == "key_mismatch":
+        elif kind == "key_mismatch":  # the internal repartition topic keeps the key check
             key = rng.choice([None, b"", entity_key("customer", cid + "-other").encode(),
                               entity_key("supplier", cid).encode(), cid.encode(), ckey.upper()])
-            one(orders, key, good, "dlq:key_mismatch", kind)
+            one(names.repartition, key, good, "dlq:key_mismatch", kind)
+        elif kind == "foreign_key":  # an inbound topic takes any key: re-keyed to its entity, graded
+            key = rng.choice([None, b"", f"o-{eid}".encode(), entity_key("supplier", cid).encode(), ckey.upper()])
+            one(orders, key, good, "valid", kind)
         elif kind == "wrong_topic":
             pay = {"type": "payment", "event_id": eid, "occurred_at": AT, "customer_id": cid, "invoice_id": "i" + eid,
                    "amount": 10.0, "due_at": AT}
@@ -184,7 +187,7 @@ def hostile_units(n: int, rng: random.Random, names: TopicNames, anchors: Sequen
                 key = rng.choice([b"\x00", b"k", "\U0001f600".encode()]) * rng.randint(20_000, 100_000)
             else:
                 key = b"customer:" + b"x" * rng.randint(200, 5_000)
-            one(orders, key, good, "dlq:key_mismatch", kind)
+            one(names.repartition, key, good, "dlq:key_mismatch", kind)
         elif kind == "many_errors":
             extra = {f"x{k}": k for k in range(rng.randint(100, 5_000))}
             one(orders, ckey, compact({**order(eid, cid), **extra}), "dlq:invalid_event", kind)
@@ -212,7 +215,7 @@ CATEGORIES = [
     "deep_nesting", "empty_or_tombstone", "not_an_object", "wrong_type", "missing_field", "long_string",
     "too_large", "nan_inf", "negative", "bad_timestamp", "too_new", "too_old", "unknown_type",
     "odd_unicode_valid", "odd_unicode_invalid", "key_mismatch", "wrong_topic", "rule_violation", "extra_field",
-    "duplicate_json_keys", "payment_amount_string", "huge_key", "many_errors",
+    "duplicate_json_keys", "payment_amount_string", "huge_key", "many_errors", "foreign_key",
 ]
 
 
