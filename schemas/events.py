@@ -239,10 +239,13 @@ class ServiceEvent(_Event):
 
 
 class AssessmentEvent(_Event):
-    """A manual judgement: a prospect score for a newcomer (customer or supplier), or a tier override.
+    """A manual judgement: a prospect score for a newcomer, a tier override, or a dimension's score.
 
-    Always carries a reason, an author and an expiry: manual decisions are
-    audited and never permanent.
+    A dimension assessment names a qualitative dimension of the rules
+    (``dimension``, one whose metric is ``assessed``: market reputation, peer
+    evaluation...) and its ``score`` 0..100; the dimension is the mean of its
+    authors' active assessments. Always carries a reason, an author and an
+    expiry: manual decisions are audited and never permanent.
     """
 
     type: Literal["assessment"] = "assessment"
@@ -250,6 +253,8 @@ class AssessmentEvent(_Event):
     entity_id: Identifier
     prospect_score: Score100 | None = None
     tier_override: Identifier | None = None
+    dimension: Identifier | None = None
+    score: Score100 | None = None
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     expires_at: Instant
     author: Identifier
@@ -264,8 +269,11 @@ class AssessmentEvent(_Event):
 
     @model_validator(mode="after")
     def _one_judgement(self) -> AssessmentEvent:
-        if (self.prospect_score is None) == (self.tier_override is None):
-            raise ValueError("exactly one of prospect_score or tier_override is required")
+        kinds = (self.prospect_score is not None) + (self.tier_override is not None) + (self.dimension is not None)
+        if kinds != 1:
+            raise ValueError("exactly one of prospect_score, tier_override or dimension (with its score) is required")
+        if (self.dimension is None) != (self.score is None):
+            raise ValueError("score goes with dimension: a dimension assessment needs both, other assessments neither")
         if self.expires_at <= self.occurred_at:
             raise ValueError("expires_at must be after occurred_at")
         return self

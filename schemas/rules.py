@@ -35,7 +35,7 @@ from pydantic import (
 
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.outputs import UNGRADED, TierAction
-from tierstream.scorers.catalog import metrics_of
+from tierstream.scorers.catalog import ASSESSED, metrics_of
 
 __all__ = [
     "CURRENCY",
@@ -71,7 +71,8 @@ class _Strict(BaseModel):
 
 
 class Dimension(_Strict):
-    metric: str
+    metric: str = Field(description="a metric of the entity type, or `assessed`: the mean of the active "
+                        "assessments naming this dimension, one per author (market reputation, peer evaluation...)")
     weight: float = Field(gt=0, le=1, allow_inf_nan=False)
     scale: list[tuple[float, float]] = Field(
         min_length=2,
@@ -222,10 +223,10 @@ class EntityRules(_Strict):
 
     def _check(self, kind: str, known: dict[str, str]) -> None:
         for name, dim in self.dimensions.items():
-            if dim.metric not in known:
+            if dim.metric not in known and dim.metric != ASSESSED:
                 raise ValueError(
                     f"{kind}.dimensions.{name}: unknown metric {dim.metric!r}; "
-                    f"known: {', '.join(sorted(known))}"
+                    f"known: {ASSESSED} (scored by people's assessments), {', '.join(sorted(known))}"
                 )
         ev = self.min_evidence
         for name in ev.requires:
@@ -245,6 +246,18 @@ class EntityRules(_Strict):
 
     def tier_names(self) -> list[str]:
         return [t.name for t in self.tiers]
+
+    def assessed(self) -> list[str]:
+        """Return the qualitative dimensions, those an assessment may name (``metric: assessed``)."""
+        return [name for name, dim in self.dimensions.items() if dim.metric == ASSESSED]
+
+    def unknown_assessed(self, kind: str, dimension: str) -> str | None:
+        """Why an assessment of ``dimension`` cannot be counted, or ``None`` when it can."""
+        known = self.assessed()
+        if dimension in known:
+            return None
+        return (f"dimension {dimension!r} is not an assessed {kind} dimension of the rules "
+                f"({kind}.dimensions with metric: {ASSESSED}: {', '.join(known) or 'none declared'})")
 
 
 class CustomerRules(EntityRules):

@@ -29,9 +29,16 @@ from typing import Literal
 
 from tierstream.scorers.layout import CUSTOMER_BUCKET, SUPPLIER_BUCKET
 
-__all__ = ["BUCKETS", "CONTEXT", "FORMULA_BUILTINS", "METRICS", "EntityKind", "Metric", "metrics_of"]
+__all__ = [
+    "ASSESSED", "BUCKETS", "CONTEXT", "FORMULA_BUILTINS", "METRICS", "EntityKind", "Metric", "metric_key",
+    "metrics_of",
+]
 
 EntityKind = Literal["customer", "supplier"]
+
+#: the metric of a qualitative dimension: the mean of the people's active assessments of it
+#: (``scorers/assessed.py``), not a formula over the buckets
+ASSESSED = "assessed"
 
 #: the bucket fields a formula reads, per entity type (window totals, integers)
 BUCKETS: dict[EntityKind, tuple[str, ...]] = {"customer": CUSTOMER_BUCKET, "supplier": SUPPLIER_BUCKET}
@@ -220,3 +227,8 @@ if len(METRICS) != len(_CATALOG):
 def metrics_of(entity: EntityKind) -> dict[str, Metric]:
     """The metrics of one entity type, in catalog order."""
     return {m.name: m for m in _CATALOG if m.entity == entity}
+
+
+def metric_key(dimension: str, metric: str) -> str:
+    """Return the key of a dimension's metric among an entity's metrics (``assessed:<dimension>`` when assessed)."""
+    return f"{ASSESSED}:{dimension}" if metric == ASSESSED else metric

@@ -15,6 +15,9 @@ silently.
 * ``tickets`` (index 27): the service tickets in the retention. Before it: none.
 * ``hold`` (index 28): the tiers' hysteresis tracks (``scorers/hold.py``), a cache:
   rebuilt from the buckets when missing.
+* ``assessed`` (index 29): the assessments of qualitative dimensions
+  (``scorers/assessed.py``), one ``[dimension, score, expires, at, reason, author,
+  event_id]`` each. Before it: none.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
@@ -48,7 +51,7 @@ __all__ = ["decode", "encode", "next_review_of"]
 
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
-_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD = 23, 24, 25, 26, 27, 28
+_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD, _ASSESSED = 23, 24, 25, 26, 27, 28, 29
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
@@ -89,6 +92,8 @@ def encode(s: EntityState) -> bytes:
         s.credits_issued,
         sorted([k, *v] for k, v in s.tickets.items()),
         s.hold,
+        sorted([dimension, m.value, m.expires, m.at, m.reason, m.author, m.event_id]
+               for (dimension, _), ms in s.assessed.items() for m in ms),
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -154,6 +159,11 @@ def decode(data: bytes) -> EntityState:
     credits_issued = doc[_CREDITS_ISSUED] if len(doc) > _CREDITS_ISSUED else int(credited is not None)
     tickets = doc[_TICKETS] if len(doc) > _TICKETS else []
     hold = doc[_HOLD] if len(doc) > _HOLD else None
+    assessed: dict[tuple[str, str], list[Manual]] = {}
+    for dimension, *m in doc[_ASSESSED] if len(doc) > _ASSESSED else []:
+        assessed.setdefault((dimension, m[4]), []).append(Manual(*m))
+    for entries in assessed.values():
+        entries.sort(key=lambda e: (e.at, e.event_id))
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -203,4 +213,5 @@ def decode(data: bytes) -> EntityState:
         tickets={row[0]: row[1:] for row in tickets},
         invoices={row[0]: row[1:] for row in invoices},
         hold=hold,
+        assessed=assessed,
     )

@@ -44,6 +44,7 @@ from tierstream.schemas.events import (
     entity_of,
 )
 from tierstream.schemas.outputs import ReferralCredit
+from tierstream.scorers.assessed import prune, record
 from tierstream.scorers.credit import record_invoice, record_payment
 from tierstream.scorers.evaluation import Evaluator
 from tierstream.scorers.layout import (
@@ -110,6 +111,12 @@ class Grader(Evaluator):
             if event.tier_override not in names:
                 out.status, out.invalid_field, out.invalid_value = "invalid", "tier_override", event.tier_override
                 out.detail = f"tier_override {event.tier_override!r} is not a {state.kind} tier ({', '.join(names)})"
+                return state, out
+        if isinstance(event, AssessmentEvent) and event.dimension is not None:
+            why = self._rules[state.kind].unknown_assessed(state.kind, event.dimension)
+            if why is not None:
+                out.status, out.invalid_field, out.invalid_value = "invalid", "dimension", event.dimension
+                out.detail = why
                 return state, out
         if isinstance(event, OrderEvent | PaymentEvent | InvoiceEvent) and self._refused(event, out):
             return state, out
@@ -180,6 +187,8 @@ class Grader(Evaluator):
             state.clock_day = now_day
             state.slide_window(window_start)
             state.expire_before(first)
+            if state.assessed:
+                prune(state, self.day_start(first))
         if day < state.window_start:
             out.status = "history"
             out.detail = f"day {iso_day(day)} is before the window: kept for hysteresis history only"
@@ -231,6 +240,11 @@ class Grader(Evaluator):
         elif isinstance(ev, ReferralEvent):
             _referral_fact(state, ev, t)  # a credit already sent moves if need be
             self._maybe_credit(state, out)
+        elif isinstance(ev, AssessmentEvent) and ev.dimension is not None:
+            assert ev.score is not None
+            record(state, ev.dimension, Manual(ev.score, ts(ev.expires_at), t, ev.reason, ev.author, ev.event_id))
+            prune(state, self.day_start(self.retention_start(state, state.clock)))
+            state.forget_scores()  # past end-of-day scores may include the dimension
         elif isinstance(ev, AssessmentEvent):
             value: float | str = ev.prospect_score if ev.prospect_score is not None else str(ev.tier_override)
             manual = Manual(value, ts(ev.expires_at), t, ev.reason, ev.author, ev.event_id)

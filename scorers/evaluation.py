@@ -23,6 +23,7 @@ from tierstream.schemas.outputs import (
     WindowInfo,
 )
 from tierstream.schemas.rules import CustomerRules, Tier
+from tierstream.scorers.assessed import assessments_of
 from tierstream.scorers.credit import delay_notes
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import rfm_segment, tier_index
@@ -165,6 +166,9 @@ class Evaluator(Tiering):
         rules = self._rules[s.kind]
         tiers = self.tiers_for(s)
         segment = rfm_segment(rules.rfm_for(s.group), g.metrics) if isinstance(rules, CustomerRules) else None
+        aggregates = aggregates_of(s, self.totals_at(s, now), g.metrics)
+        if self._assessed[s.kind]:  # each qualitative dimension: its mean score in force and evaluators
+            aggregates["assessments"] = assessments_of(s, self._assessed[s.kind], now)
         return EntitySnapshot.model_construct(
             entity_type=cast(EntityType, s.kind),
             entity_id=s.entity_id,
@@ -173,7 +177,7 @@ class Evaluator(Tiering):
             segment=segment,
             group=s.group,
             components=g.comp.components,
-            aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
+            aggregates=aggregates,
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.schemas.rules import EntityRules
-from tierstream.scorers.catalog import METRICS
+from tierstream.scorers.catalog import ASSESSED, METRICS
 
 __all__ = ["UNGRADED", "UNGRADED_SCORE", "Evidence"]
 
 #: The end-of-day score of a day the entity was ungraded: under every tier's minimum and hold
 #: line (a minimum is at least 0, a margin at most 50), so hysteresis never holds a tier on it.
 UNGRADED_SCORE = -100.0
+
+
+def _absence(rules: EntityRules, name: str) -> str:
+    """Why dimension ``name`` has no evidence, in words."""
+    dim = rules.dimensions[name]
+    if dim.metric == ASSESSED:
+        return f"no {dim.label or name.replace('_', ' ')} assessment in force"
+    return METRICS[dim.metric].absence(rules.window_days)
 
 
 class Evidence:
@@ -28,9 +36,7 @@ class Evidence:
         ev = rules.min_evidence
         self.count = ev.dimensions
         #: (dimension, why it has no evidence), in the order the rules list them
-        self.requires = tuple(
-            (name, METRICS[rules.dimensions[name].metric].absence(rules.window_days)) for name in ev.requires
-        )
+        self.requires = tuple((name, _absence(rules, name)) for name in ev.requires)
 
     def missing(self, components: dict[str, float]) -> str | None:
         """Why an entity whose dimensions with evidence are ``components`` is ungraded (``None``: it is not)."""

@@ -19,8 +19,9 @@ from typing import cast
 
 from tierstream.schemas.outputs import Direction, NextTier
 from tierstream.schemas.rules import CustomerRules, EntityRules, SupplierRules, Tier
+from tierstream.scorers.assessed import assessed_words
 from tierstream.scorers.calendar import Calendar
-from tierstream.scorers.catalog import METRICS
+from tierstream.scorers.catalog import METRICS, metric_key
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.layout import DAY
 from tierstream.scorers.metrics import Metrics
@@ -69,7 +70,9 @@ def change_reasons(
     head = _head(rules, tiers, state, now, direction, g, calendar)
     if direction == "ungraded":
         return [head, *g.notes]  # no score: no dimension moved it
-    return [head, *reasons(rules, state.published_components, g.comp, g.metrics), *g.notes]
+    assessed = rules.assessed()
+    words = assessed_words(state, assessed, now, lambda t: _date(t, calendar)) if assessed else None
+    return [head, *reasons(rules, state.published_components, g.comp, g.metrics, assessed=words), *g.notes]
 
 
 def _head(rules: EntityRules, tiers: list[Tier], state: EntityState, now: int, direction: Direction,
@@ -141,6 +144,7 @@ def reasons(
     comp: Composite,
     metrics: Metrics,
     limit: int = 3,
+    assessed: dict[str, str] | None = None,
 ) -> list[str]:
     """The dimensions that moved, ranked by their share of the score's move, each with its metric value.
 
@@ -151,7 +155,8 @@ def reasons(
     the rounding of the components. A dimension whose share is 0 points to the
     precision shown (its score did not move, or it gained or lost evidence at the
     previous score) is not listed. Ranked first, worded after: only the ``limit``
-    shown are formatted.
+    shown are formatted. ``assessed``: what each qualitative dimension rests on, in
+    words (``scorers.assessed.assessed_words``).
     """
     dims = rules.dimensions
     w_before = sum(d.weight for n, d in dims.items() if n in previous)
@@ -175,7 +180,16 @@ def reasons(
         label = dim.label or name
         what = dim.metric.replace("_", " ")
         pts = _points(share)
-        if before is None:
+        said = assessed.get(name) if assessed else None
+        if said is not None:  # a qualitative dimension: who assessed it, or its assessments' end
+            if after is None:
+                out.append(f"{label} {said}, left out: {pts} points")
+            elif before is None:
+                out.append(f"{label} now scored {after:.0f} ({said}): {pts} points")
+            else:
+                b, a = _shown(before, after)
+                out.append(f"{label} {'up' if after > before else 'down'} from {b} to {a} ({said}): {pts} points")
+        elif before is None:
             value = METRICS[dim.metric].show(metrics.get(dim.metric))
             out.append(f"{label} now scored {after or 0.0:.0f} ({what} {value}): {pts} points")
         elif after is None:
@@ -205,13 +219,14 @@ class _Scorer:
         self.dims: list[tuple[str, float, Scale, float]] = []  # metric, weight, scale, weighted score
         self.num = self.den = 0.0
         for name, dim in rules.dimensions.items():
-            x = metrics.get(dim.metric)
+            key = metric_key(name, dim.metric)
+            x = metrics.get(key)
             if x is None:
                 continue
             sc = scales[name] if scales else Scale(dim.scale)
             wc = dim.weight * sc(x)
-            self.values[dim.metric] = x
-            self.dims.append((dim.metric, dim.weight, sc, wc))
+            self.values[key] = x
+            self.dims.append((key, dim.weight, sc, wc))
             self.num += wc
             self.den += dim.weight
 
@@ -231,8 +246,8 @@ def _single(sc: _Scorer, metric_name: str, weight: float, scale: Scale, wc: floa
 
     ``wc``: the dimension's weighted score now.
     """
-    metric = METRICS[metric_name]
-    if metric.hint is None:
+    metric = METRICS.get(metric_name)
+    if metric is None or metric.hint is None:  # no hint, or a person's assessment: not the entity's to move
         return None
     v = sc.values[metric_name]
     others = sc.num - wc

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tierstream.schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
+from tierstream.scorers.catalog import metric_key
 from tierstream.scorers.metrics import Metrics
 from tierstream.scorers.scale import Scale
 
@@ -45,7 +46,7 @@ class Dim:
 
 
 def compile_dims(rules: EntityRules) -> tuple[Dim, ...]:
-    return tuple(Dim(n, d.metric, d.weight, Scale(d.scale)) for n, d in rules.dimensions.items())
+    return tuple(Dim(n, metric_key(n, d.metric), d.weight, Scale(d.scale)) for n, d in rules.dimensions.items())
 
 
 def composite(dims: tuple[Dim, ...], metrics: Metrics) -> Composite:

@@ -12,8 +12,8 @@ than the rest of the grade, so the engine keeps, per entity, one
 :data:`~tierstream.scorers.grading.Track` per tier, valid up to a day
 (``EntityState.hold``), and folds in only the days since: usually one.
 Those days come in *stretches* over which the window does not change (no
-day with activity entering it or leaving it, no prospect score starting or
-ending): within one only the day moves, and with it only recency, so the
+day with activity entering it or leaving it, no prospect score or assessment
+starting or ending): within one only the day moves, and with it only recency, so the
 score is monotone across it (flat for a supplier) and the days on which it
 reached a line are a prefix or a suffix, found by bisection. A late event
 changes the end-of-day scores from its own day on, and the tracks are folded
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import cast
 
 from tierstream.schemas.rules import Hysteresis, Tier
+from tierstream.scorers.assessed import assessment_days
 from tierstream.scorers.grading import Track, advance_track, new_track
 from tierstream.scorers.state import EntityState
 
@@ -54,7 +55,7 @@ def stretches(days: dict[int, list[int]], lo: int, hi: int, totals_after: list[i
     """The days ``lo..hi`` in stretches with one window each, oldest first.
 
     ``totals_after``: the totals of the window ending on ``hi + 1``; ``cuts``: other
-    days that start a stretch (a prospect score starting or ending); ``every_day``:
+    days that start a stretch (a prospect score or an assessment starting or ending); ``every_day``:
     one stretch per day (for rules whose score is not monotone in recency).
     """
     t = totals_after[:]
@@ -140,7 +141,9 @@ def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresi
     if since < today:
         daily = state.daily
         p = state.prospect
-        bounds = (day_of(p.at), day_of(p.expires)) if p is not None else ()
+        bounds = {day_of(p.at), day_of(p.expires)} if p is not None else set()
+        if state.assessed:  # an assessment starting or expiring moves the score too
+            bounds |= assessment_days(state, day_of)
         cuts = {tr[0] for tr in due if tr[0] > since}
         cuts.update(bounds)
         days = state.days

@@ -128,6 +128,9 @@ class EntityState:
     settled_group_at: int = NEVER
     credits_issued: int = 0  # referral credits this customer caused: numbers their ids
     tickets: dict[str, list[int]] = field(default_factory=dict)
+    #: (dimension, author) -> that author's assessments of a qualitative dimension, by (at, event_id):
+    #: the latest up to an instant is the author's then (``scorers/assessed.py``)
+    assessed: dict[tuple[str, str], list[Manual]] = field(default_factory=dict)
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
     #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their
@@ -241,13 +244,13 @@ class EntityState:
             self.hold = None
 
     def is_empty(self) -> bool:
-        """Nothing retained: no day with activity and no manual assessment.
+        """Nothing retained: no day with activity and no manual assessment of any kind.
 
         Snapshots leave such entities out, whatever left them empty (all their
         days expired, or a revoked referral credit), so an entity's presence
         does not depend on the order its events arrived in.
         """
-        return not self.days and self.prospect is None and self.override is None
+        return not self.days and self.prospect is None and self.override is None and not self.assessed
 
     def drop_if_empty(self, day: int) -> None:
         """Forget a day whose counters all went back to zero (a reversed order): no activity."""

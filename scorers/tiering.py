@@ -14,6 +14,7 @@ import math
 
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.schemas.rules import CustomerRules, EntityRules, Rules, Tier
+from tierstream.scorers.assessed import assessed_metrics, changes_between, next_expiry
 from tierstream.scorers.calendar import Calendar
 from tierstream.scorers.credit import (
     CREDIT_METRICS,
@@ -69,6 +70,8 @@ class Tiering:
         self._newcomer = {"customer": (C_ORDERS, rules.customer.prospect.newcomer_max_orders),
                           "supplier": (S_DELIVERIES, rules.supplier.prospect.newcomer_max_deliveries)}
         self._evidence = {k: Evidence(r) for k, r in self._rules.items()}
+        #: the qualitative dimensions (``metric: assessed``) of each entity type
+        self._assessed = {k: tuple(r.assessed()) for k, r in self._rules.items()}
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         self._lateness_dims = tuple(d for d in self._dims["customer"] if d.metric in LATENESS_METRICS)
         self._credit_dims = tuple(d.name for d in self._dims["customer"] if d.metric in CREDIT_METRICS)
@@ -121,6 +124,8 @@ class Tiering:
                                  *overdue_on(state, day, self._window["customer"]))
         else:
             m = supplier_metrics(totals, instant // 60)
+        if self._assessed[kind]:
+            assessed_metrics(m, state, instant, self._assessed[kind])
         comp = composite(self._dims[kind], m)
         p = state.prospect
         if p is not None and p.at <= instant < p.expires:
@@ -167,6 +172,7 @@ class Tiering:
         g = state.graded
         if (g is not None and g[0] == self.tag and self.day(g[1]) == day
                 and _active(state.prospect, g[1]) == _active(state.prospect, end)
+                and not (state.assessed and changes_between(state, g[1], end))
                 and not (state.tickets and has_open_ticket(state))):
             return g[2]
         if totals is None:
@@ -243,6 +249,10 @@ class Tiering:
         for manual in (state.override, state.prospect):
             if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
                 nxt = manual.expires
+        if state.assessed:  # an assessment expiring leaves its author's say, or its dimension
+            e = next_expiry(state, now)
+            if e is not None and (nxt is None or e < nxt):
+                nxt = e
         first = self.day(now) - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:

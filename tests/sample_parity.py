@@ -46,7 +46,7 @@ from tierstream.schemas.events import (
     entity_of,
 )
 from tierstream.schemas.outputs import ReferralCredit, TierChange
-from tierstream.schemas.rules import load_rules
+from tierstream.schemas.rules import Rules, load_rules
 from tierstream.scorers.engine import Outcome, ts
 from tierstream.streams.dev.harness import Deployment, Worker, poll
 from tierstream.streams.kafka.topics import INBOUND_KINDS
@@ -80,8 +80,8 @@ def offline_changes(path: Path) -> tuple[list[TierChange], dict[Key, list[Change
 class _Lockstep(OfflineScorer):
     """An offline scorer that notes who earns each referral credit (to know one is in flight)."""
 
-    def __init__(self) -> None:
-        super().__init__(load_rules())
+    def __init__(self, rules: Rules | None = None) -> None:
+        super().__init__(rules or load_rules())
         self.credited: list[ReferralCredit] = []
 
     def _settle(self, out: Outcome) -> list[TierChange]:
@@ -150,9 +150,10 @@ class Pacer:
         self.inflight[key] = (topic, nr)
 
 
-def paced(pacer: Pacer, lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
-    """The lines for ``publish``, each held back (``pacer.barrier``) as the module says."""
-    shadow = _Lockstep()
+def paced(pacer: Pacer, lines: Iterable[tuple[int, bytes]], rules: Rules | None = None
+          ) -> Iterator[tuple[int, bytes]]:
+    """The lines for ``publish``, each held back (``pacer.barrier``) as the module says (``rules``: the worker's)."""
+    shadow = _Lockstep(rules)
     for lineno, raw in lines:
         try:
             event = INBOUND_ADAPTER.validate_json(raw)

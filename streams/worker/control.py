@@ -9,7 +9,7 @@
   recorded in Redis and served at ``GET /rules``. Cached end-of-day scores are
   recomputed under the new rules.
 * **Manual assessments over HTTP.** ``POST /assessments`` takes one
-  AssessmentEvent (prospect score or tier override) and publishes it to the
+  AssessmentEvent (prospect score, tier override or a dimension's score) and publishes it to the
   assessments topic. Writes need ``Authorization: Bearer <TIERSTREAM_ADMIN_TOKEN>``;
   without a configured token the endpoint refuses every write.
 """

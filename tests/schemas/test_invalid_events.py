@@ -149,11 +149,29 @@ def test_assessment_without_reason() -> None:
 def test_assessment_with_both_judgements() -> None:
     msg = error_of(ev("assessment", tier_override="key"))
     assert msg.startswith("assessment:")
-    assert "exactly one of prospect_score or tier_override" in msg
+    assert "exactly one of prospect_score, tier_override or dimension" in msg
 
 
 def test_assessment_with_neither_judgement() -> None:
-    assert "exactly one of prospect_score or tier_override" in error_of(ev("assessment", prospect_score=...))
+    assert "exactly one of prospect_score, tier_override or dimension" in error_of(ev("assessment", prospect_score=...))
+
+
+def test_dimension_assessment_with_a_prospect_score_too() -> None:
+    msg = error_of(ev("assessment", dimension="market_reputation", score=80))
+    assert "exactly one of prospect_score, tier_override or dimension" in msg
+
+
+@pytest.mark.parametrize("changes", [{"dimension": "market_reputation"}, {"score": 80}])
+def test_dimension_and_score_go_together(changes: dict[str, object]) -> None:
+    msg = error_of(ev("assessment", prospect_score=..., **changes))
+    assert "score goes with dimension" in msg or "exactly one of" in msg
+    if "dimension" in changes:
+        assert "score goes with dimension" in msg
+
+
+def test_dimension_score_out_of_range() -> None:
+    msg = error_of(ev("assessment", prospect_score=..., dimension="market_reputation", score=101))
+    assert msg.startswith("assessment.score:")
 
 
 def test_assessment_expiring_before_it_starts_is_refused() -> None:

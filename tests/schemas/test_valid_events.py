@@ -39,3 +39,10 @@ def test_events_are_frozen() -> None:
 def test_assessment_prospect_for_a_supplier_is_accepted() -> None:
     event = INBOUND_ADAPTER.validate_json(orjson.dumps(ev("assessment", entity_type="supplier")))
     assert isinstance(event, AssessmentEvent) and event.entity_type == "supplier" and event.prospect_score == 62.5
+
+
+def test_dimension_assessment_of_a_supplier_is_accepted() -> None:
+    raw = ev("assessment", entity_type="supplier", prospect_score=..., dimension="market_reputation", score=80)
+    event = INBOUND_ADAPTER.validate_json(orjson.dumps(raw))
+    assert isinstance(event, AssessmentEvent)
+    assert (event.dimension, event.score, event.prospect_score) == ("market_reputation", 80.0, None)
