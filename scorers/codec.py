@@ -15,6 +15,8 @@ silently.
 * ``tickets`` (index 27): the service tickets in the retention. Before it: none.
 * ``hold`` (index 28): the tiers' hysteresis tracks (``scorers/hold.py``), a cache:
   rebuilt from the buckets when missing.
+* index 29 is reserved (written ``null``, read as nothing).
+* ``profile`` (index 30): the entity's latest profile (``scorers/profile.py``). Before it: none.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
@@ -42,13 +44,14 @@ from tierstream.scorers.layout import (
     S_QTY_ORDERED,
     SUPPLIER_FIELDS,
 )
+from tierstream.scorers.profile import Profile
 from tierstream.scorers.state import EntityState, Manual
 
 __all__ = ["decode", "encode", "next_review_of"]
 
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
-_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD = 23, 24, 25, 26, 27, 28
+_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD, _PROFILE = 23, 24, 25, 26, 27, 28, 30
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
@@ -89,6 +92,8 @@ def encode(s: EntityState) -> bytes:
         s.credits_issued,
         sorted([k, *v] for k, v in s.tickets.items()),
         s.hold,
+        None,  # index 29: reserved
+        None if s.profile is None else s.profile.to_doc(),
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -154,6 +159,7 @@ def decode(data: bytes) -> EntityState:
     credits_issued = doc[_CREDITS_ISSUED] if len(doc) > _CREDITS_ISSUED else int(credited is not None)
     tickets = doc[_TICKETS] if len(doc) > _TICKETS else []
     hold = doc[_HOLD] if len(doc) > _HOLD else None
+    profile = Profile.from_doc(doc[_PROFILE]) if len(doc) > _PROFILE else None
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -203,4 +209,5 @@ def decode(data: bytes) -> EntityState:
         tickets={row[0]: row[1:] for row in tickets},
         invoices={row[0]: row[1:] for row in invoices},
         hold=hold,
+        profile=profile,
     )

@@ -151,16 +151,24 @@ class Evaluator(Tiering):
         g = self.grade(s, now)
         rules = self._rules[s.kind]
         tiers = self.tiers_for(s)
-        segment = rfm_segment(rules.rfm_for(s.group), g.metrics) if isinstance(rules, CustomerRules) else None
+        group = self.group_of(s)
+        m = self.loyalty_metrics(s, now, g.metrics)
+        segment = loyalty = None
+        if isinstance(rules, CustomerRules):
+            segment = rfm_segment(rules.rfm_for(group), m)
+            if segment is not None and rules.loyalty is not None:  # shown with the segment: once it ordered
+                loyalty = rules.loyalty.classify(m)
         return EntitySnapshot.model_construct(
             entity_type=cast(EntityType, s.kind),
             entity_id=s.entity_id,
             tier=g.tier,
             score=g.comp.score,
             segment=segment,
-            group=s.group,
+            loyalty=loyalty,
+            group=group,
+            profile=None if s.profile is None else s.profile.fields(),
             components=g.comp.components,
-            aggregates=aggregates_of(s, self.totals_at(s, now), g.metrics),
+            aggregates=aggregates_of(s, self.totals_at(s, now), m),
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),
