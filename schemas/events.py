@@ -14,7 +14,7 @@ strings, which is what a wire format wants.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -31,10 +31,15 @@ from tierstream.schemas.routing import ROUTES
 from tierstream.schemas.routing import EntityType as EntityType  # the models' entity type, re-exported
 
 __all__ = [
+    "BUSINESS_NATURES",
     "EARLIEST",
     "EVENT_TYPES",
     "INBOUND_ADAPTER",
     "LATEST",
+    "LOCATION_TYPES",
+    "NEED_TYPES",
+    "OWNERSHIPS",
+    "PROFILE_FIELDS",
     "AnyEvent",
     "AssessmentEvent",
     "Currency",
@@ -46,6 +51,7 @@ __all__ = [
     "Money",
     "OrderEvent",
     "PaymentEvent",
+    "ProfileEvent",
     "Quantity",
     "ReferralEvent",
     "Score100",
@@ -279,8 +285,67 @@ class AssessmentEvent(_Event):
         return self
 
 
+#: The descriptive vocabularies of the source articles (DOMAIN.md, "Customer nature", "Need type").
+Ownership = Literal["state", "collective", "private", "joint_stock", "joint_venture", "foreign"]
+BusinessNature = Literal["wholesale", "retail", "agent", "franchise", "chain", "specialty_store", "manufacturer"]
+LocationType = Literal["business_centre", "transport_hub", "residential_area", "industrial_area", "online"]
+NeedType = Literal["quality", "price", "service"]
+OWNERSHIPS: tuple[str, ...] = get_args(Ownership)
+BUSINESS_NATURES: tuple[str, ...] = get_args(BusinessNature)
+LOCATION_TYPES: tuple[str, ...] = get_args(LocationType)
+NEED_TYPES: tuple[str, ...] = get_args(NeedType)
+#: the profile's named fields a rule or a breakdown may read, with their vocabularies (``None``: free text)
+PROFILE_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "ownership": OWNERSHIPS,
+    "business_nature": BUSINESS_NATURES,
+    "location_type": LOCATION_TYPES,
+    "need_type": NEED_TYPES,
+    "group": None,
+}
+AttributeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+AttributeValue = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class ProfileEvent(_Event):
+    """What a customer or supplier is, not what it did: descriptive, not scored; the latest profile wins.
+
+    A profile states the whole profile (a field it leaves out is unknown), and the
+    one with the latest ``occurred_at`` (ties: the greater ``event_id``) is the
+    entity's, whatever the arrival order. It is a lasting fact: never too old.
+    ``group`` is the customer group (``customer.groups``) it belongs to, when the
+    rules take groups from profiles (``customer.group_from``); ``share_of_wallet``
+    the share of the customer's purchases in this category that it makes with us
+    (0..1), read by the loyalty classification. ``attributes``: any other
+    descriptive values (``region``, ``channel``...), at most 32.
+    """
+
+    type: Literal["profile"] = "profile"
+    entity_type: EntityType
+    entity_id: Identifier
+    ownership: Ownership | None = None
+    business_nature: BusinessNature | None = None
+    location_type: LocationType | None = None
+    need_type: NeedType | None = None
+    group: Identifier | None = None
+    share_of_wallet: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    attributes: Annotated[dict[AttributeName, AttributeValue], Field(max_length=32)] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _customer_facts(self) -> ProfileEvent:
+        if self.entity_type != "customer":
+            if self.group is not None:
+                raise ValueError("group applies to customers (customer.groups), not suppliers")
+            if self.share_of_wallet is not None:
+                raise ValueError("share_of_wallet applies to customers, not suppliers")
+        clash = sorted(set(self.attributes) & {*PROFILE_FIELDS, "share_of_wallet"})
+        if clash:
+            raise ValueError(f"attributes.{clash[0]}: a profile field of its own, not a free attribute")
+        return self
+
+
 InboundEvent = Annotated[
-    OrderEvent | InvoiceEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent,
+    OrderEvent | InvoiceEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
+    | ProfileEvent,
     Field(discriminator="type"),
 ]
 
@@ -295,9 +360,11 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "referral": ReferralEvent,
     "service": ServiceEvent,
     "assessment": AssessmentEvent,
+    "profile": ProfileEvent,
 }
 
-AnyEvent = OrderEvent | InvoiceEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
+AnyEvent = (OrderEvent | InvoiceEvent | PaymentEvent | DeliveryEvent | ReferralEvent | ServiceEvent | AssessmentEvent
+            | ProfileEvent)
 
 
 #: event class -> (entity type, id attribute) pairs, the first set one wins (schemas.routing.ROUTES)

@@ -165,7 +165,15 @@ class EntitySnapshot(_Out):
     tier: str
     score: float
     segment: str | None = None
+    loyalty: str | None = Field(
+        None, description="customers: loyal, potentially_loyal or disloyal (customer.loyalty); None: no order "
+        "yet, or no loyalty rules",
+    )
     group: str | None = None
+    profile: dict[str, Any] | None = Field(
+        None, description="the latest profile: ownership, business_nature, location_type, need_type, group, "
+        "share_of_wallet, attributes (the fields it states); None: no profile",
+    )
     components: dict[str, float]
     aggregates: dict[str, Any]
     window: WindowInfo

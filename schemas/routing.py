@@ -8,8 +8,8 @@ An event belongs to the first entity of its route whose id field is set: an
 order to its customer (a sale) or else its supplier (a purchase). A referral
 goes to the *referred* customer first: only that customer's state knows when
 it places its first order, which is what qualifies the referral; the credit
-then travels to the referrer (:data:`CREDIT_ROUTE`). An assessment names its
-entity type in a field of its own.
+then travels to the referrer (:data:`CREDIT_ROUTE`). An assessment and a
+profile name their entity type in a field of their own.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ ROUTES: dict[str, Route] = {
     "referral": Route("referrals", (("customer", "referred_id"),)),
     "service": Route("service", (("supplier", "supplier_id"),)),
     "assessment": Route("assessments", typed_by=("entity_type", "entity_id")),
+    "profile": Route("profiles", typed_by=("entity_type", "entity_id")),
 }
 
 #: A referral credit (``schemas.outputs.ReferralCredit``) is the referrer's.

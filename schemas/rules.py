@@ -34,6 +34,8 @@ from pydantic import (
 )
 
 from tierstream.schemas.errors import RulesError
+from tierstream.schemas.events import PROFILE_FIELDS
+from tierstream.schemas.loyalty import LoyaltyRules
 from tierstream.schemas.outputs import UNGRADED, TierAction
 from tierstream.scorers.catalog import ASSESSED, metrics_of
 
@@ -273,10 +275,22 @@ class CustomerRules(EntityRules):
         description="the customer groups events may name (customer_group), each with optional "
         "tiers and rfm overrides; any other group is refused",
     )
+    group_from: str = Field(
+        "profile.group", description="where a customer's group comes from: order (the latest counted order "
+        "naming a customer_group), or a profile field (profile.group, profile.business_nature, ...) or free "
+        "attribute (profile.attributes.<name>), falling back to the orders' group when the profile names none",
+    )
+    loyalty: LoyaltyRules | None = Field(
+        None, description="loyal / potentially_loyal conditions on customer metrics (else disloyal); "
+        "none: no loyalty classification",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> CustomerRules:
         self._check("customer", CUSTOMER_METRICS)
+        if self.loyalty is not None:
+            self.loyalty.check(CUSTOMER_METRICS)
+        self._check_group_from()
         base = {t.name: t.actions for t in self.tiers}
         for group, override in self.groups.items():
             if override.tiers is not None:
@@ -285,6 +299,31 @@ class CustomerRules(EntityRules):
                              for t in override.tiers]
                 object.__setattr__(override, "tiers", inherited)  # frozen: set once, while validating
         return self
+
+    def _check_group_from(self) -> None:
+        source = self.group_from
+        if source == "order":
+            return
+        name = self.group_field
+        if name is None:
+            raise ValueError(f"customer.group_from: {source!r} is neither order nor profile.<field> "
+                             f"({', '.join(PROFILE_FIELDS)}) nor profile.attributes.<name>")
+        vocabulary = PROFILE_FIELDS.get(name)
+        missing = [v for v in vocabulary or () if v not in self.groups]
+        if missing:
+            raise ValueError(f"customer.group_from: {source} picks the group, but customer.groups does not "
+                             f"declare {', '.join(missing)} (declare each, e.g. {missing[0]}: {{}})")
+
+    @property
+    def group_field(self) -> str | None:
+        """The profile field or attribute (``attributes.<name>``) the group comes from; ``None``: orders only."""
+        field, dot, name = self.group_from.partition(".")
+        if field != "profile" or not dot:
+            return None
+        if name in PROFILE_FIELDS:
+            return name
+        attr = name.removeprefix("attributes.")
+        return name if attr != name and attr and attr.replace("_", "a").isalnum() and attr.islower() else None
 
     def unknown_group(self, group: str) -> str | None:
         """Why ``group`` cannot be used (it is not declared), or ``None`` when it is declared."""

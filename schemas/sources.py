@@ -70,7 +70,7 @@ _PATH = r"^@?[^.\s]+(\.[^.\s]+)*$"
 Scalar = str | int | float | bool
 SourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
-EventTypeName = Literal["order", "invoice", "payment", "delivery", "referral", "service", "assessment"]
+EventTypeName = Literal["order", "invoice", "payment", "delivery", "referral", "service", "assessment", "profile"]
 
 
 class FieldSpec(BaseModel):

@@ -45,10 +45,13 @@ BUCKETS: dict[EntityKind, tuple[str, ...]] = {"customer": CUSTOMER_BUCKET, "supp
 #: what else a formula may read: the day graded (epoch days), the last day up to it on which
 #: the customer placed an order (``None``: never) and the invoices overdue and unpaid at the end
 #: of that day (``scorers.credit.overdue_on``): how many, the cents owed, cents x days late, the
-#: longest days past due; for a supplier, the minute graded (epoch minutes: open tickets age)
+#: longest days past due; the coefficient of variation of the days between the purchase days of
+#: the window (``scorers.metrics.purchase_interval_cv``: ``None`` with fewer than three) and the
+#: share of wallet the customer's profile states (``None``: not stated); for a supplier, the
+#: minute graded (epoch minutes: open tickets age)
 CONTEXT: dict[EntityKind, tuple[str, ...]] = {
     "customer": ("today", "last_order_day", "overdue_invoices", "overdue_cents", "overdue_cent_days",
-                 "longest_overdue"),
+                 "longest_overdue", "interval_cv", "share_of_wallet"),
     "supplier": ("now_minute",),
 }
 #: the builtins a formula may call
@@ -190,6 +193,15 @@ _CATALOG = (
            absent="no payment or overdue invoice in the {window}-day window"),
     Metric("qualified_referrals", "customer", "referred customers who have placed an order",
            "float(referrals)", hint="{n} more qualified referral{s}", step=1),
+    # Loyalty (seed 000): how steady the purchasing is, and how much of it comes to us.
+    Metric("purchase_interval_cv", "customer",
+           "coefficient of variation (standard deviation / mean) of the days between consecutive purchase "
+           "days in the window (lower is steadier; 0: perfectly regular)",
+           "interval_cv", lower_is_better=True, fmt=".2f",
+           absent="fewer than 3 purchase days in the {window}-day window"),
+    Metric("share_of_wallet", "customer",
+           "share of the customer's purchases in our category made with us, as its profile states (0..1)",
+           "share_of_wallet", fmt=".0%", absent="no share of wallet in the customer's profile"),
     # --- suppliers ---------------------------------------------------------------------
     Metric("quality_pass_rate", "supplier", "accepted / delivered quantity",
            "qty_accepted / qty_delivered if qty_delivered else None",

@@ -18,6 +18,7 @@ silently.
 * ``assessed`` (index 29): the assessments of qualitative dimensions
   (``scorers/assessed.py``), one ``[dimension, score, expires, at, reason, author,
   event_id]`` each. Before it: none.
+* ``profile`` (index 30): the entity's latest profile (``scorers/profile.py``). Before it: none.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
@@ -45,13 +46,15 @@ from tierstream.scorers.layout import (
     S_QTY_ORDERED,
     SUPPLIER_FIELDS,
 )
+from tierstream.scorers.profile import Profile
 from tierstream.scorers.state import EntityState, Manual
 
 __all__ = ["decode", "encode", "next_review_of"]
 
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
-_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD, _ASSESSED = 23, 24, 25, 26, 27, 28, 29
+_OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD, _ASSESSED, _PROFILE = (
+    23, 24, 25, 26, 27, 28, 29, 30)
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
@@ -94,6 +97,7 @@ def encode(s: EntityState) -> bytes:
         s.hold,
         sorted([dimension, m.value, m.expires, m.at, m.reason, m.author, m.event_id]
                for (dimension, _), ms in s.assessed.items() for m in ms),
+        None if s.profile is None else s.profile.to_doc(),
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -164,6 +168,7 @@ def decode(data: bytes) -> EntityState:
         assessed.setdefault((dimension, m[4]), []).append(Manual(*m))
     for entries in assessed.values():
         entries.sort(key=lambda e: (e.at, e.event_id))
+    profile = Profile.from_doc(doc[_PROFILE]) if len(doc) > _PROFILE else None
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -214,4 +219,5 @@ def decode(data: bytes) -> EntityState:
         invoices={row[0]: row[1:] for row in invoices},
         hold=hold,
         assessed=assessed,
+        profile=profile,
     )

@@ -33,12 +33,14 @@ at an instant); this module applies events.
 from __future__ import annotations
 
 from tierstream.schemas.events import (
+    PROFILE_FIELDS,
     AnyEvent,
     AssessmentEvent,
     DeliveryEvent,
     InvoiceEvent,
     OrderEvent,
     PaymentEvent,
+    ProfileEvent,
     ReferralEvent,
     ServiceEvent,
     entity_of,
@@ -59,6 +61,7 @@ from tierstream.scorers.layout import (
 )
 from tierstream.scorers.ledger import apply_sale, keep_old_sale
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, Status, iso_day, ts, utc
+from tierstream.scorers.profile import profile_of
 from tierstream.scorers.state import EntityState, Manual, event_hash
 from tierstream.scorers.supply import apply_delivery, apply_ticket
 
@@ -119,6 +122,9 @@ class Grader(Evaluator):
                 out.detail = why
                 return state, out
         if isinstance(event, OrderEvent | PaymentEvent | InvoiceEvent) and self._refused(event, out):
+            return state, out
+        if isinstance(event, ProfileEvent):
+            self._profile(state, event, t, h, out)
             return state, out
         if isinstance(event, AssessmentEvent):
             # A manual assessment lives until its own expiry, not the window: never "too old".
@@ -212,6 +218,42 @@ class Grader(Evaluator):
             return False
         out.status, out.detail = "invalid", why
         return True
+
+    def _profile(self, state: EntityState, ev: ProfileEvent, t: int, h: int, out: Outcome) -> None:
+        """Keep the latest profile, by (occurred_at, event_id): a lasting fact, never too old.
+
+        Its id is remembered while its day is in the retention; an older profile
+        needs none: applying it again changes nothing (the latest one wins).
+        """
+        why = self._unknown_profile_group(ev)
+        if why is not None:
+            out.status, out.invalid_field, out.invalid_value, out.detail = "invalid", why[0], why[1], why[2]
+            return
+        if t > state.clock:
+            self._admit(state, t, out)
+        day = self.day(t)
+        if day >= self.retention_start(state, state.clock):
+            state.remember(h, day)
+        profile = profile_of(ev, t)
+        if profile.newer_than(state.profile):
+            state.profile = profile
+            state.graded = None
+            if self._profile_scored:
+                state.forget_scores()  # a dimension reads the profile: past end-of-day scores too
+        self._settle(state, ev.event_id, out)
+
+    def _unknown_profile_group(self, ev: ProfileEvent) -> tuple[str, str, str] | None:
+        """(field, value, why) when the profile field the rules take groups from names no declared group."""
+        rules = self.rules.customer
+        name = rules.group_field
+        if ev.entity_type != "customer" or name is None:
+            return None
+        value = getattr(ev, name) if name in PROFILE_FIELDS else ev.attributes.get(name.removeprefix("attributes."))
+        if not isinstance(value, str) or value in rules.groups:
+            return None
+        known = ", ".join(sorted(rules.groups)) or "none declared"
+        return (name, value, f"profile {name} {value!r} is not a group of the rules (customer.groups: {known}; "
+                f"customer.group_from: {rules.group_from})")
 
     def _rate(self, currency: str | None) -> float:
         """The rate of ``currency`` to the rules' base currency (1 for none: amounts in the base)."""

@@ -165,8 +165,14 @@ class Evaluator(Tiering):
         g = self.grade(s, now)
         rules = self._rules[s.kind]
         tiers = self.tiers_for(s)
-        segment = rfm_segment(rules.rfm_for(s.group), g.metrics) if isinstance(rules, CustomerRules) else None
-        aggregates = aggregates_of(s, self.totals_at(s, now), g.metrics)
+        group = self.group_of(s)
+        m = self.loyalty_metrics(s, now, g.metrics)
+        segment = loyalty = None
+        if isinstance(rules, CustomerRules):
+            segment = rfm_segment(rules.rfm_for(group), m)
+            if segment is not None and rules.loyalty is not None:  # shown with the segment: once it ordered
+                loyalty = rules.loyalty.classify(m)
+        aggregates = aggregates_of(s, self.totals_at(s, now), m)
         if self._assessed[s.kind]:  # each qualitative dimension: its mean score in force and evaluators
             aggregates["assessments"] = assessments_of(s, self._assessed[s.kind], now)
         return EntitySnapshot.model_construct(
@@ -175,7 +181,9 @@ class Evaluator(Tiering):
             tier=g.tier,
             score=g.comp.score,
             segment=segment,
-            group=s.group,
+            loyalty=loyalty,
+            group=group,
+            profile=None if s.profile is None else s.profile.fields(),
             components=g.comp.components,
             aggregates=aggregates,
             window=WindowInfo.model_construct(

@@ -112,8 +112,8 @@ def level_runs(score: Callable[[int], float], first: int, last: int, line: float
     return runs
 
 
-def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresis, today: int,
-               totals_today: list[int], score_today: float, window: int, day_score: DayScore,
+def tracks_for(state: EntityState, group: str | None, tiers: list[Tier], upto: int, hyst: Hysteresis,
+               today: int, totals_today: list[int], score_today: float, window: int, day_score: DayScore,
                trend: int | None, day_of: Callable[[int], int]) -> list[Track]:
     """The tracks of ``tiers`` (all but the lowest), the first ``upto`` brought up to ``today``.
 
@@ -123,15 +123,16 @@ def tracks_for(state: EntityState, tiers: list[Tier], upto: int, hyst: Hysteresi
     ``today``. Only the tiers better than the score's own are looked at, so the
     others lag until a grade needs them. End-of-day scores are cached in
     ``state.daily``. ``totals_today``, ``score_today``: today's window and score;
+    ``group``: the customer group whose ``tiers`` these are;
     ``trend``: how the score moves with the day alone (see :func:`level_runs`);
     ``None``: not monotone, every day is scored. ``day_of``: the day of an instant.
     """
     lookback = hyst.lookback_days
     start = today - lookback
     memo = state.hold
-    if memo is None or memo[1] != state.group or memo[0] > today:
+    if memo is None or memo[1] != group or memo[0] > today:
         tracks = [new_track(start) for _ in tiers[:-1]]
-        state.hold = memo = [start, state.group, tracks]
+        state.hold = memo = [start, group, tracks]
     tracks = cast(list[Track], memo[2])
     due = tracks[:upto]
     for tr in due:

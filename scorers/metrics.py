@@ -8,8 +8,10 @@ the same arithmetic, and the same cost, as one written out by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, cast
 
 from tierstream.scorers.calendar import Calendar
@@ -37,6 +39,7 @@ __all__ = [
     "compile_metrics",
     "customer_metrics",
     "last_order_day",
+    "purchase_interval_cv",
     "supplier_metrics",
     "window_totals",
 ]
@@ -62,10 +65,13 @@ def compile_metrics(entity: EntityKind) -> Callable[..., Metrics]:
     return cast(Callable[..., Metrics], namespace[f"{entity}_metrics"])
 
 
-#: ``customer_metrics(totals, today, last_order_day, *overdue)``: the customer metrics of window
-#: ``totals`` graded on ``today``, the customer's last order (up to ``today``) on ``last_order_day``,
-#: ``overdue`` its invoices overdue and unpaid that day (``scorers.credit.overdue_on``)
-customer_metrics: Callable[[list[int], int, int | None, int, int, int, int], Metrics] = compile_metrics("customer")
+#: ``customer_metrics(totals, today, last_order_day, *overdue, interval_cv, share_of_wallet)``: the
+#: customer metrics of window ``totals`` graded on ``today``, the customer's last order (up to
+#: ``today``) on ``last_order_day``, ``overdue`` its invoices overdue and unpaid that day
+#: (``scorers.credit.overdue_on``), ``interval_cv`` its :func:`purchase_interval_cv` (``None``
+#: when not wanted), ``share_of_wallet`` its profile's
+customer_metrics: Callable[[list[int], int, int | None, int, int, int, int, float | None, float | None], Metrics] = (
+    compile_metrics("customer"))
 #: ``supplier_metrics(totals, now_minute)``: the supplier metrics of window ``totals`` graded at
 #: ``now_minute`` (epoch minutes: open service tickets age)
 supplier_metrics: Callable[[list[int], int], Metrics] = compile_metrics("supplier")
@@ -92,6 +98,24 @@ def last_order_day(state: EntityState, day: int, calendar: Calendar | None = Non
             return d
     settled = day_of(state.settled_last)
     return settled if settled is not None and settled <= day else None
+
+
+def purchase_interval_cv(state: EntityState, day: int, window_days: int) -> float | None:
+    """The coefficient of variation of the gaps between the purchase days of the window ending on ``day``.
+
+    A purchase day is a day with an order still placed (several orders on one day
+    are one purchase). With days d1 < ... < dn (n >= 3) and gaps g = d(i+1) - di,
+    it is the population standard deviation of the gaps over their mean; ``None``
+    with fewer than three purchase days (one gap says nothing about regularity).
+    """
+    first = day - window_days + 1
+    days = sorted(d for d, b in state.days.items() if first <= d <= day and b[C_PLACED])
+    if len(days) < 3:
+        return None
+    gaps = [b - a for a, b in pairwise(days)]
+    mean = (days[-1] - days[0]) / len(gaps)
+    spread = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
+    return round(spread / mean, 4)
 
 
 def window_totals(state: EntityState, day: int, window_days: int) -> list[int]:
@@ -137,6 +161,8 @@ def aggregates_of(state: EntityState, t: list[int], m: Metrics) -> dict[str, Any
             "overdue_amount": m["overdue_amount"],
             "longest_overdue_days": m["longest_overdue_days"],
             "qualified_referrals": t[C_REFERRALS],
+            "purchase_interval_cv": m.get("purchase_interval_cv"),
+            "share_of_wallet": m.get("share_of_wallet"),
         }
     return {
         "deliveries": t[S_DELIVERIES],

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tierstream.scorers.layout import CUSTOMER_FIELDS, NEVER, O_AT, O_GROUP, ORDER_ACTIVE, SUPPLIER_FIELDS
+from tierstream.scorers.profile import Profile
 
 __all__ = ["EntityState", "Manual", "event_hash"]
 
@@ -131,6 +132,7 @@ class EntityState:
     #: (dimension, author) -> that author's assessments of a qualitative dimension, by (at, event_id):
     #: the latest up to an instant is the author's then (``scorers/assessed.py``)
     assessed: dict[tuple[str, str], list[Manual]] = field(default_factory=dict)
+    profile: Profile | None = None  # the latest profile (``scorers/profile.py``): a lasting fact
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
     #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their

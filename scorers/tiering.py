@@ -40,10 +40,12 @@ from tierstream.scorers.metrics import (
     Metrics,
     customer_metrics,
     last_order_day,
+    purchase_interval_cv,
     supplier_metrics,
     window_totals,
 )
 from tierstream.scorers.outcome import Grade
+from tierstream.scorers.profile import profile_value
 from tierstream.scorers.state import EntityState, Manual
 from tierstream.scorers.supply import has_open_ticket, service_crossing
 
@@ -75,6 +77,11 @@ class Tiering:
         self._recency_dims = tuple(d for d in self._dims["customer"] if d.metric == "recency_days")
         self._lateness_dims = tuple(d for d in self._dims["customer"] if d.metric in LATENESS_METRICS)
         self._credit_dims = tuple(d.name for d in self._dims["customer"] if d.metric in CREDIT_METRICS)
+        # metrics not read from the buckets, computed only when a dimension grades them
+        scored = {d.metric for d in self._dims["customer"]}
+        self._cv_scored = "purchase_interval_cv" in scored
+        self._profile_scored = "share_of_wallet" in scored
+        self._group_field = rules.customer.group_field
         # Between two changes of its window, an end-of-day score moves with recency alone: monotone
         # when every recency scale runs the same way (scorers/hold.py bisects it), else looked at daily.
         ys = [d.scale.ys for d in self._recency_dims]
@@ -93,10 +100,25 @@ class Tiering:
         """Return the rules of the state's entity kind."""
         return self._rules[state.kind]
 
+    def group_of(self, state: EntityState) -> str | None:
+        """Return a customer's group: its profile's, when the rules take it from there, else its orders'.
+
+        A profile value that is not a declared group (the rules changed since) gives
+        way to the orders' group.
+        """
+        if state.kind != "customer":
+            return None
+        name = self._group_field
+        if name is not None and state.profile is not None:
+            value = profile_value(state.profile, name)
+            if value is not None and value in self.rules.customer.groups:
+                return value
+        return state.group
+
     def tiers_for(self, state: EntityState) -> list[Tier]:
         """Return the tiers that apply to the state (a customer's depend on its group)."""
         r = self._rules[state.kind]
-        return r.tiers_for(state.group) if isinstance(r, CustomerRules) else r.tiers
+        return r.tiers_for(self.group_of(state)) if isinstance(r, CustomerRules) else r.tiers
 
     def day(self, t: int) -> int:
         """Return the day of instant ``t`` in the rules' time zone (``t // DAY`` in UTC)."""
@@ -121,7 +143,9 @@ class Tiering:
         kind = state.kind
         if kind == "customer":
             m = customer_metrics(totals, day, last_order_day(state, day, None if self._utc else self.calendar),
-                                 *overdue_on(state, day, self._window["customer"]))
+                                 *overdue_on(state, day, self._window["customer"]),
+                                 purchase_interval_cv(state, day, self._window["customer"]) if self._cv_scored
+                                 else None, state.profile.share_of_wallet if state.profile is not None else None)
         else:
             m = supplier_metrics(totals, instant // 60)
         if self._assessed[kind]:
@@ -148,8 +172,8 @@ class Tiering:
         def day_score(t: list[int], day: int) -> float:
             return self._end_of_day(state, day, t)
 
-        return tracks_for(state, tiers, upto, self._rules[state.kind].hysteresis, self.day(now), totals, score,
-                          self._window[state.kind], day_score,
+        return tracks_for(state, self.group_of(state), tiers, upto, self._rules[state.kind].hysteresis,
+                          self.day(now), totals, score, self._window[state.kind], day_score,
                           self._trend_of(state, now), self.day)
 
     def _trend_of(self, state: EntityState, now: int) -> int | None:
@@ -179,6 +203,12 @@ class Tiering:
             totals = window_totals(state, day, self._window[state.kind])
         comp, _, prospect = self._score(state, totals, day, end)
         return UNGRADED_SCORE if self._ungraded(state, comp, prospect) else comp.score
+
+    def loyalty_metrics(self, state: EntityState, now: int, metrics: Metrics) -> Metrics:
+        """``metrics`` with the purchase regularity filled in when no dimension grades it (computed then)."""
+        if self._cv_scored or state.kind != "customer":
+            return metrics
+        return {**metrics, "purchase_interval_cv": purchase_interval_cv(state, self.day(now), self._window["customer"])}
 
     def totals_at(self, state: EntityState, now: int) -> list[int]:
         """Window totals as of ``now`` (>= clock) without changing the state."""

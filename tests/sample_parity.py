@@ -41,6 +41,7 @@ from tierstream.schemas.events import (
     InvoiceEvent,
     OrderEvent,
     PaymentEvent,
+    ProfileEvent,
     ReferralEvent,
     ServiceEvent,
     entity_of,
@@ -199,6 +200,11 @@ def features(path: Path, changes: list[TierChange]) -> Counter[str]:
         except ValidationError:
             continue
         doc = orjson.loads(raw)
+        if isinstance(ev, ProfileEvent):  # a lasting fact, dated up to ~2.5 years before the history
+            n[f"{ev.entity_type} profile"] += 1
+            if ev.group is not None:
+                n["profile naming a group"] += 1
+            continue
         years.add(ev.occurred_at.year)
         if doc.get("currency"):
             n[f"currency {doc['currency']}"] += 1

@@ -21,11 +21,12 @@ T = datetime(2025, 3, 1, 12, tzinfo=UTC)
 def test_compiled_functions_compute_the_catalog_metrics_in_its_order() -> None:
     # 4 payments of 100.00, one 3 days late: 30,000 cent-days over 40,000 cents paid = 0.75 days
     m = customer_metrics([5, 123_456, 23_456, 4, 1, 3, 2, 4, 5, 123_456, 0, 40_000, 30_000], 20_000, 19_990,
-                         0, 0, 0, 0)  # all costed
+                         0, 0, 0, 0, 0.25, 0.8)  # all costed
     assert m == {
         "recency_days": 10.0, "order_count": 5.0, "revenue": 1234.56, "gross_profit": 234.56,
         "on_time_payment_ratio": 0.75, "late_payments": 1.0, "avg_days_late": 3.0,
         "weighted_days_late": 0.75, "overdue_amount": 0.0, "longest_overdue_days": 0.0, "qualified_referrals": 2.0,
+        "purchase_interval_cv": 0.25, "share_of_wallet": 0.8,
     }
     assert list(m) == list(metrics_of("customer"))
     # qty_off 14 of 100 ordered: accuracy 0.86; one ticket open since minute 1000, graded at 1030:
@@ -40,7 +41,7 @@ def test_compiled_functions_compute_the_catalog_metrics_in_its_order() -> None:
 
 
 def test_no_evidence_is_none_not_zero() -> None:
-    m = customer_metrics([0] * CUSTOMER_FIELDS, 20_000, None, 0, 0, 0, 0)
+    m = customer_metrics([0] * CUSTOMER_FIELDS, 20_000, None, 0, 0, 0, 0, None, None)
     assert m["recency_days"] is None and m["on_time_payment_ratio"] is None and m["avg_days_late"] == 0.0
     s = supplier_metrics([0] * SUPPLIER_FIELDS, 20_000 * 1440)
     assert [k for k, v in s.items() if v is None] == [

@@ -193,6 +193,8 @@ def test_tier_changes_reach_topics_and_redis(stream: Stream, every_point: Path) 
         "prospect assessment of a supplier", "prospect assessment of a customer",
         "delivery of nothing", "over-delivery", "service ticket recorded open",
         "currency CNY", "currency USD", "declared group retail", "declared group wholesale",
+        # issue 12, point 6: profiles, some naming the customer group
+        "customer profile", "supplier profile", "profile naming a group",
         # quiet periods: changes by time alone, each dated when it happens
         "time-driven change (re-review)", "re-review: recency ageing", "re-review: a hold lapsed",
         "re-review: assessment expired", "re-review: prospect assessment outgrown", "re-review: invoice overdue",

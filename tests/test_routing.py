@@ -59,8 +59,11 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "service":
         return {**base, "type": "service", "supplier_id": draw(ids), "ticket_id": draw(ids),
                 "first_response_at": T1}
-    assert kind == "assessment"
     entity_type = draw(st.sampled_from(["customer", "supplier"]))
+    if kind == "profile":
+        return {**base, "type": "profile", "entity_type": entity_type, "entity_id": draw(ids),
+                "need_type": "price", "attributes": {"region": "east"}}
+    assert kind == "assessment"
     judgement = {"prospect_score": 50.0} if entity_type == "customer" and draw(st.booleans()) else {
         "tier_override": "strategic"}
     return {**base, "type": "assessment", "entity_type": entity_type, "entity_id": draw(ids), **judgement,
@@ -86,7 +89,8 @@ def test_every_event_type_routes_to_its_own_topic() -> None:
     assert len(set(topics)) == len(topics) and CREDIT_ROUTE.topic not in topics
     assert INBOUND_KINDS == {"order": "orders", "invoice": "invoices", "payment": "payments",  # the wire names
                              "delivery": "deliveries",
-                             "referral": "referrals", "service": "service", "assessment": "assessments"}
+                             "referral": "referrals", "service": "service", "assessment": "assessments",
+                             "profile": "profiles"}
     names = TopicNames("p.", "app")
     assert names.inbound("order") == "p.orders" and names.referral_credits == "p.referral-credits"
     for event_type, route in ROUTES.items():

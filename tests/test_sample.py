@@ -20,6 +20,7 @@ from tierstream.schemas.events import (
     InvoiceEvent,
     OrderEvent,
     PaymentEvent,
+    ProfileEvent,
     ReferralEvent,
     ServiceEvent,
 )
@@ -163,7 +164,7 @@ def test_event_ids_unique_except_verbatim_duplicates(sample: Parsed) -> None:
     for i, (line, e) in enumerate(zip(sample.lines, sample.events, strict=True)):
         if e is None:
             continue
-        assert re.fullmatch(r"e\d{9}", e.event_id)
+        assert re.fullmatch(r"e\d{9}|p\d{7}", e.event_id)  # profiles are numbered apart
         if e.event_id in first:
             repeats += 1
             assert sample.lines[first[e.event_id]] == line
@@ -175,13 +176,16 @@ def test_event_ids_unique_except_verbatim_duplicates(sample: Parsed) -> None:
 
 def test_dates_inside_the_window(sample: Parsed, tmp_path: Path) -> None:
     start = DEFAULT_END - timedelta(days=DAYS)
-    assert all(start <= e.occurred_at <= DEFAULT_END for e in _valid(sample))
+    # a profile is a lasting fact: an entity active when the window opens sent it up to 900 days before
+    assert all(start <= e.occurred_at <= DEFAULT_END for e in _valid(sample) if not isinstance(e, ProfileEvent))
+    assert all(start - timedelta(days=900) <= e.occurred_at <= DEFAULT_END
+               for e in _valid(sample) if isinstance(e, ProfileEvent))
     end = datetime(2025, 3, 15, 12, 30, tzinfo=UTC)
     events = [
         INBOUND_ADAPTER.validate_json(x) for x in generate(50, 5, 10, 1, end=end, invalid_ratio=0)
     ]
     assert events
-    assert all(end - timedelta(days=10) <= e.occurred_at <= end for e in events)
+    assert all(end - timedelta(days=10) <= e.occurred_at <= end for e in events if not isinstance(e, ProfileEvent))
 
 
 # ----------------------------------------------------------------------------- file order
@@ -214,7 +218,8 @@ def test_mostly_sorted_with_late_lines(sample: Parsed, messy: Parsed) -> None:
 
 
 def test_entities_are_interleaved(sample: Parsed) -> None:
-    head = [e for e in _valid(sample)[:300] if isinstance(e, OrderEvent)]
+    head = [e for e in [e for e in _valid(sample) if not isinstance(e, ProfileEvent)][:300]  # profiles first
+            if isinstance(e, OrderEvent)]
     assert len({e.customer_id for e in head if e.customer_id}) > 50
     assert len({e.supplier_id for e in head if e.supplier_id}) > 10
 
@@ -349,6 +354,23 @@ def test_referrals_and_assessments(sample: Parsed) -> None:
     assert prospects and overrides
     assert {a.entity_type for a in prospects} == {"customer", "supplier"}  # new suppliers too
     assert all(a.expires_at > a.occurred_at for a in assessments)
+
+
+def test_profiles(sample: Parsed) -> None:
+    """Issue 12, point 6: profiles of customers and suppliers, some older than the window, some replaced."""
+    events = list(_distinct(sample).values())
+    profiles = [e for e in events if isinstance(e, ProfileEvent)]
+    assert {p.entity_type for p in profiles} == {"customer", "supplier"}
+    start = DEFAULT_END - timedelta(days=DAYS)
+    assert any(p.occurred_at < start - timedelta(days=365 + 60) for p in profiles)  # older than the retention
+    assert max(Counter((p.entity_type, p.entity_id) for p in profiles).values()) == 2  # a later one replaces it
+    assert any(p.share_of_wallet is not None for p in profiles) and all(p.attributes for p in profiles)
+    # a profile names the group the customer's orders name
+    named = {e.customer_id: e.customer_group for e in events
+             if isinstance(e, OrderEvent) and e.customer_id and e.customer_group}
+    grouped = [p for p in profiles if p.group is not None and p.entity_id in named]
+    assert grouped and all(named[p.entity_id] == p.group for p in grouped)
+    assert all(p.business_nature == "wholesale" for p in grouped if p.group == "wholesale")
 
 
 def test_missing_evidence_shapes(sample: Parsed) -> None:

@@ -89,7 +89,7 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
     """Send EVENTS.jsonl (or - for stdin) to the inbound topics, keyed by entity.
 
     Each line goes unchanged to TIERSTREAM_TOPIC_PREFIX + orders | invoices |
-    payments | deliveries | referrals | service | assessments, chosen by its "type", with
+    payments | deliveries | referrals | service | assessments | profiles, chosen by its "type", with
     the key "<entity_type>:<entity_id>" so an entity's events stay in order.
     Lines that fail validation but have a known type are sent anyway: the
     worker dead-letters them with the reason. Lines that are not JSON objects

@@ -38,8 +38,10 @@ def rules_check(file: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="processes per rule set (default: one per core, at most 8), as for `score`")
+@click.option("--by", "by", metavar="ATTRIBUTE",
+              help="break both distributions down by a profile field or attribute, group, segment or loyalty")
 def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int, as_json: bool,
-               workers: int | None) -> None:
+               workers: int | None, by: str | None) -> None:
     """What changing OLD rules to NEW would do on the history in EVENTS.
 
     Prints the tier distribution under each and the entities that would move.
@@ -48,5 +50,6 @@ def rules_diff(old: Path, new: Path, events: Path, as_of: str | None, limit: int
     from tierstream.streams.offline.parallel import default_workers
     from tierstream.streams.offline.rules_diff import diff_rules, render
 
-    result = diff_rules(cli_rules(old), cli_rules(new), events, parse_instant(as_of), workers or default_workers())
+    result = diff_rules(cli_rules(old), cli_rules(new), events, parse_instant(as_of), workers or default_workers(),
+                        by=by)
     click.echo(render(result, limit, as_json))

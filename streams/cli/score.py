@@ -39,9 +39,12 @@ __all__ = ["score"]
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
+@click.option("--by", "by", metavar="ATTRIBUTE",
+              help="break the tier distribution down by a profile field or attribute (business_nature, "
+                   "need_type, region...), group, segment or loyalty")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
           changes: Path | None, rejects: Path | None, strict: bool, sources_path: Path | None,
-          workers: int | None) -> None:
+          workers: int | None, by: str | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
@@ -95,8 +98,19 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     click.echo(rep.summary() + (f" [{res.processes} processes]" if res.processes > 1 else ""), err=True)
     when = datetime.fromtimestamp(res.as_of).astimezone().isoformat()
     click.echo(f"as of {when}: {len(res.rows):,} entities", err=True)
-    for (kind, tier), n in sorted(res.tiers().items()):
-        click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
+    if by is None:
+        for (kind, tier), n in sorted(res.tiers().items()):
+            click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
+    else:
+        click.echo(f"  {'entity':9} {by[:20]:20} {'tier':12} {'count':>8}", err=True)
+        for (kind, value, tier), n in sorted(res.tiers(by).items()):
+            click.echo(f"  {kind:9} {value[:20]:20} {tier:12} {n:8,}", err=True)
+    loyalty = res.loyalty()
+    if loyalty:
+        from tierstream.schemas.loyalty import LOYALTY_CLASSES
+
+        counts = ", ".join(f"{name} {loyalty[name]:,}" for name in LOYALTY_CLASSES)
+        click.echo(f"  loyalty of the {sum(loyalty.values()):,} customers with an order: {counts}", err=True)
 
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,

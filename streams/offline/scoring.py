@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, overload
 
 import orjson
 
@@ -24,6 +24,7 @@ from tierstream.schemas.outputs import EntitySnapshot
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.sources import SourcesFile
 from tierstream.scorers.outcome import ts
+from tierstream.streams.offline.breakdown import breakdown, loyalty_counts
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import Key, OfflineScorer, Report, read_lines, run
 from tierstream.streams.offline.sources import mapped_file
@@ -47,9 +48,25 @@ class ScoreResult:
         for _, _, line in self.rows:
             yield EntitySnapshot.model_validate_json(line)
 
-    def tiers(self) -> Counter[tuple[str, str]]:
-        """How many entities hold each ``(entity type, tier)``."""
+    @overload
+    def tiers(self, by: None = None) -> Counter[tuple[str, str]]: ...
+    @overload
+    def tiers(self, by: str) -> Counter[tuple[str, str, str]]: ...
+
+    def tiers(self, by: str | None = None) -> Counter[tuple[str, str]] | Counter[tuple[str, str, str]]:
+        """How many entities hold each ``(entity type, tier)``; with ``by``, each ``(entity type, value, tier)``.
+
+        ``by`` names an attribute of the entities (``streams.offline.breakdown``): a profile
+        field or free attribute (``business_nature``, ``region``), ``group``, ``segment`` or
+        ``loyalty``; entities without a value count under ``"-"``.
+        """
+        if by is not None:
+            return breakdown(self.rows, by)
         return Counter((kind, tier) for (kind, _), tier, _ in self.rows)
+
+    def loyalty(self) -> Counter[str]:
+        """How many customers are in each loyalty class (``loyal``, ``potentially_loyal``, ``disloyal``)."""
+        return loyalty_counts(self.rows)
 
     def write_state(self, out: IO[bytes]) -> None:
         """Write one JSON line per entity, as ``tierstream score --out`` does."""

@@ -56,7 +56,8 @@ SUPPLIER_AGGREGATES = {
     "deliveries", "on_time_rate", "fill_rate", "quality_pass_rate", "price_index", "avg_first_response_hours",
 }
 SNAPSHOT_KEYS = {
-    "entity_type", "entity_id", "tier", "score", "segment", "group", "components", "aggregates", "window",
+    "entity_type", "entity_id", "tier", "score", "segment", "loyalty", "group", "profile", "components",
+    "aggregates", "window",
     "next_tier", "as_of", "rules_version", "ungraded_reason", "actions",
 }
 REJECTED = re.compile(r"^rejected (?P<file>.+):line (?P<line>\d+): (?P<what>[a-z_]+(\.[a-z_]+)?): ")

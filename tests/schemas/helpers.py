@@ -17,6 +17,7 @@ from tierstream.schemas.events import (
     InvoiceEvent,
     OrderEvent,
     PaymentEvent,
+    ProfileEvent,
     ReferralEvent,
     ServiceEvent,
 )
@@ -67,19 +68,24 @@ VALID: dict[str, dict[str, Any]] = {
         "entity_id": "s1", "tier_override": "unqualified", "reason": "quality incident",
         "expires_at": "2025-04-01T00:00:00Z", "author": "m.garcia",
     },
+    "profile": {
+        "type": "profile", "event_id": "e9", "occurred_at": AT, "entity_type": "customer", "entity_id": "c3",
+        "ownership": "private", "business_nature": "chain", "location_type": "business_centre",
+        "need_type": "service", "group": "retail", "share_of_wallet": 0.4, "attributes": {"region": "east"},
+    },
 }
 
 MODEL = {
     "order": OrderEvent, "purchase": OrderEvent, "payment": PaymentEvent, "invoice": InvoiceEvent,
     "delivery": DeliveryEvent, "referral": ReferralEvent, "service": ServiceEvent,
-    "assessment": AssessmentEvent, "override": AssessmentEvent,
+    "assessment": AssessmentEvent, "override": AssessmentEvent, "profile": ProfileEvent,
 }
 
 ENTITY = {
     "order": ("customer", "c1"), "purchase": ("supplier", "s1"), "payment": ("customer", "c1"),
     "invoice": ("customer", "c1"),
     "delivery": ("supplier", "s1"), "referral": ("customer", "c2"), "service": ("supplier", "s1"),
-    "assessment": ("customer", "c9"), "override": ("supplier", "s1"),
+    "assessment": ("customer", "c9"), "override": ("supplier", "s1"), "profile": ("customer", "c3"),
 }
 
 

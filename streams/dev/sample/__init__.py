@@ -47,7 +47,16 @@ with its ``first_response_at``; a third of the tickets are first recorded open
 ``ticket_id`` when the response comes, and tickets unanswered at the end stay
 open. ~8% are new suppliers whose purchase orders start in the last 15% of the
 span (some without a delivery yet at the end), half of them with a
-``prospect_score`` assessment. The shapes added with issue 10 point 2 and 8
+``prospect_score`` assessment.
+
+Profiles (:mod:`.profiles`): ~60% of customers and suppliers send a ``profile``
+(ownership, business nature, location, need type, the group their orders name,
+half the time a share of wallet, a ``region`` attribute), those active when the
+window opens up to ~2.5 years before it; a fifth of the profiled customers send
+a second, later one. They draw from a random source of their own and number
+their ids apart (``p0000001``), so every other line is as it was without them.
+
+The shapes added with issue 10 point 2 and 8
 draw from a second random source (``shapes``), so the others are drawn as
 before.
 
@@ -72,7 +81,7 @@ Volume (:func:`estimate_lines`): over a year about 8.5 lines per customer and
 
 The parts: :mod:`.stats` (what a sample contains, how big it is), :mod:`.clock`
 (time formatting, weekly buying patterns), :mod:`.core` (parameters, the heap),
-:mod:`.customers`, :mod:`.suppliers`, :mod:`.invalid` (the bad lines),
+:mod:`.customers`, :mod:`.suppliers`, :mod:`.profiles`, :mod:`.invalid` (the bad lines),
 :mod:`.stream` (the late and duplicated lines, the file order) and
 :mod:`.writer` (:func:`generate`, :func:`write_sample`).
 """

@@ -63,6 +63,9 @@ class SimulationCore:
         #: the draws for the shapes added later (partial returns, place-and-cancel referrals, zero
         #: deliveries, open tickets) come from their own source, so the others stay as they were
         self.shapes = random.Random(f"{seed}:shapes")
+        #: the profiles' draws (``.profiles``), and those of their lines' late or duplicate rolls
+        self.profiles = random.Random(f"{seed}:profiles")
+        self.profile_no = 0
         self.end = float(int(end.timestamp()))
         self.start = self.end - days * DAY
         self.span = self.end - self.start
@@ -82,6 +85,8 @@ class SimulationCore:
         self.purchase_no = 0
         self.ticket_no = 0
         self.customer_ids: list[str] = []
+        #: (id, group, join time, time zone offset in minutes) of every customer, for their profiles
+        self.customer_facts: list[tuple[str, str | None, float, int]] = []
         self.supplier_ids: list[str] = []
 
     # ------------------------------------------------------------------ scheduling

@@ -174,6 +174,7 @@ class CustomerSimulation(SimulationCore):
             never_buys = rng.random() < (0.25 if referred else 0.1 if newcomer else 0.05)
             c.rate = 0.0 if never_buys else per_year / YEAR
             c.max_rate = c.rate * life_max * (BUSINESS_MAX if wholesale else CONSUMER_MAX)
+            self.customer_facts.append((c.id, c.group, c.join, c.tz))
             if newcomer and rng.random() < 0.3:
                 t_a = c.join + rng.uniform(HOUR, 5 * DAY)
                 score = rng.gauss(55.0 if c.rate > 0 else 35.0, 15.0)

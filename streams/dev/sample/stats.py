@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["DEFAULT_END", "EVENT_TYPES", "INVALID_KINDS", "SampleStats", "estimate_lines"]
 
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
-EVENT_TYPES = ("order", "invoice", "payment", "delivery", "referral", "service", "assessment")
+EVENT_TYPES = ("order", "invoice", "payment", "delivery", "referral", "service", "assessment", "profile")
 INVALID_KINDS = (
     "not_json",
     "not_an_object",
@@ -38,6 +38,9 @@ INVALID_KINDS = (
 # (0.1 x 0.75) cancel their first order (place-and-cancel): 0.0225 cancellations per customer;
 # per supplier-year: 28.7 purchase orders, each with ~0.985 deliveries and ~0.12 tickets.
 _CUSTOMER_ONCE = 0.375
+# profiles: 60% of customers, a fifth of them twice; 60% of suppliers (streams/dev/sample/profiles.py)
+_PROFILES_PER_CUSTOMER = 0.72
+_PROFILES_PER_SUPPLIER = 0.6
 _FIRST_ORDERS = 0.2
 _PLACE_AND_CANCEL = 0.0225
 _ORDERS_PER_CUSTOMER_YEAR = 5.37
@@ -106,8 +109,8 @@ def estimate_lines(
     years = days / 365.0
     per_order = (1.0 + 0.03 + 0.04 * _within(days, 3, 30) + 0.315
                  + 0.43 * _within(days, 2, 65) + 0.043 * _within(days, 7, 95))
-    valid = customers * (_CUSTOMER_ONCE + _PLACE_AND_CANCEL + _FIRST_ORDERS * (per_order - 1)
+    valid = customers * (_CUSTOMER_ONCE + _PROFILES_PER_CUSTOMER + _PLACE_AND_CANCEL + _FIRST_ORDERS * (per_order - 1)
                          + _ORDERS_PER_CUSTOMER_YEAR * years * per_order)
     per_po = 1.0 + 0.015 + 0.985 * _within(days, 3, 32) + 0.12 * _within(days, 5, 40)
-    valid += suppliers * _POS_PER_SUPPLIER_YEAR * years * per_po
+    valid += suppliers * (_PROFILES_PER_SUPPLIER + _POS_PER_SUPPLIER_YEAR * years * per_po)
     return round(valid * (1 + invalid_ratio + duplicate_ratio))

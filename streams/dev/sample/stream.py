@@ -12,6 +12,7 @@ from tierstream.streams.dev.sample.clock import DAY, HOUR
 from tierstream.streams.dev.sample.core import K_READY, K_SUPPLIER
 from tierstream.streams.dev.sample.customers import CustomerSimulation
 from tierstream.streams.dev.sample.invalid import InvalidLines
+from tierstream.streams.dev.sample.profiles import ProfileSimulation
 from tierstream.streams.dev.sample.suppliers import SupplierSimulation
 
 __all__ = ["Simulation"]
@@ -19,12 +20,17 @@ __all__ = ["Simulation"]
 MAX_LATE = 4 * DAY  # how far behind the latest emitted event a late line may come
 
 
-class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
-    """The whole simulation: customers, suppliers and invalid lines over one heap and one random source."""
+class Simulation(CustomerSimulation, SupplierSimulation, ProfileSimulation, InvalidLines):
+    """The whole simulation: customers, suppliers, profiles and invalid lines over one heap.
+
+    Profiles draw from a random source of their own and number their ids apart
+    (``.profiles``), so the other lines are what they were without them.
+    """
 
     def run(self) -> Iterator[bytes]:
         self._setup_customers()
         self._setup_suppliers()
+        self._setup_profiles(self.customer_facts)
         rng = self.rng
         stats = self.stats
         counts = stats.counts
@@ -59,11 +65,20 @@ class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
                 event = self._purchase_order(obj, t)
             else:
                 event = self._customer_order(obj, t)
-            self.event_no += 1
-            event["event_id"] = f"e{self.event_no:09d}"
+            draw = rng
+            if event["type"] == "profile":
+                draw = self.profiles
+                self.profile_no += 1
+                event["event_id"] = f"p{self.profile_no:07d}"
+                roll = draw.random()
+                if roll < inv_cut:
+                    roll = dup_cut  # no invalid profile lines: on time instead
+            else:
+                self.event_no += 1
+                event["event_id"] = f"e{self.event_no:09d}"
+                roll = rng.random()
             line = dumps(event)
             counts[event["type"]] += 1
-            roll = rng.random()
             if roll >= dup_cut:
                 yield line
                 stats.lines += 1
@@ -74,7 +89,7 @@ class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
                 stats.lines += 2
                 latest = int(t // 1)
             elif roll < late_cut:
-                delay = min(300.0 + rng.expovariate(1 / (12 * HOUR)), MAX_LATE)
+                delay = min(300.0 + draw.expovariate(1 / (12 * HOUR)), MAX_LATE)
                 self.seq += 1
                 heappush(delayed, (t + delay, self.seq, int(t // 1), line, False))
             else:
@@ -83,7 +98,7 @@ class Simulation(CustomerSimulation, SupplierSimulation, InvalidLines):
                 latest = int(t // 1)
                 stats.duplicates += 1
                 self.seq += 1
-                heappush(delayed, (t + rng.uniform(60.0, 2 * DAY), self.seq, 0, line, True))
+                heappush(delayed, (t + draw.uniform(60.0, 2 * DAY), self.seq, 0, line, True))
             for t0, held in carried:
                 yield held
                 stats.lines += 1
