@@ -140,3 +140,10 @@ def test_rules_files_are_fingerprinted_and_their_rollout_validated() -> None:
         new_rules(effective_from="2026-06-01T00:00:00")  # no offset
     with pytest.raises(ValueError, match="regrade"):
         new_rules(regrade="tomorrow")
+
+
+def test_rules_taken_before_any_event_re_grade_nothing() -> None:
+    """A worker that has seen no event yet (its clock: none) takes new rules at once, even regrade: now."""
+    worker = Worker()
+    assert worker.proc.offer_rules(new_rules(regrade="now")) == []
+    assert worker.proc.rules.version == "easier-2027" and worker.proc.history[-1].as_of is None

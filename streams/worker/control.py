@@ -117,7 +117,11 @@ def register_control(pipeline: Pipeline) -> RulesWatcher:
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
     async def watch_rules() -> None:
-        watcher.check()
+        try:
+            watcher.check()
+        except Exception as exc:  # a reload must never stop the worker: the running rules stay
+            watcher.error = f"rules reload failed: {exc!r}"
+            log.exception("rules reload failed; the running rules stay in force")
         await watcher.record()
 
     @app.page("/rules")

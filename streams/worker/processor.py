@@ -113,8 +113,8 @@ class Processor:
 
     def _activate(self, rules: Rules, start: int | None) -> list[Outgoing]:
         self.set_rules(rules)
-        at = start if start is not None else self.watermark
-        self.history.append(rollout.RulesVersion.of(rules, at, self.wall_clock()))
+        at = start if start is not None else self.watermark  # NEVER: no event yet, nothing to re-grade
+        self.history.append(rollout.RulesVersion.of(rules, None if at == NEVER else at, self.wall_clock()))
         if rules.regrade != "now" or at == NEVER:
             return []
         return [rollout.marker(self.names.reviews, p, rules, at) for p in sorted(self.owned_partitions())]
