@@ -111,7 +111,7 @@ class Pipeline:
         self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
         self.out: dict[str, faust.TopicT] = {}
         for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.dead_letters,
-                     self.names.referral_credits, self.names.reviews, self.names.repartition):
+                     self.names.referral_credits, self.names.reviews, self.names.repartition, self.names.audit):
             self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
         self.out[self.names.tiers] = self.app.topic(
             self.names.tiers, partitions=s.partitions, compacting=True, **raw
