@@ -82,8 +82,11 @@ def test_audit_keeps_each_assessment_once_with_its_status(stream: Stream) -> Non
     assert _get(worker.port, "/audit/widget/s1")[0] == 400
 
     # the tier history: every change names the rules version it was graded under
-    status, hist = poll(lambda: (r := _get(worker.port, "/tiers/supplier/s1/history"))[0] == 200 and r, 20,
-                        "s1's tier history")
+    def history() -> dict[str, Any] | None:
+        status, body = _get(worker.port, "/tiers/supplier/s1/history")
+        return body if status == 200 else None
+
+    hist = poll(history, 20, "s1's tier history")
     assert [(c["tier"], c["rules_version"]) for c in hist["changes"]] == [("good", load_rules().version)]
 
     status, review = _get(worker.port, "/review?within_days=14")
