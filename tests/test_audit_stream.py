@@ -5,7 +5,7 @@ Published: an override of s1 to ``good`` (sent twice: one event id), an override
 ``GET /audit`` serves each assessment once, with its status; the tier history names the
 rules version of each change; ``GET /review`` lists the override expiring 5 days after the
 worker's latest event time (2025-01-10T00:00Z + 5 days = 2025-01-15) and the prospect
-expiring 9 days after it, not the 40-day one.
+expiring 9 days after it, not the 40-day one; so does ``tierstream review`` without a file.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.streaming import Stream, poll
 from tierstream.schemas.rules import load_rules
+from tierstream.streams.cli.main import main
 from tierstream.streams.client import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
 
@@ -97,3 +99,9 @@ def test_audit_keeps_each_assessment_once_with_its_status(stream: Stream) -> Non
     assert _get(worker.port, "/review?as_of=yesterday")[0] == 400
     assert [r["entity_id"] for r in _get(worker.port, "/review?within_days=40&entity_type=customer")[1]["rows"]] == [
         "c1", "c2"]
+
+    # the CLI without a file: the service's state from the table's changelog, every partition
+    env = {k: v for k, v in stream.env(worker.port).items() if k.startswith("TIERSTREAM_")}
+    result = CliRunner().invoke(main, ["review", "--format", "json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == review["rows"]
