@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel
 
 from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER
-from tierstream.schemas.outputs import DeadLetter, EntitySnapshot, ReferralCredit, SupplierAlert, TierChange
+from tierstream.schemas.outputs import AuditEntry, DeadLetter, EntitySnapshot, ReferralCredit, SupplierAlert, TierChange
 from tierstream.schemas.rules import Rules
 
 OUTPUTS: dict[str, type[BaseModel]] = {
@@ -17,6 +17,7 @@ OUTPUTS: dict[str, type[BaseModel]] = {
     "entity_snapshot": EntitySnapshot,
     "referral_credit": ReferralCredit,
     "dead_letter": DeadLetter,
+    "audit_entry": AuditEntry,
     "rules": Rules,
 }
 

@@ -17,6 +17,8 @@ from tierstream.schemas.events import EntityType
 __all__ = [
     "UNGRADED",
     "ActionName",
+    "AssessmentKind",
+    "AuditEntry",
     "DeadLetter",
     "Direction",
     "EntitySnapshot",
@@ -218,3 +220,29 @@ class DeadLetter(_Out):
     error: str
     reason: str = Field(description="short machine-readable class: invalid_json, invalid_event, ...")
     received_at: datetime
+
+
+#: What a manual assessment judges: a newcomer's prospect score or a tier override.
+AssessmentKind = Literal["prospect_score", "tier_override", "dimension"]
+
+
+class AuditEntry(_Out):
+    """One manual assessment as the audit trail keeps it: who, why, when, until when, and whether it applied.
+
+    ``status`` is ``accepted`` when the grader took it into the entity's state, else
+    ``refused: <why>`` (a tier the entity's rules do not have, a time too far ahead).
+    Deterministic (no wall clock): a record sent again is the same bytes.
+    """
+
+    type: Literal["audit"] = "audit"
+    event_id: str
+    entity_type: EntityType
+    entity_id: str
+    kind: AssessmentKind
+    value: float | str = Field(description="the prospect score, the tier an override names, or a dimension's score")
+    dimension: str | None = Field(None, description="the qualitative dimension a dimension assessment scores")
+    author: str
+    reason: str
+    occurred_at: AwareDatetime
+    expires_at: AwareDatetime
+    status: str = Field(description="'accepted', or 'refused: <why>'")

@@ -47,6 +47,7 @@ from tierstream.schemas.events import (
 )
 from tierstream.schemas.outputs import ReferralCredit
 from tierstream.scorers.assessed import prune, record
+from tierstream.scorers.audit import override_refusal
 from tierstream.scorers.credit import record_invoice, record_payment
 from tierstream.scorers.evaluation import Evaluator
 from tierstream.scorers.layout import (
@@ -110,10 +111,10 @@ class Grader(Evaluator):
             out.status = "duplicate"
             return state, out
         if isinstance(event, AssessmentEvent) and event.tier_override is not None:
-            names = [t_.name for t_ in self.tiers_for(state)]
-            if event.tier_override not in names:
+            why = override_refusal(self.tiers_for(state), state.kind, event.tier_override)
+            if why is not None:
                 out.status, out.invalid_field, out.invalid_value = "invalid", "tier_override", event.tier_override
-                out.detail = f"tier_override {event.tier_override!r} is not a {state.kind} tier ({', '.join(names)})"
+                out.detail = why
                 return state, out
         if isinstance(event, AssessmentEvent) and event.dimension is not None:
             why = self._rules[state.kind].unknown_assessed(state.kind, event.dimension)

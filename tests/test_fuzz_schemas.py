@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from tierstream.schemas.errors import describe, error_kind
 from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER, entity_of
-from tierstream.schemas.outputs import DeadLetter, ReferralCredit
+from tierstream.schemas.outputs import AuditEntry, DeadLetter, ReferralCredit
 from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.engine import Grader
@@ -218,10 +218,15 @@ def test_process_never_raises_and_dead_letters_invalid_input(topic: str, key: by
             assert topic != NAMES.referral_credits and msg.value == raw
             assert msg.key == entity_key(*entity_of(INBOUND_ADAPTER.validate_json(raw))).encode()
             continue
+        if msg.topic == NAMES.audit:  # a refused assessment's audit record: at once, naming the entity
+            assert AuditEntry.model_validate_json(msg.value).status.startswith("refused: ")
+            assert msg.key == entity_key(*entity_of(INBOUND_ADAPTER.validate_json(raw))).encode()
+            continue
         assert msg.topic == NAMES.dead_letters
         assert DeadLetter.model_validate_json(msg.value).reason in {"wrong_topic", "key_mismatch", "invalid_event"}
     for msg in store.take_outbox():  # and the state's outputs wait in its outbox
-        assert msg.topic in {NAMES.tier_changes, NAMES.tiers, NAMES.supplier_alerts, NAMES.referral_credits}
+        assert msg.topic in {NAMES.tier_changes, NAMES.tiers, NAMES.supplier_alerts, NAMES.referral_credits,
+                             NAMES.audit}
 
 
 @FUZZ
@@ -323,7 +328,8 @@ def test_streams_of_valid_extreme_events_never_raise(data: st.DataObject) -> Non
         store = BatchStore(table)
         home = partition_of(key, PROC.settings.partitions)
         now = PROC.process(store, NAMES.inbound(event.type), home, n, key, raw, timestamp=NOW.timestamp())
-        assert all(m.topic == NAMES.dead_letters for m in now)  # on its entity's partition: no hop
+        # on its entity's partition: no hop; a refused assessment's audit record goes at once
+        assert all(m.topic in (NAMES.dead_letters, NAMES.audit) for m in now)
         for msg in store.take_outbox():
             if msg.topic == NAMES.referral_credits:  # the credit comes back through its topic
                 PROC.process(store, msg.topic, 0, n, msg.key, msg.value)

@@ -103,4 +103,12 @@ def test_assessment_write_path_needs_the_token(service: tuple[Stream, int, Path]
     publish(s.settings, enumerate([order("e9", "c9", 10, 2)], 1))
     current = poll(lambda: tier_of(port, "customer", "c9"), 60, "c9 graded")
     assert current["tier"] == "key" and any("manual override by alice" in r for r in current["reasons"])
+    # the override posted is in c9's audit trail, with who, why, until when and that it applied
+    def audited() -> Any:
+        status, body = http(port, "/audit/customer/c9")
+        return body if status == 200 else None
+
+    trail = poll(audited, 30, "c9's audit trail")
+    assert [(a["author"], a["reason"], a["value"], a["expires_at"], a["status"]) for a in trail["assessments"]] == [
+        ("alice", "strategic account", "key", "2027-01-01T00:00:00Z", "accepted")]
     assert TOKEN not in json.dumps(http(port, "/health")[1])

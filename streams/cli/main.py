@@ -145,6 +145,7 @@ def progress_bar(
         "bench": "tierstream.streams.cli.bench.bench",
         "dev": "tierstream.streams.cli.worker.dev",
         "publish": "tierstream.streams.cli.client.publish_cmd",
+        "review": "tierstream.streams.cli.review.review",
         "rules": "tierstream.streams.cli.rules.rules",
         "sample": "tierstream.streams.cli.sample.sample",
         "schema": "tierstream.streams.cli.schema.schema",
@@ -167,10 +168,12 @@ def main() -> None:
       tierstream rules check my_rules.yaml
       tierstream rules diff old.yaml new.yaml events.jsonl
       tierstream sources check sources.yaml captured.jsonl   what upstream messages map to
+      tierstream review events.jsonl --within-days 14   what is due for a person to review
     Streaming:
       tierstream dev --replay events.jsonl     embedded broker + worker + web, prints changes
       tierstream worker                        against TIERSTREAM_KAFKA_BOOTSTRAP / _REDIS_URL
       tierstream publish | watch | snapshot    the client side
+      tierstream review                        the same review over the service's state
     """
 
 

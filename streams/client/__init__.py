@@ -16,7 +16,7 @@ bootstrap servers and env vars, never credentials.
 from tierstream.schemas.errors import ClientError
 from tierstream.streams.client.changes import EntityTypeFilter
 from tierstream.streams.client.publish import PublishReport, publish
-from tierstream.streams.client.snapshot import snapshot
+from tierstream.streams.client.snapshot import entity_states, snapshot
 from tierstream.streams.client.subscribe import TierChangeSubscriber
 from tierstream.streams.client.watch import TierChangeWatch, watch
 from tierstream.streams.kafka.read import read_states
@@ -27,6 +27,7 @@ __all__ = [
     "PublishReport",
     "TierChangeSubscriber",
     "TierChangeWatch",
+    "entity_states",
     "publish",
     "read_states",
     "snapshot",

@@ -1,4 +1,4 @@
-"""Grade every entity of the worker's ``entities`` table as of one instant: :func:`snapshot`."""
+"""The worker's table from its changelog: :func:`entity_states`, graded as of one instant: :func:`snapshot`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.read import read_states
 
-__all__ = ["snapshot"]
+__all__ = ["entity_states", "snapshot"]
+
+
+def entity_states(settings: Settings, timeout_s: float = 60.0) -> list[EntityState]:
+    """Return every entity state of the worker's table, read from its changelog to the end."""
+    states: list[EntityState] = []
+    for key, data in read_states(settings, timeout_s).items():
+        try:
+            states.append(EntityState.from_bytes(data))
+        except Exception as exc:  # any decoding failure: name the entity, not the bytes
+            raise ClientError(
+                f"cannot decode the state of {key!r} from the changelog: {type(exc).__name__}: "
+                f"{str(exc)[:200]} (is the table written with EntityState.to_bytes()?)"
+            ) from None
+    return states
 
 
 def snapshot(
@@ -25,15 +39,7 @@ def snapshot(
     ``tierstream score`` and ``tierstream snapshot`` on the same events agree.
     Sorted by (entity_type, entity_id).
     """
-    states: list[EntityState] = []
-    for key, data in read_states(settings, timeout_s).items():
-        try:
-            states.append(EntityState.from_bytes(data))
-        except Exception as exc:  # any decoding failure: name the entity, not the bytes
-            raise ClientError(
-                f"cannot decode the state of {key!r} from the changelog: {type(exc).__name__}: "
-                f"{str(exc)[:200]} (is the table written with EntityState.to_bytes()?)"
-            ) from None
+    states = entity_states(settings, timeout_s)
     if not states:
         return []
     instant = as_of if as_of is not None else max(s.clock for s in states)

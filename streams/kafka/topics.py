@@ -61,6 +61,11 @@ class TopicNames:
         return self.prefix + "supplier-alerts"
 
     @property
+    def audit(self) -> str:
+        """Internal: every manual assessment received, with its status (the Redis audit trail's feed)."""
+        return self.prefix + "audit"
+
+    @property
     def dead_letters(self) -> str:
         return self.prefix + "dead-letters"
 

@@ -20,6 +20,11 @@ may itself contain ``:``):
 ``{prefix}:history:{entity_type}:{entity_id}`` (list)
     TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
 
+``{prefix}:audit:{entity_type}:{entity_id}`` (list)
+    The entity's manual assessments and overrides (:class:`~schemas.outputs.AuditEntry` JSON:
+    event_id, kind, value, author, reason, occurred_at, expires_at, status ``accepted`` or
+    ``refused: <why>``), latest received first, each event id once, capped at ``AUDIT_CAP``.
+
 ``{prefix}:changes`` (stream)
     Every applied change, ``XADD ... MAXLEN ~ STREAM_MAXLEN``, one field ``change``
     holding the TierChange JSON. Consumers can tail it with ``XREAD``/consumer groups.
@@ -46,9 +51,11 @@ from tierstream.schemas.events import EntityType
 from tierstream.schemas.outputs import TierChange
 
 __all__ = [
+    "AUDIT_CAP",
     "ENTITY_TYPES",
     "HISTORY_CAP",
     "STREAM_MAXLEN",
+    "audit_key",
     "change_channel",
     "changes_stream_key",
     "check_entity_type",
@@ -62,6 +69,7 @@ __all__ = [
 ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)
 HISTORY_CAP: Final = 100
 STREAM_MAXLEN: Final = 100_000
+AUDIT_CAP: Final = 200
 
 
 def rules_key(prefix: str) -> str:
@@ -75,6 +83,11 @@ def tier_key(prefix: str, entity_type: str, entity_id: str) -> str:
 
 def history_key(prefix: str, entity_type: str, entity_id: str) -> str:
     return f"{prefix}:history:{entity_type}:{entity_id}"
+
+
+def audit_key(prefix: str, entity_type: str, entity_id: str) -> str:
+    """Return the key of an entity's audit trail (list of AuditEntry JSON, latest first)."""
+    return f"{prefix}:audit:{entity_type}:{entity_id}"
 
 
 def changes_stream_key(prefix: str) -> str:
@@ -97,6 +110,10 @@ def key_layout(prefix: str = "tierstream") -> str:
             " the tier entitles or triggers), updated_at (wall clock of the write)",
             f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
             f" JSON, newest first, at most {HISTORY_CAP}",
+            f"- `{audit_key(prefix, '{entity_type}', '{entity_id}')}` (list): the entity's manual"
+            " assessments and overrides, AuditEntry JSON (event_id, kind, value, author, reason,"
+            " occurred_at, expires_at, status `accepted` or `refused: <why>`), latest received first,"
+            f" each event id once, at most {AUDIT_CAP}",
             f"- `{changes_stream_key(prefix)}` (stream, MAXLEN ~ {STREAM_MAXLEN}): field"
             " `change` = TierChange JSON, one entry per applied change",
             f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"

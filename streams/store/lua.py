@@ -12,10 +12,17 @@ import json
 from datetime import UTC, datetime
 from typing import Final
 
-from tierstream.schemas.outputs import TierChange
-from tierstream.streams.store.keys import change_channel, changes_stream_key, history_key, parse_seq, tier_key
+from tierstream.schemas.outputs import AuditEntry, TierChange
+from tierstream.streams.store.keys import (
+    audit_key,
+    change_channel,
+    changes_stream_key,
+    history_key,
+    parse_seq,
+    tier_key,
+)
 
-__all__ = ["APPLY_LUA", "APPLY_SHA", "script_call"]
+__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "audit_call", "script_call"]
 
 # KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream
 # ARGV[1] seq, ARGV[2] change JSON, ARGV[3] history cap, ARGV[4] stream maxlen,
@@ -37,6 +44,21 @@ redis.call('PUBLISH', ARGV[5], ARGV[2])
 return 1
 """
 APPLY_SHA: Final = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
+
+# KEYS[1] audit list; ARGV[1] event id, ARGV[2] AuditEntry JSON, ARGV[3] cap.
+# Returns 1 when recorded, 0 when the list already holds that event id (a record sent again).
+AUDIT_LUA: Final = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, item in ipairs(items) do
+  if cjson.decode(item)['event_id'] == ARGV[1] then
+    return 0
+  end
+end
+redis.call('LPUSH', KEYS[1], ARGV[2])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+return 1
+"""
+AUDIT_SHA: Final = hashlib.sha1(AUDIT_LUA.encode()).hexdigest()
 
 
 def script_call(
@@ -77,3 +99,9 @@ def script_call(
     ]
     return keys, args
 
+
+
+def audit_call(prefix: str, entry: AuditEntry, cap: int) -> tuple[list[str], list[str | int]]:
+    """Return KEYS and ARGV of the audit script for one entry."""
+    keys = [audit_key(prefix, entry.entity_type, entry.entity_id)]
+    return keys, [entry.event_id, entry.model_dump_json(), cap]

@@ -24,12 +24,14 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tierstream.schemas.errors import StoreUnavailable
-from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.outputs import AuditEntry, TierChange
 from tierstream.schemas.settings import Settings
 from tierstream.streams.store.keys import (
+    AUDIT_CAP,
     ENTITY_TYPES,
     HISTORY_CAP,
     STREAM_MAXLEN,
+    audit_key,
     change_channel,
     changes_stream_key,
     check_entity_type,
@@ -39,15 +41,17 @@ from tierstream.streams.store.keys import (
     rules_key,
     tier_key,
 )
-from tierstream.streams.store.lua import APPLY_LUA, APPLY_SHA, script_call
+from tierstream.streams.store.lua import APPLY_LUA, APPLY_SHA, AUDIT_LUA, AUDIT_SHA, audit_call, script_call
 
 __all__ = [
     "APPLY_LUA",
+    "AUDIT_CAP",
     "ENTITY_TYPES",
     "HISTORY_CAP",
     "STREAM_MAXLEN",
     "AsyncTierStore",
     "StoreUnavailable",
+    "audit_key",
     "change_channel",
     "changes_stream_key",
     "history_key",
@@ -137,8 +141,10 @@ class AsyncTierStore:
         endpoint: str = "redis",
         history_cap: int = HISTORY_CAP,
         stream_maxlen: int = STREAM_MAXLEN,
+        audit_cap: int = AUDIT_CAP,
     ) -> None:
         self._redis = client
+        self.audit_cap = audit_cap
         self.prefix = prefix
         self.endpoint = endpoint
         self.history_cap = history_cap
@@ -195,12 +201,6 @@ class AsyncTierStore:
             return []
         try:
             results = await self._exec_batch(calls)
-            if any(isinstance(r, NoScriptError) for r in results):
-                # Script cache flushed (Redis restarted, SCRIPT FLUSH, failover).
-                # EXEC is atomic, so nothing of this batch ran: load and redo it.
-                log.info("apply script missing from the Redis script cache; reloading")
-                await _untyped(self._redis).script_load(APPLY_LUA)
-                results = await self._exec_batch(calls)
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         for r in results:
@@ -210,11 +210,50 @@ class AsyncTierStore:
                 raise r
         return [bool(r) for r in results]
 
-    async def _exec_batch(self, calls: Sequence[tuple[list[str], list[str | int]]]) -> list[Any]:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for keys, args in calls:
-                pipe.evalsha(APPLY_SHA, len(keys), *keys, *args)
-            return cast(list[Any], await pipe.execute(raise_on_error=False))
+    async def _exec_batch(self, calls: Sequence[tuple[list[str], list[str | int]]], sha: str = APPLY_SHA,
+                          script: str = APPLY_LUA) -> list[Any]:
+        """Run ``calls`` of one script in one ``MULTI``/``EXEC``, loading the script once if Redis lost it."""
+        for attempt in (1, 2):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for keys, args in calls:
+                    pipe.evalsha(sha, len(keys), *keys, *args)
+                results = cast(list[Any], await pipe.execute(raise_on_error=False))
+            if attempt == 2 or not any(isinstance(r, NoScriptError) for r in results):
+                return results
+            # Script cache flushed (Redis restarted, SCRIPT FLUSH, failover).
+            # EXEC is atomic, so nothing of this batch ran: load and redo it.
+            log.info("a store script is missing from the Redis script cache; reloading")
+            await _untyped(self._redis).script_load(script)
+        raise AssertionError("unreachable")
+
+    async def record_audit(self, entries: Iterable[AuditEntry]) -> list[bool]:
+        """Keep each entry in its entity's audit trail once (by event id); ``True`` for those new there.
+
+        Atomic per batch and safe to repeat, as :meth:`apply_many`; ``StoreUnavailable`` when
+        Redis does not answer.
+        """
+        calls = [audit_call(self.prefix, e, self.audit_cap) for e in entries]
+        if not calls:
+            return []
+        try:
+            results = await self._exec_batch(calls, AUDIT_SHA, AUDIT_LUA)
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return [bool(r) for r in results]
+
+    async def audit(self, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
+        """Return an entity's audit trail, latest ``occurred_at`` first (empty when it has none)."""
+        check_entity_type(entity_type)
+        try:
+            items = await self._redis.lrange(audit_key(self.prefix, entity_type, entity_id), 0, -1)
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        entries = [AuditEntry.model_validate_json(item) for item in items]
+        entries.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
+        return [e.model_dump(mode="json") for e in entries]
 
     async def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
         """The current tier of an entity, decoded; ``None`` if it has none yet."""

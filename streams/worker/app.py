@@ -12,6 +12,8 @@ Thin wiring around :class:`streams.worker.processor.Processor`:
   lets the batch path write rows without a "current event".
 * ``store_tiers``: follows ``tier-changes`` into Redis; when Redis is down it
   retries without committing, so the store catches up when Redis is back.
+* ``store_audit``: follows ``audit`` (every manual assessment received, with its
+  status) into each entity's Redis audit trail, the same way.
 * a timer sends review ticks for entities whose tier can change with time
   alone (the processor's heap), through the ``reviews`` topic, so the review
   runs on the partition that owns the entity.
@@ -23,18 +25,19 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Awaitable, Sequence
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import TP, FutureMessage, Message
 
 from tierstream.schemas.mapping import Sources
-from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.outputs import AuditEntry, TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.schemas.sources import load_sources
 from tierstream.scorers.layout import NEVER
+from tierstream.scorers.review import ReviewRow, review_rows
 from tierstream.scorers.state import EntityState
 from tierstream.streams.kafka.config import faust_broker_kwargs
 from tierstream.streams.kafka.topics import partition_of
@@ -57,6 +60,8 @@ from tierstream.streams.worker.web import register_web
 __all__ = ["FaustOutboxIO", "Pipeline", "create_app"]
 
 log = logging.getLogger("tierstream")
+
+_Item = TypeVar("_Item", TierChange, AuditEntry)
 
 
 class Pipeline:
@@ -106,7 +111,7 @@ class Pipeline:
         self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
         self.out: dict[str, faust.TopicT] = {}
         for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.dead_letters,
-                     self.names.referral_credits, self.names.reviews, self.names.repartition):
+                     self.names.referral_credits, self.names.reviews, self.names.repartition, self.names.audit):
             self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
         self.out[self.names.tiers] = self.app.topic(
             self.names.tiers, partitions=s.partitions, compacting=True, **raw
@@ -186,19 +191,19 @@ class Pipeline:
         @app.agent(changes_topic, name="store_tiers")
         async def store_tiers(stream: Any) -> None:
             async for values in stream.take(500, within=0.2):
-                changes = [TierChange.model_validate_json(v) for v in values]
-                delay = 0.2
-                while True:
-                    self.metrics.redis_pending.set(len(changes))
-                    try:
-                        await self.tier_store.apply_many(changes)
-                        break
-                    except StoreUnavailable as exc:
-                        self.metrics.redis_errors.inc()
-                        log.warning("tier store unavailable, retrying in %.1fs: %s", delay, exc)
-                        await asyncio.sleep(delay)  # back off; offsets stay uncommitted meanwhile
-                        delay = min(delay * 2, 5.0)
-                self.metrics.redis_pending.set(0)
+                await self._keep_trying(self.tier_store.apply_many,
+                                        [TierChange.model_validate_json(v) for v in values])
+
+        audit_topic = self.app.topic(
+            self.names.audit, partitions=self.settings.partitions,
+            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
+        )
+
+        @app.agent(audit_topic, name="store_audit")
+        async def store_audit(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                await self._keep_trying(self.tier_store.record_audit,
+                                        [AuditEntry.model_validate_json(v) for v in values])
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:
@@ -213,8 +218,23 @@ class Pipeline:
             for key in keys:
                 topic.send_soon(key=key, value=str(until).encode())
 
-        register_web(app, self.tier_store, self.health, self.metrics)
+        register_web(app, self.tier_store, self.health, self.metrics, self.review)
         self.control = register_control(self)
+
+    async def _keep_trying(self, write: Callable[[list[_Item]], Awaitable[object]], items: list[_Item]) -> None:
+        """Write ``items`` to Redis, backing off while it is down; offsets stay uncommitted meanwhile."""
+        delay = 0.2
+        while True:
+            self.metrics.redis_pending.set(len(items))
+            try:
+                await write(items)
+                break
+            except StoreUnavailable as exc:
+                self.metrics.redis_errors.inc()
+                log.warning("tier store unavailable, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)  # back off, not synchronization
+                delay = min(delay * 2, 5.0)
+        self.metrics.redis_pending.set(0)
 
     def _update_lag(self) -> None:
         """Consumer lag per inbound partition: the partition's end offset minus the committed offset."""
@@ -291,6 +311,27 @@ class Pipeline:
         heap += self.processor.due  # what processing indexed meanwhile
         heapq.heapify(heap)
         self.processor.due = heap
+
+    # --- periodic review ----------------------------------------------------------------
+
+    async def review(self, as_of: int | None, within_days: int, entity_type: str | None
+                     ) -> tuple[int, list[dict[str, Any]]]:
+        """What is due for review over the entities of this worker's partitions (``GET /review``).
+
+        As of ``as_of``, default the latest event time this worker applied. Decodes the
+        states in slices, yielding to the event loop between them: processing goes on.
+        """
+        owned = self._owned_partitions()
+        items = [(k, v) for k, v in list(self.entities.items()) if v is not None and self._partition_of(k) in owned]
+        at = as_of if as_of is not None else (0 if self.processor.watermark == NEVER else self.processor.watermark)
+        grader = self.processor.grader
+        rows: list[ReviewRow] = []
+        for i in range(0, len(items), 2_000):
+            states = [EntityState.from_bytes(v) for _, v in items[i:i + 2_000]]
+            rows += review_rows(states, grader, at, within_days, entity_type=entity_type)
+            await asyncio.sleep(0)
+        rows.sort(key=lambda r: (r.due, r.entity_type, r.entity_id, r.kind))
+        return at, [r.as_dict() for r in rows]
 
     # --- health ---------------------------------------------------------------------------
 

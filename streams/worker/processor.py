@@ -34,11 +34,12 @@ import orjson
 from pydantic import ValidationError
 
 from tierstream.schemas.errors import MappingError, describe, error_kind
-from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
+from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, AssessmentEvent, entity_of
 from tierstream.schemas.mapping import SourceMapper, Sources
 from tierstream.schemas.outputs import ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.schemas.settings import Settings
+from tierstream.scorers.audit import ACCEPTED, audit_entry, refused
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
@@ -194,13 +195,17 @@ class Processor:
         if state is not None and state.next_review is not None and state.next_review <= ts(event.occurred_at):
             produced = self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
         state, out = self.grader.apply(state, event, received_at=int(self.wall_clock()))
+        audit = self._audit(event, out, ekey)
         if out.status == "invalid":
             if produced:  # the review before it did publish: keep what it published
                 store.save(ekey, state)
-            return [self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail)]
+            return [self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail), *audit]
         self._count(out)
         if out.status in ("applied", "history"):
             self.watermark = max(self.watermark, ts(event.occurred_at))
+            state.outbox.extend((m.topic, m.key, m.value) for m in audit)  # sent with the state it changed
+        else:
+            now.extend(audit)  # refused: the state did not change, nothing to wait for
         self._stash(state, out, timestamp)
         if prior is not None or out.status in ("applied", "history"):
             store.save(ekey, state)
@@ -273,6 +278,13 @@ class Processor:
                 return False  # not known yet: the hop is always right
             same = self._copartitioned[topic] = count == self.settings.partitions
         return same and partition == partition_of(ekey, self.settings.partitions)
+
+    def _audit(self, event: AnyEvent, out: Outcome, ekey: bytes) -> list[Outgoing]:
+        """The audit record of a manual assessment, with what became of it (none for a duplicate)."""
+        if not isinstance(event, AssessmentEvent) or out.status == "duplicate":
+            return []
+        status = ACCEPTED if out.status in ("applied", "history") else refused(out.detail or out.status)
+        return [Outgoing(self.names.audit, ekey, audit_entry(event, status).model_dump_json().encode())]
 
     def _count(self, out: Outcome) -> None:
         if out.status == "duplicate":

@@ -3,6 +3,9 @@
 ``GET /tiers/{entity_type}/{entity_id}``          current tier with its explanation (tier ``ungraded``
                                                   and its ``ungraded_reason`` below the rules' min_evidence)
 ``GET /tiers/{entity_type}/{entity_id}/history``  past changes, newest first (``?limit=N``)
+``GET /audit/{entity_type}/{entity_id}``          manual assessments and overrides with their status, latest first
+``GET /review?within_days=14``                    what is due for review over this worker's partitions
+                                                  (``&as_of=RFC3339``, ``&entity_type=``)
 ``GET /health``                                   ``health()`` as JSON; 503 when not ok
 ``GET /metrics``                                  Prometheus text format (``prometheus_client``)
 
@@ -17,20 +20,28 @@ Faust passes the route's ``{placeholders}`` to the view method as keyword argume
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import faust
 from faust.web import Request, Response, View
+from pydantic import TypeAdapter, ValidationError
 
+from tierstream.scorers.outcome import ts
 from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 
-__all__ = ["METRICS_CONTENT_TYPE", "register_web"]
+__all__ = ["METRICS_CONTENT_TYPE", "Reviewer", "register_web"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_LIMIT: Final = 20
+DEFAULT_WITHIN_DAYS: Final = 14
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+#: ``(as_of or None, within_days, entity_type or None) -> (as_of used, rows as JSON)``
+Reviewer = Callable[[int | None, int, str | None], Awaitable[tuple[int, list[dict[str, Any]]]]]
 
 
 def register_web(
@@ -38,6 +49,7 @@ def register_web(
     store: AsyncTierStore,
     health: Callable[[], dict[str, object]],
     metrics: ServiceMetrics,
+    reviewer: Reviewer | None = None,
 ) -> None:
     """Add the tierstream views to ``app`` (call before the worker starts)."""
 
@@ -90,6 +102,47 @@ def register_web(
             }
             return self.json(body)
 
+    class AuditView(View):
+        """Every manual assessment and override of one entity, latest first."""
+
+        async def get(self, request: Request, entity_type: str, entity_id: str) -> Response:
+            if (bad := bad_entity_type(self, entity_type)) is not None:
+                return bad
+            try:
+                entries = await store.audit(entity_type, entity_id)
+            except StoreUnavailable as exc:
+                return unavailable(self, exc)
+            if not entries:
+                return self.error(404, f"no assessment for {entity_type} {entity_id!r}")
+            return self.json({"entity_type": entity_type, "entity_id": entity_id, "assessments": entries})
+
+    class ReviewView(View):
+        """What is due for review over this worker's partitions."""
+
+        async def get(self, request: Request) -> Response:
+            q = request.query
+            raw = q.get("within_days", str(DEFAULT_WITHIN_DAYS))
+            if not raw.isdigit():
+                return self.error(400, "within_days must be a whole number of days (0 or more)")
+            entity_type = q.get("entity_type")
+            if entity_type is not None and (bad := bad_entity_type(self, entity_type)) is not None:
+                return bad
+            as_of: int | None = None
+            if "as_of" in q:
+                try:
+                    when = _INSTANT.validate_python(q["as_of"])
+                except ValidationError:
+                    when = None
+                if when is None or when.tzinfo is None:
+                    return self.error(400, "as_of must be an RFC 3339 instant with an offset "
+                                           "(e.g. 2026-03-01T00:00:00Z)")
+                as_of = ts(when)
+            if reviewer is None:
+                return self.error(503, "review not available")
+            at, rows = await reviewer(as_of, int(raw), entity_type)
+            return self.json({"as_of": datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z"),
+                              "scope": "this worker's partitions", "count": len(rows), "rows": rows})
+
     class HealthView(View):
         """Liveness/readiness as reported by the worker."""
 
@@ -112,5 +165,7 @@ def register_web(
     app.page("/tiers/{entity_type}/{entity_id}/history", name="tierstream-tier-history")(
         TierHistoryView
     )
+    app.page("/audit/{entity_type}/{entity_id}", name="tierstream-audit")(AuditView)
+    app.page("/review", name="tierstream-review")(ReviewView)
     app.page("/health", name="tierstream-health")(HealthView)
     app.page("/metrics", name="tierstream-metrics")(MetricsView)

@@ -27,6 +27,7 @@ def test_key_layout_documents_every_key() -> None:
     for key in (
         "tp:tier:{entity_type}:{entity_id}",
         "tp:history:{entity_type}:{entity_id}",
+        "tp:audit:{entity_type}:{entity_id}",
         "`tp:changes`",
         "tp:changes:{entity_type}",
     ):

@@ -143,7 +143,7 @@ def test_saved_state_keeps_the_profile_at_index_30() -> None:
     g = Grader(RULES)
     state, _ = feed(g, [order(1, "o1"), profile(2, "p1", ownership="private", attributes={"region": "west"})])
     doc = orjson.loads(state.to_bytes())
-    assert doc[29] is None and doc[30][:3] == [state.profile.at, "p1", "private"]  # type: ignore[union-attr]
+    assert doc[29] == [] and doc[30][:3] == [state.profile.at, "p1", "private"]  # type: ignore[union-attr]
     assert decode(state.to_bytes()).profile == state.profile
     older = orjson.dumps(doc[:29])  # a state written before profiles: none
     assert decode(older).profile is None
