@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.streaming import Stream
 from tierstream.streams.dev.broker import EmbeddedBroker
 
 
@@ -18,3 +20,13 @@ def broker() -> Iterator[EmbeddedBroker]:
     """
     with EmbeddedBroker() as b:
         yield b
+
+
+@pytest.fixture
+def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
+    """A deployment of the test's own (its topics made, its workers stopped at the end, its data removed)."""
+    s = Stream(broker.bootstrap, tmp_path)
+    s.create_topics()
+    yield s
+    s.stop_workers()
+    s.close(purge=True)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,6 @@ from tests.streaming import Stream, poll
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.cli.main import main
 from tierstream.streams.client import publish
-from tierstream.streams.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +40,6 @@ LINES = [
     _assessment("p2", "customer", "c2", "2025-02-19T00:00:00Z", prospect_score=50),  # 40 days away
 ]
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
-    s.close(purge=True)
 
 
 def _get(port: int, path: str) -> tuple[int, Any]:

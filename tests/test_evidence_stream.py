@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from tests.streaming import Stream, offline_snapshot, poll
 from tierstream.schemas.outputs import UNGRADED, TierChange
 from tierstream.scorers.engine import REREVIEW
 from tierstream.streams.client import publish
-from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.offline.score import read_lines
 from tierstream.streams.offline.scoring import score_file
 
@@ -68,13 +66,6 @@ def _write(path: Path, events: list[dict[str, Any]]) -> Path:
 def events_file(tmp_path: Path) -> Path:
     return _write(tmp_path / "evidence.jsonl", FIRST + SECOND)
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
 
 
 def _event_changes(lines: list[bytes]) -> dict[tuple[str, str], list[tuple[str, str | None, str, str | None]]]:

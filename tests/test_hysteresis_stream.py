@@ -18,7 +18,6 @@ published once the previous one is graded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from tierstream.schemas.events import AnyEvent, DeliveryEvent, OrderEvent
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.client import publish
-from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.offline.score import OfflineScorer, read_lines
 
 pytestmark = pytest.mark.integration
@@ -63,13 +61,6 @@ GROUPS: list[list[AnyEvent]] = [
     [_delivery("s-clock", 400, 100, 100)],
 ]
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
 
 
 def _write(path: Path, events: list[AnyEvent]) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -24,7 +23,6 @@ from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
 from tierstream.streams.client import publish
-from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.read import read_states
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
@@ -44,22 +42,15 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def every_point(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One sample holding every point of issue 10, a 1998 history, in time order (no late lines).
 
-    ``tierstream sample --customers 400 --suppliers 40 --days 150 --seed 7 --end 1998-11-01T00:00:00Z``
+    ``tierstream sample --customers 200 --suppliers 40 --days 150 --seed 7 --end 1998-11-01T00:00:00Z``
     but without late lines: a late line is graded before or after its entity's due reviews depending
     on when the worker's timer fires, so the changes would depend on timing (the snapshot does not).
     """
     path = tmp_path_factory.mktemp("every_point") / "events.jsonl"
-    write_sample(path, customers=400, suppliers=40, days=150, seed=7, end=datetime(1998, 11, 1, tzinfo=UTC),
+    write_sample(path, customers=200, suppliers=40, days=150, seed=7, end=datetime(1998, 11, 1, tzinfo=UTC),
                  late_ratio=0.0)
     return path
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
 
 
 def _read_topic(stream: Stream, topic: str) -> list[tuple[bytes | None, bytes]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -30,7 +29,6 @@ from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
 from tierstream.streams.client import publish
-from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.kafka.read import read_states
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
@@ -99,13 +97,6 @@ def supplier_events(suppliers: int = 12, days: int = 90, seed: int = 3) -> list[
     events.sort(key=lambda e: (e["occurred_at"], e["event_id"]))
     return events
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
 
 
 def _read_changes(stream: Stream) -> list[TierChange]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -24,7 +23,6 @@ from tests.streaming import Stream, offline_snapshot, poll
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.client import publish
-from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.read import read_to_end
 from tierstream.streams.offline.rules_diff import diff_rules
@@ -34,13 +32,6 @@ pytestmark = pytest.mark.integration
 
 DEFAULT = resources.files("tierstream.schemas").joinpath("default_rules.yaml").read_text("utf-8")
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
 
 
 def test_regrade_now_on_a_running_worker_makes_the_predicted_changes(stream: Stream, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ reference is ``tierstream score --sources`` of that file (:func:`score_file`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ from tierstream.schemas.events import INBOUND_ADAPTER, entity_of
 from tierstream.schemas.mapping import Sources
 from tierstream.schemas.outputs import DeadLetter
 from tierstream.schemas.sources import load_sources
-from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.harness import Snapshots
 from tierstream.streams.dev.sample import write_sample
 from tierstream.streams.kafka.read import read_to_end
@@ -313,13 +312,6 @@ def create_source_topics(bootstrap: str) -> None:
     counts = {t: len(m.partitions) for t, m in admin.list_topics(timeout=30).topics.items()}
     assert counts[ERP_TOPIC] == 3 and counts[SHOP_TOPIC] == 4
 
-
-@pytest.fixture
-def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
-    s = Stream(broker.bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_workers()
 
 
 def test_upstream_topics_any_key_mapped_and_debezium_equal_offline_score(stream: Stream, tmp_path: Path) -> None:
