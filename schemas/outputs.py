@@ -22,7 +22,10 @@ __all__ = [
     "DeadLetter",
     "Direction",
     "EntitySnapshot",
+    "Language",
+    "MessageCode",
     "NextTier",
+    "NextTierCodes",
     "ReferralCredit",
     "SupplierAlert",
     "TierAction",
@@ -39,6 +42,14 @@ UNGRADED = "ungraded"
 #: ``initial``: a first tier (from none, or from ``ungraded`` once the evidence suffices);
 #: ``ungraded``: into ``ungraded`` (from none or from a tier), neither an upgrade nor a downgrade.
 Direction = Literal["upgrade", "downgrade", "initial", "ungraded"]
+
+
+#: The languages reasons and hints are worded in (those of the source articles).
+Language = Literal["en", "zh", "es"]
+
+#: A reason or hint as a message of the catalog (``scorers/messages``): ``{"id": ..., "params": {...}}``,
+#: kept beside its words so that a reader renders it again in another language.
+MessageCode = dict[str, Any]
 
 
 class _Out(BaseModel):
@@ -113,6 +124,13 @@ class NextTier(_Out):
     )
 
 
+class NextTierCodes(_Out):
+    """A :class:`NextTier`'s hints as messages, to word them in another language."""
+
+    hints: list[MessageCode] = Field(default_factory=list)
+    keep_hints: list[MessageCode] = Field(default_factory=list)
+
+
 class TierChange(_Out):
     """An entity moved tier (or got its first one, or became ``ungraded``)."""
 
@@ -137,6 +155,11 @@ class TierChange(_Out):
     actions: list[TierAction] = Field(
         default_factory=list, description="what the new tier entitles or triggers (the rules' tier actions)"
     )
+    reason_codes: list[MessageCode] = Field(
+        default_factory=list, description="the reasons as messages, to word them in another language"
+    )
+    ungraded_reason_code: MessageCode | None = Field(None, description="the ungraded reason as a message")
+    next_tier_codes: NextTierCodes | None = Field(None, description="the next tier's hints as messages")
 
 
 class SupplierAlert(_Out):
@@ -151,6 +174,7 @@ class SupplierAlert(_Out):
     reasons: list[str]
     occurred_at: AwareDatetime
     change_id: str
+    reason_codes: list[MessageCode] = Field(default_factory=list, description="the reasons as messages")
 
 
 class WindowInfo(_Out):
@@ -188,6 +212,10 @@ class EntitySnapshot(_Out):
     actions: list[TierAction] = Field(
         default_factory=list, description="what the tier entitles or triggers (the rules' tier actions)"
     )
+    # Kept on the object to word it again (``scorers.wording.reworded``), not in its JSON: a
+    # snapshot line keeps its documented keys.
+    ungraded_reason_code: MessageCode | None = Field(None, exclude=True)
+    next_tier_codes: NextTierCodes | None = Field(None, exclude=True)
 
 
 class ReferralCredit(_Out):

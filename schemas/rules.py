@@ -36,7 +36,7 @@ from pydantic import (
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.events import PROFILE_FIELDS
 from tierstream.schemas.loyalty import LoyaltyRules
-from tierstream.schemas.outputs import UNGRADED, TierAction
+from tierstream.schemas.outputs import UNGRADED, Language, TierAction
 from tierstream.scorers.catalog import ASSESSED, metrics_of
 
 __all__ = [
@@ -81,7 +81,10 @@ class Dimension(_Strict):
         description="points (metric value, score 0..100), metric values strictly increasing; "
         "linear between points, flat beyond the ends",
     )
-    label: str | None = Field(None, description="plain-words name used in explanations")
+    label: str | dict[Language, str] | None = Field(
+        None, description="plain-words name used in explanations: one for every language, or one per language "
+        "({en: revenue, zh: 销售额, es: ingresos}; a language left out shows the dimension's name)",
+    )
 
     @model_validator(mode="after")
     def _scale_ok(self) -> Dimension:
@@ -103,7 +106,10 @@ _EXCLUSIVE_ACTIONS = ({"warn_new_purchase_orders", "block_new_purchase_orders"},
 class Tier(_Strict):
     name: TIER_NAME
     min_score: float = Field(ge=0, le=100, allow_inf_nan=False)
-    label: str | None = None
+    label: str | dict[Language, str] | None = Field(
+        None, description="a description, or the tier's name per language in explanations "
+        "({zh: 关键客户, es: cliente clave}; a language left out shows the tier's name)",
+    )
     actions: list[TierAction] = Field(
         default_factory=list,
         description="what the tier entitles or triggers, carried on every change and current tier "

@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tierstream.schemas.errors import KafkaConfigError
+from tierstream.schemas.outputs import Language
 
 __all__ = ["ENV_PREFIX", "SASL_PROTOCOLS", "TLS_PROTOCOLS", "Settings", "kafka_config_error"]
 
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
         None, description="bearer token required by write endpoints (assessments, overrides)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    language: Language = Field(
+        "en", description="the language of reasons and hints (HTTP: unless the request's Accept-Language "
+        "prefers another of them)",
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tierstream.scorers.catalog import ASSESSED, metric_key
+from tierstream.scorers.messages import Code, code, render
 from tierstream.scorers.state import EntityState, Manual
 
 __all__ = [
+    "assessed_codes",
     "assessed_metrics",
     "assessed_words",
     "assessment_days",
@@ -126,14 +128,21 @@ def assessed_words(state: EntityState, dimensions: list[str], now: int, date: Ca
     ``"assessed 80 by li.wei"``, ``"assessed 70, mean of 2 evaluators"``, or, with none in
     force, ``"assessment expired on 2026-05-01"`` (the last author's say that ended).
     """
+    return {name: render(said) for name, said in assessed_codes(state, dimensions, now, date).items()}
+
+
+def assessed_codes(state: EntityState, dimensions: list[str], now: int, date: Callable[[int], str]
+                   ) -> dict[str, Code]:
+    """What each qualitative dimension rests on at ``now``, as messages (see :func:`assessed_words`)."""
     force = in_force(state, now) if state.assessed else {}
-    out: dict[str, str] = {}
+    out: dict[str, Code] = {}
     for name in dimensions:
         ms = force.get(name)
         if ms:
-            who = f" by {ms[0].author}" if len(ms) == 1 else f", mean of {len(ms)} evaluators"
-            out[name] = f"assessed {round(_mean(ms), 2):g}{who}"
+            score = round(_mean(ms), 2)
+            out[name] = (code("assessed.by", score=score, author=ms[0].author) if len(ms) == 1
+                         else code("assessed.mean", score=score, evaluators=len(ms)))
             continue
         ended = [es[-1].expires for (d, _), es in state.assessed.items() if d == name and es[-1].expires <= now]
-        out[name] = f"assessment expired on {date(max(ended))}" if ended else "no assessment in force"
+        out[name] = code("assessed.expired", date=date(max(ended))) if ended else code("assessed.none")
     return out

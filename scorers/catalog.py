@@ -28,6 +28,7 @@ from string import Formatter
 from typing import Literal
 
 from tierstream.scorers.layout import CUSTOMER_BUCKET, SUPPLIER_BUCKET
+from tierstream.scorers.messages import Code, code, render
 
 __all__ = [
     "ASSESSED", "BUCKETS", "CONTEXT", "FORMULA_BUILTINS", "METRICS", "EntityKind", "Metric", "metric_key",
@@ -58,6 +59,8 @@ CONTEXT: dict[EntityKind, tuple[str, ...]] = {
 FORMULA_BUILTINS = {"float": float}
 
 _HINT_FIELDS = frozenset({"n", "s", "amount", "target"})
+#: the message of a value shown with each unit (``scorers/messages``)
+_VALUE_IDS = {"": "value.plain", " days": "value.days", " h": "value.hours"}
 _PRECISION = re.compile(r"\.(\d+)([f%])$")
 
 
@@ -73,7 +76,9 @@ class Metric:
     units still needed) and ``{s}`` (``"s"`` unless ``n`` is 1), ``{amount}`` (the
     increase needed, rounded up, with thousands separators) and ``{target}`` (the
     value to reach, shown as the metric is, rounded the way that still reaches it);
-    ``None``: no hint for this metric. ``step`` is the least move of the metric
+    ``None``: no hint for this metric; the words in every language are the message
+    ``hint.<name>`` of ``scorers/messages`` (a test checks the English against this
+    template), as ``absent.<name>`` words ``absent``. ``step`` is the least move of the metric
     (1 for a count, 0.01 for money: a cent); ``None`` for a ratio or a duration.
     """
 
@@ -117,6 +122,12 @@ class Metric:
         """The value in words: ``"95.0%"``, ``"12 days"``; ``"no data"`` for ``None``."""
         return "no data" if value is None else format(value, self.fmt) + self.unit
 
+    def show_code(self, value: float | None) -> Code:
+        """The value as a message (``show`` in English): its number and its unit in the reader's language."""
+        if value is None:
+            return code("value.none")
+        return code(_VALUE_IDS[self.unit], value=format(value, self.fmt))
+
     def reaching(self, value: float) -> float:
         """``value`` rounded to the shown precision the better way (up, or down if lower is better).
 
@@ -133,21 +144,34 @@ class Metric:
 
     def absence(self, window_days: int) -> str:
         """Why the metric has no value, in words (``"no delivery in the 180-day window"``)."""
-        return (self.absent or f"no {self.name.replace('_', ' ')} yet").format(window=window_days)
+        return render(self.absence_code(window_days))
+
+    def absence_code(self, window_days: int) -> Code:
+        """Why the metric has no value, as a message (``absence`` in English)."""
+        if self.absent is None:
+            return code("absent.none_yet", metric=code(f"metric.{self.name}"))
+        return code(f"absent.{self.name}", window=window_days) if "{window}" in self.absent \
+            else code(f"absent.{self.name}")
 
     def hint_to(self, current: float, target: float) -> str | None:
         """What moving from ``current`` to ``target`` means, in words (``None``: no hint)."""
+        hint = self.hint_code(current, target)
+        return None if hint is None else render(hint)
+
+    def hint_code(self, current: float, target: float) -> Code | None:
+        """What moving from ``current`` to ``target`` means, as a message (``None``: no hint)."""
         if self.hint is None:
             return None
         fields = self._hint_fields
         delta = target - current
-        n = math.ceil(delta - 1e-6) if "n" in fields or "s" in fields else 0
-        return self.hint.format(
-            n=n,
-            s="s" if n != 1 else "",
-            amount=f"{math.ceil(delta - 1e-6):,}" if "amount" in fields else "",
-            target=self.show(self.reaching(target)) if "target" in fields else "",
-        )
+        params: dict[str, object] = {}
+        if "n" in fields or "s" in fields:
+            params["n"] = math.ceil(delta - 1e-6)
+        if "amount" in fields:
+            params["amount"] = f"{math.ceil(delta - 1e-6):,}"
+        if "target" in fields:
+            params["target"] = self.show_code(self.reaching(target))
+        return code(f"hint.{self.name}", **params)
 
 
 _CATALOG = (

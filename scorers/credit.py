@@ -30,6 +30,7 @@ from typing import Any
 
 from tierstream.schemas.events import InvoiceEvent, PaymentEvent
 from tierstream.scorers.layout import C_DAYS_LATE, C_INVOICES, C_LATE, C_LATE_CENT_DAYS, C_PAID, C_PAYMENTS
+from tierstream.scorers.messages import Code, code, render, render_all
 from tierstream.scorers.state import EntityState
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "LATE_DAYS_CAP",
     "NO_OVERDUE",
     "Overdue",
+    "delay_note_codes",
     "delay_notes",
     "next_credit_review",
     "overdue_on",
@@ -252,21 +254,27 @@ def next_credit_review(state: EntityState, day: int, window_days: int) -> tuple[
 
 def delay_notes(state: EntityState, day: int, window_days: int, limit: int = 3) -> list[str]:
     """Why the customer paid late, in words: unpaid overdue invoices first, then stated delay reasons."""
+    return render_all(delay_note_codes(state, day, window_days, limit))
+
+
+def delay_note_codes(state: EntityState, day: int, window_days: int, limit: int = 3) -> list[Code]:
+    """Why the customer paid late, as messages (see :func:`delay_notes`)."""
     first = day - window_days + 1
-    unpaid: list[tuple[int, str]] = []
-    stated: list[tuple[int, str]] = []
+    unpaid: list[tuple[int, str, Code]] = []
+    stated: list[tuple[int, str, Code]] = []
     for invoice_id, rec in state.invoices.items():
         due = rec[_DUE]
         if due is not None and first <= due < day and rec[_ISSUED] <= day:
             owed = _outstanding(rec, day)
             if owed > 0:
-                unpaid.append((day - due, f"invoice {invoice_id} unpaid, {day - due} days past due "
-                                          f"({owed / 100:,.2f} outstanding)"))
+                unpaid.append((day - due, invoice_id, code("credit.unpaid", invoice=invoice_id, days=day - due,
+                                                           owed=owed / 100)))
         pay_due = _due(rec)
         for paid_day, _, _, reason in rec[_PAYMENTS]:
             late = paid_day - pay_due
             if reason and late > 0 and first <= paid_day <= day:
-                stated.append((paid_day, f"invoice {invoice_id} paid {late} days late: {reason}"))
-    unpaid.sort(key=lambda x: (-x[0], x[1]))
+                stated.append((paid_day, f"{invoice_id} paid {late} days late: {reason}",
+                               code("credit.paid_late", invoice=invoice_id, days=late, reason=reason)))
+    unpaid.sort(key=lambda x: (-x[0], render(x[2])))  # ties: in the order of their words, as always
     stated.sort(key=lambda x: (-x[0], x[1]))
-    return [text for _, text in (unpaid + stated)[:limit]]
+    return [note for _, _, note in (unpaid + stated)[:limit]]

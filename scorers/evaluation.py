@@ -24,9 +24,10 @@ from tierstream.schemas.outputs import (
 )
 from tierstream.schemas.rules import CustomerRules, Tier
 from tierstream.scorers.assessed import assessments_of
-from tierstream.scorers.credit import delay_notes
-from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
+from tierstream.scorers.credit import delay_note_codes
+from tierstream.scorers.explain import change_reason_codes, held_by_hysteresis, next_tier_with_codes
 from tierstream.scorers.grading import rfm_segment, tier_index
+from tierstream.scorers.messages import code, render_all
 from tierstream.scorers.metrics import aggregates_of
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, rules_cause, utc
 from tierstream.scorers.state import EntityState
@@ -100,12 +101,18 @@ class Evaluator(Tiering):
                 direction = "upgrade" if g.tier_idx < oi else "downgrade"
             else:
                 direction = "upgrade" if g.comp.score >= (state.published_score or 0) else "downgrade"
-        why = change_reasons(rules, tiers, state, now, direction, g, self.calendar)
+        codes = change_reason_codes(rules, tiers, state, now, direction, g, self.calendar)
         if state.invoices and any(state.published_components.get(n) != g.comp.components.get(n)
                                   for n in self._credit_dims):
-            why += delay_notes(state, self.day(now), rules.window_days)
-        if cause in (REREVIEW, rules_cause(self.rules.version)):
-            why[0] = f"{cause}: {why[0]}"
+            codes += delay_note_codes(state, self.day(now), rules.window_days)
+        if cause == REREVIEW:
+            codes[0] = code("change.re_review", then=codes[0])
+        elif cause == rules_cause(self.rules.version):
+            codes[0] = code("change.rules", version=self.rules.version, then=codes[0])
+        why = render_all(codes)
+        nxt, nxt_codes = (None, None) if g.ungraded else next_tier_with_codes(
+            rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
+            held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now))
         state.seq += 1
         # Outputs are built from the engine's own typed values (mypy checks every field):
         # validation, pydantic's __init__, is for input, and cost a fifth of an offline run.
@@ -124,11 +131,12 @@ class Evaluator(Tiering):
             rules_version=self.rules.version,
             occurred_at=utc(now),
             cause=cause,
-            next_tier=None if g.ungraded else next_tier(
-                rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
-                held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now)),
+            next_tier=nxt,
             ungraded_reason=g.ungraded,
             actions=self._actions(tiers, g),
+            reason_codes=codes,
+            ungraded_reason_code=g.ungraded_code,
+            next_tier_codes=nxt_codes,
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -145,6 +153,7 @@ class Evaluator(Tiering):
                         reasons=why,
                         occurred_at=utc(now),
                         change_id=change.change_id,
+                        reason_codes=codes,
                     )
                 )
         state.published_tier = new
@@ -173,6 +182,9 @@ class Evaluator(Tiering):
             if segment is not None and rules.loyalty is not None:  # shown with the segment: once it ordered
                 loyalty = rules.loyalty.classify(m)
         aggregates = aggregates_of(s, self.totals_at(s, now), m)
+        nxt, nxt_codes = (None, None) if g.ungraded else next_tier_with_codes(
+            rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
+            held_by_hysteresis(s, tiers, g.tier_idx, g.comp, now))
         if self._assessed[s.kind]:  # each qualitative dimension: its mean score in force and evaluators
             aggregates["assessments"] = assessments_of(s, self._assessed[s.kind], now)
         return EntitySnapshot.model_construct(
@@ -189,11 +201,11 @@ class Evaluator(Tiering):
             window=WindowInfo.model_construct(
                 days=rules.window_days, start=iso_day(self.window_start(s, now)), end=iso_day(self.day(now))
             ),
-            next_tier=None if g.ungraded else next_tier(
-                rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
-                held_by_hysteresis(s, tiers, g.tier_idx, g.comp, now)),
+            next_tier=nxt,
             as_of=utc(now),
             rules_version=self.rules.version,
             ungraded_reason=g.ungraded,
             actions=self._actions(tiers, g),
+            ungraded_reason_code=g.ungraded_code,
+            next_tier_codes=nxt_codes,
         )

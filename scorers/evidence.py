@@ -11,6 +11,8 @@ from __future__ import annotations
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.schemas.rules import EntityRules
 from tierstream.scorers.catalog import ASSESSED, METRICS
+from tierstream.scorers.messages import Code, code, render
+from tierstream.scorers.terms import dimension_term
 
 __all__ = ["UNGRADED", "UNGRADED_SCORE", "Evidence"]
 
@@ -19,12 +21,12 @@ __all__ = ["UNGRADED", "UNGRADED_SCORE", "Evidence"]
 UNGRADED_SCORE = -100.0
 
 
-def _absence(rules: EntityRules, name: str) -> str:
-    """Why dimension ``name`` has no evidence, in words."""
+def _absence(rules: EntityRules, name: str) -> Code:
+    """Why dimension ``name`` has no evidence, as a message."""
     dim = rules.dimensions[name]
     if dim.metric == ASSESSED:
-        return f"no {dim.label or name.replace('_', ' ')} assessment in force"
-    return METRICS[dim.metric].absence(rules.window_days)
+        return code("evidence.no_assessment", label=dimension_term(name, dim, name.replace("_", " ")))
+    return METRICS[dim.metric].absence_code(rules.window_days)
 
 
 class Evidence:
@@ -40,12 +42,16 @@ class Evidence:
 
     def missing(self, components: dict[str, float]) -> str | None:
         """Why an entity whose dimensions with evidence are ``components`` is ungraded (``None``: it is not)."""
-        why: list[str] = []
+        why = self.missing_code(components)
+        return None if why is None else render(why)
+
+    def missing_code(self, components: dict[str, float]) -> Code | None:
+        """Why an entity whose dimensions with evidence are ``components`` is ungraded, as a message."""
+        why: list[Code] = []
         for name, absent in self.requires:
             if name not in components and absent not in why:
                 why.append(absent)
         n = len(components)
         if n < self.count and not why:
-            why.append("no evidence in any dimension yet" if n == 0
-                       else f"evidence in {n} of the {self.count} dimensions required")
-        return "; ".join(why) if why else None
+            why.append(code("evidence.none") if n == 0 else code("evidence.some", n=n, count=self.count))
+        return code("evidence.all", why=why) if why else None

@@ -8,8 +8,10 @@ from typing import Any, NamedTuple
 
 from tierstream.schemas.rules import EntityRules, Hysteresis, RfmThresholds, Tier
 from tierstream.scorers.catalog import metric_key
+from tierstream.scorers.messages import Code, code
 from tierstream.scorers.metrics import Metrics
 from tierstream.scorers.scale import Scale
+from tierstream.scorers.terms import tier_term
 
 __all__ = [
     "SEGMENTS",
@@ -128,8 +130,8 @@ def advance_track(track: Track, hyst: Hysteresis, runs: list[tuple[int, int, int
 
 def held_tier(
     tiers: list[Tier], hyst: Hysteresis, score: float, today: int, tracks: list[Track]
-) -> tuple[int, str | None]:
-    """Index of the tier held today, and (when hysteresis holds it) why, in plain words.
+) -> tuple[int, Code | None]:
+    """Index of the tier held today, and (when hysteresis holds it) why, as a message.
 
     ``tracks[i]`` is what tier ``i`` remembers of the calendar days before
     ``today``, for every tier better than the score's own. A tier is held only if it was held
@@ -144,16 +146,16 @@ def held_tier(
             continue
         age = today - q
         if age < hyst.min_days_in_tier:
-            return i, f"held in {t.name}: reached {age} days ago, minimum time in tier is {hyst.min_days_in_tier} days"
+            return i, code("held.min_days", tier=tier_term(tiers, t.name), age=age, min_days=hyst.min_days_in_tier)
         if age >= hyst.hold_days or broken:
             continue
         hold_line = t.min_score - hyst.downgrade_margin
         if score >= hold_line:
-            return i, (f"held in {t.name}: score {score:.1f} is within the {hyst.downgrade_margin:g}-point "
-                       f"margin below {t.min_score:g}")
+            return i, code("held.margin", tier=tier_term(tiers, t.name), score=score,
+                           margin=hyst.downgrade_margin, minimum=t.min_score)
         if h is not None and today - h < hyst.grace_days:
-            return i, (f"held in {t.name}: score under {hold_line:g} for {today - h} days, "
-                       f"grace is {hyst.grace_days} days")
+            return i, code("held.grace", tier=tier_term(tiers, t.name), line=hold_line, days=today - h,
+                           grace=hyst.grace_days)
     return raw, None
 
 

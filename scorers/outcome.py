@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple
 
 from tierstream.schemas.outputs import ReferralCredit, SupplierAlert, TierChange
 from tierstream.scorers.grading import Composite
+from tierstream.scorers.messages import Code
 from tierstream.scorers.metrics import Metrics
 
 __all__ = ["REREVIEW", "RULES_CAUSE", "Grade", "Outcome", "Status", "iso_day", "rules_cause", "ts", "utc"]
@@ -54,6 +55,8 @@ class Grade(NamedTuple):
     notes: list[str]
     next_review: int | None
     ungraded: str | None = None  # why the tier is UNGRADED (tier_idx is then -1)
+    note_codes: list[Code] = []  # noqa: RUF012  # the notes as messages (a NamedTuple's default is shared: never mutated)
+    ungraded_code: Code | None = None  # why the tier is UNGRADED, as a message
 
 
 def ts(dt: datetime) -> int:

@@ -36,6 +36,7 @@ from tierstream.scorers.grading import (
 )
 from tierstream.scorers.hold import tracks_for
 from tierstream.scorers.layout import C_ORDERS, DAY, S_DELIVERIES
+from tierstream.scorers.messages import Code, render, render_all
 from tierstream.scorers.metrics import (
     Metrics,
     customer_metrics,
@@ -159,9 +160,9 @@ class Tiering:
                 return Composite(score, {**comp.components, "prospect": score}, comp.weight_total), m, True
         return comp, m, False
 
-    def _ungraded(self, state: EntityState, comp: Composite, prospect: bool) -> str | None:
-        """Why the entity is below its rules' minimum evidence (``None``: it is graded on its score)."""
-        return None if prospect else self._evidence[state.kind].missing(comp.components)
+    def _ungraded(self, state: EntityState, comp: Composite, prospect: bool) -> Code | None:
+        """Why the entity is below its rules' minimum evidence, as a message (``None``: it is graded on its score)."""
+        return None if prospect else self._evidence[state.kind].missing_code(comp.components)
 
     def _tracks(self, state: EntityState, now: int, tiers: list[Tier], upto: int, totals: list[int],
                 score: float) -> list[Track]:
@@ -235,7 +236,7 @@ class Tiering:
         totals = self.totals_at(state, now)
         comp, m, prospect = self._score(state, totals, today, now)
         ungraded = missing = self._ungraded(state, comp, prospect)
-        notes: list[str] = []
+        notes: list[Code] = []
         # The past end-of-day scores only matter for a tier better than the score's own.
         raw = raw_tier_index(tiers, comp.score)
         tracks = self._tracks(state, now, tiers, raw, totals, comp.score) if raw and not ungraded else None
@@ -253,9 +254,10 @@ class Tiering:
         nxt = self._next_review(state, now, tiers, held, comp, totals, tracks, m)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
+        words = render_all(notes)
         if held < 0:
-            return Grade(UNGRADED, -1, comp, m, notes, nxt, ungraded)
-        return Grade(tiers[held].name, held, comp, m, notes, nxt)
+            return Grade(UNGRADED, -1, comp, m, words, nxt, render(ungraded) if ungraded else None, notes, ungraded)
+        return Grade(tiers[held].name, held, comp, m, words, nxt, None, notes)
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,

@@ -6,7 +6,7 @@ import sys
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 import click
 
@@ -39,12 +39,14 @@ __all__ = ["score"]
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
+@click.option("--language", type=click.Choice(["en", "zh", "es"]), default=None,
+              help="the language of reasons and hints in STATE and CHANGES (default: TIERSTREAM_LANGUAGE, else en)")
 @click.option("--by", "by", metavar="ATTRIBUTE",
               help="break the tier distribution down by a profile field or attribute (business_nature, "
                    "need_type, region...), group, segment or loyalty")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
           changes: Path | None, rejects: Path | None, strict: bool, sources_path: Path | None,
-          workers: int | None, by: str | None) -> None:
+          workers: int | None, language: str | None, by: str | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
@@ -59,9 +61,12 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     CHANGES are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
+    from tierstream.schemas.outputs import TierChange
+    from tierstream.scorers.wording import RewordedLines
 
     rules = cli_rules(rules_path)
     instant = parse_instant(as_of)
+    language = language or _setting_language()
     changes_fh = changes.open("wb") if changes else None
     rejects_fh = rejects.open("wb") if rejects else None
     try:
@@ -74,7 +79,10 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
                 sources = Sources(cli_sources(sources_path), rules.timezone)
                 with progress_bar(events.stat().st_size, "mapping", "B", unit_scale=True) as advance:
                     graded = stack.enter_context(mapped_file(events, sources, advance))
-            res = _score(graded, rules, instant, workers, strict, changes_fh, rejects_fh)
+            worded_changes: IO[bytes] | None = changes_fh
+            if changes_fh is not None and language != "en":
+                worded_changes = cast(IO[bytes], RewordedLines(changes_fh, TierChange, language))
+            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
@@ -114,10 +122,22 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
 
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
-           changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None) -> ScoreResult:
+           changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None, language: str = "en") -> ScoreResult:
     """``score_file`` with a progress bar over ``events``."""
     from tierstream.streams.offline.scoring import score_file
 
     with progress_bar(events.stat().st_size, "scoring", "B", unit_scale=True) as advance:
         return score_file(events, rules, as_of=instant, workers=workers, strict=strict,
-                          changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh)
+                          changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh, language=language)
+
+
+def _setting_language() -> str:
+    """The service's language setting (``TIERSTREAM_LANGUAGE``), read alone: the other settings may be unset."""
+    import os
+
+    from tierstream.schemas.settings import ENV_PREFIX
+
+    value = os.environ.get(f"{ENV_PREFIX}LANGUAGE", "en").strip().lower()
+    if value not in ("en", "zh", "es"):
+        raise click.BadParameter(f"{ENV_PREFIX}LANGUAGE={value!r}: expected en, zh or es")
+    return value

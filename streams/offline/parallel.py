@@ -149,9 +149,10 @@ class ShardResult:
 def _shard(
     conn: Connection, path: Path, rules: Rules, as_of: int | None, received_at: int,
     split: Split, me: int, want_changes: bool, want_snapshots: bool, want_rejects: bool, done: Any,
+    language: str = "en",
 ) -> None:
     """A forked shard: score its entities, report ``latest``, take the run's as-of, finish."""
-    scorer = OfflineScorer(rules, as_of=as_of, received_at=received_at)
+    scorer = OfflineScorer(rules, as_of=as_of, received_at=received_at, language=language)
     scorer.owns = lambda key: split.of(key) == me
     res = ShardResult(scorer.report)
     rep = scorer.report
@@ -254,6 +255,7 @@ def score_parallel(
     on_progress: Callable[[int], None] | None = None,
     finish_at: int | None = None,
     rejects_out: IO[bytes] | None = None,
+    language: str = "en",
 ) -> ParallelRun:
     """Score ``path`` in ``workers`` shards; write changes to ``changes_out`` in file order.
 
@@ -273,7 +275,7 @@ def score_parallel(
         p = ctx.Process(
             target=_shard, name=f"tierstream-score-{me}",
             args=(child_end, path, rules, as_of, received_at, split, me, changes_out is not None,
-                  want_snapshots, rejects_out is not None, done),
+                  want_snapshots, rejects_out is not None, done, language),
         )
         p.start()
         child_end.close()
@@ -314,7 +316,7 @@ def score_parallel(
     mismatch = next((p.mismatch for p in parts if p.mismatch), None)
     if mismatch is not None:
         return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at,
-                            rejects_out)
+                            rejects_out, language)
     if changes_out is not None:
         for _, line in heapq.merge(*(p.changes for p in parts)):
             changes_out.write(line + b"\n")
@@ -340,10 +342,11 @@ def _receive(conn: Connection, expected: str) -> Any:
 def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
     started: float, why: str, finish_at: int | None = None, rejects_out: IO[bytes] | None = None,
+    language: str = "en",
 ) -> ParallelRun:
     from tierstream.streams.offline.score import run
 
-    scorer = OfflineScorer(rules, as_of=as_of)
+    scorer = OfflineScorer(rules, as_of=as_of, language=language)
     run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out)
     snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []

@@ -23,6 +23,7 @@ from tierstream.schemas.rules import Rules
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
+from tierstream.scorers.wording import reworded
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, TIME_KINDS, Reject, input_error
 
@@ -102,8 +103,10 @@ class Report:
 class OfflineScorer:
     """Holds every entity's state in memory and feeds events through a :class:`Grader`."""
 
-    def __init__(self, rules: Rules, as_of: int | None = None, received_at: int | None = None) -> None:
+    def __init__(self, rules: Rules, as_of: int | None = None, received_at: int | None = None,
+                 language: str = "en") -> None:
         self.grader = Grader(rules)
+        self.language = language  # of the snapshots' reasons and hints
         self.states: dict[Key, EntityState] = {}
         self.as_of = as_of
         self.received_at = int(time.time()) if received_at is None else received_at
@@ -193,7 +196,7 @@ class OfflineScorer:
         for key in sorted(self.states):
             state = self.states[key]
             if not state.is_empty():
-                yield self.grader.snapshot(state, as_of)
+                yield reworded(self.grader.snapshot(state, as_of), self.language)
 
 
 def read_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, bytes]]:

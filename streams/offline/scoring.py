@@ -93,6 +93,7 @@ def score_file(
     on_progress: Callable[[int], None] | None = None,
     rejects_out: IO[bytes] | None = None,
     sources: SourcesFile | None = None,
+    language: str = "en",
 ) -> ScoreResult:
     """Grade a JSONL events file with the scorers the stream uses; return every entity's tier.
 
@@ -110,21 +111,22 @@ def score_file(
     With ``sources`` (:func:`~schemas.sources.load_sources`), each line is a captured
     message (``{"topic", "key", "value"}``) mapped as the worker maps it
     (:mod:`streams.offline.sources`); a message that does not map is a rejected line.
+    ``language``: of the snapshots' reasons and hints (the changes: see ``scorers.wording.RewordedLines``).
     """
     rules = load_rules() if rules is None else rules
     if sources is not None:
         with mapped_file(Path(path), Sources(sources, rules.timezone)) as mapped:
             return score_file(mapped, rules, as_of=as_of, workers=workers, strict=strict, changes_out=changes_out,
-                              on_progress=on_progress, rejects_out=rejects_out)
+                              on_progress=on_progress, rejects_out=rejects_out, language=language)
     started = time.perf_counter()
     events = Path(path)
     instant = _epoch(as_of)
     processes = 1 if strict else (workers or default_workers())
     if processes > 1:
         res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress,
-                             rejects_out=rejects_out)
+                             rejects_out=rejects_out, language=language)
         return ScoreResult(res.as_of, res.report, res.snapshots, res.shards, res.fell_back)
-    scorer = OfflineScorer(rules, as_of=instant)
+    scorer = OfflineScorer(rules, as_of=instant, language=language)
     graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out)
     rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
             for s in scorer.snapshots(graded_at)]

@@ -264,6 +264,29 @@ class AsyncTierStore:
             raise _unavailable(self.endpoint, exc) from None
         return _decode_current(entity_type, entity_id, raw)
 
+    async def current(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
+        """The current tier with the messages of its change (``reason_codes``...), read in one transaction.
+
+        The hash holds the words; the messages come from the latest change of the
+        history, the same change (its ``change_id``), so a reader words them again.
+        """
+        check_entity_type(entity_type)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(tier_key(self.prefix, entity_type, entity_id))
+                pipe.lrange(history_key(self.prefix, entity_type, entity_id), 0, 0)
+                raw, latest = await pipe.execute()
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        out = _decode_current(entity_type, entity_id, raw)
+        if out is not None and latest:
+            change = json.loads(latest[0])
+            if change.get("change_id") == out.get("change_id"):
+                for name in ("reason_codes", "ungraded_reason_code", "next_tier_codes"):
+                    if name in change:
+                        out[name] = change[name]
+        return out
+
     async def history(
         self, entity_type: str, entity_id: str, limit: int = 20
     ) -> list[dict[str, Any]]:

@@ -218,7 +218,8 @@ class Pipeline:
             for key in keys:
                 topic.send_soon(key=key, value=str(until).encode())
 
-        register_web(app, self.tier_store, self.health, self.metrics, self.review)
+        register_web(app, self.tier_store, self.health, self.metrics, self.review,
+                     language=self.settings.language)
         self.control = register_control(self)
 
     async def _keep_trying(self, write: Callable[[list[_Item]], Awaitable[object]], items: list[_Item]) -> None:

@@ -43,6 +43,7 @@ from tierstream.scorers.audit import ACCEPTED, audit_entry, refused
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
+from tierstream.scorers.wording import reworded
 from tierstream.streams.kafka.topics import TopicNames, entity_key, partition_of, topic_names
 from tierstream.streams.worker import rollout
 from tierstream.streams.worker.letters import DLQ_MAX_BYTES, Outgoing, dead_letter
@@ -302,14 +303,15 @@ class Processor:
 
     def _outputs(self, out: Outcome, timestamp: float | None) -> list[Outgoing]:
         msgs: list[Outgoing] = []
+        language = self.settings.language
         for c in out.changes:
-            msgs.extend(self.change_messages(c))
+            msgs.extend(self.change_messages(reworded(c, language)))
             self.metrics.tier_changes.labels(entity_type=c.entity_type, direction=c.direction).inc()
             if timestamp is not None and c.cause != "re-review":
                 self.metrics.event_to_change.observe(max(0.0, self.wall_clock() - timestamp))
         for a in out.alerts:
             msgs.append(Outgoing(self.names.supplier_alerts, f"supplier:{a.supplier_id}".encode(),
-                                 a.model_dump_json().encode()))
+                                 reworded(a, language).model_dump_json().encode()))
             self.metrics.supplier_alerts.labels(severity=a.severity).inc()
         for cr in out.credits:
             msgs.append(Outgoing(self.names.referral_credits, entity_key("customer", cr.referrer_id).encode(),

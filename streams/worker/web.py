@@ -3,6 +3,10 @@
 ``GET /tiers/{entity_type}/{entity_id}``          current tier with its explanation (tier ``ungraded``
                                                   and its ``ungraded_reason`` below the rules' min_evidence)
 ``GET /tiers/{entity_type}/{entity_id}/history``  past changes, newest first (``?limit=N``)
+
+Both word their reasons and hints in the language of the request's ``Accept-Language``
+(``en``, ``zh``, ``es``, regional tags and q-values understood), else the service's
+``TIERSTREAM_LANGUAGE``.
 ``GET /audit/{entity_type}/{entity_id}``          manual assessments and overrides with their status, latest first
 ``GET /review?within_days=14``                    what is due for review over this worker's partitions
                                                   (``&as_of=RFC3339``, ``&entity_type=``)
@@ -28,7 +32,9 @@ import faust
 from faust.web import Request, Response, View
 from pydantic import TypeAdapter, ValidationError
 
+from tierstream.scorers.messages import DEFAULT_LANGUAGE
 from tierstream.scorers.outcome import ts
+from tierstream.scorers.wording import pick_language, reword
 from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 
@@ -50,8 +56,16 @@ def register_web(
     health: Callable[[], dict[str, object]],
     metrics: ServiceMetrics,
     reviewer: Reviewer | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> None:
-    """Add the tierstream views to ``app`` (call before the worker starts)."""
+    """Add the tierstream views to ``app`` (call before the worker starts).
+
+    Reasons and hints are worded in the language the request's ``Accept-Language``
+    prefers among ours, else in ``language`` (the service's setting).
+    """
+
+    def worded(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
+        return reword(doc, pick_language(request.headers.get("Accept-Language"), language))
 
     def bad_entity_type(view: View, entity_type: str) -> Response | None:
         if entity_type in ENTITY_TYPES:
@@ -71,12 +85,12 @@ def register_web(
             if (bad := bad_entity_type(self, entity_type)) is not None:
                 return bad
             try:
-                current = await store.get(entity_type, entity_id)
+                current = await store.current(entity_type, entity_id)
             except StoreUnavailable as exc:
                 return unavailable(self, exc)
             if current is None:
                 return self.error(404, f"no tier for {entity_type} {entity_id!r}")
-            return self.json(current)
+            return self.json(worded(request, current))
 
     class TierHistoryView(View):
         """Past tier changes of one entity, newest first."""
@@ -98,7 +112,7 @@ def register_web(
             body: dict[str, Any] = {
                 "entity_type": entity_type,
                 "entity_id": entity_id,
-                "changes": changes,
+                "changes": [worded(request, c) for c in changes],
             }
             return self.json(body)
 
