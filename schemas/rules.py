@@ -14,18 +14,14 @@ Anything inconsistent is refused with a message naming the place.
 from __future__ import annotations
 
 import hashlib
-import math
 import zoneinfo
 from importlib import resources
-from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -36,7 +32,7 @@ from pydantic import (
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.events import PROFILE_FIELDS
 from tierstream.schemas.loyalty import LoyaltyRules
-from tierstream.schemas.outputs import UNGRADED, Language, TierAction
+from tierstream.schemas.tiers import TIER_NAME, Dimension, Hysteresis, StrictModel, Tier, check_tiers
 from tierstream.scorers.catalog import ASSESSED, metrics_of
 
 __all__ = [
@@ -64,124 +60,16 @@ __all__ = [
 CUSTOMER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("customer").items()}
 SUPPLIER_METRICS: dict[str, str] = {name: m.description for name, m in metrics_of("supplier").items()}
 
-TIER_NAME = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 CURRENCY = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Dimension(_Strict):
-    metric: str = Field(description="a metric of the entity type, or `assessed`: the mean of the active "
-                        "assessments naming this dimension, one per author (market reputation, peer evaluation...)")
-    weight: float = Field(gt=0, le=1, allow_inf_nan=False)
-    scale: list[tuple[float, float]] = Field(
-        min_length=2,
-        description="points (metric value, score 0..100), metric values strictly increasing; "
-        "linear between points, flat beyond the ends",
-    )
-    label: str | dict[Language, str] | None = Field(
-        None, description="plain-words name used in explanations: one for every language, or one per language "
-        "({en: revenue, zh: 销售额, es: ingresos}; a language left out shows the dimension's name)",
-    )
-
-    @model_validator(mode="after")
-    def _scale_ok(self) -> Dimension:
-        xs = [x for x, _ in self.scale]
-        for x, y in self.scale:
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise ValueError("scale points must be finite numbers")
-            if not 0 <= y <= 100:
-                raise ValueError(f"scale score {y} is outside 0..100")
-        if any(b <= a for a, b in pairwise(xs)):
-            raise ValueError(f"scale metric values must be strictly increasing, got {xs}")
-        return self
-
-
-#: Actions that contradict each other on one tier.
-_EXCLUSIVE_ACTIONS = ({"warn_new_purchase_orders", "block_new_purchase_orders"},)
-
-
-class Tier(_Strict):
-    name: TIER_NAME
-    min_score: float = Field(ge=0, le=100, allow_inf_nan=False)
-    label: str | dict[Language, str] | None = Field(
-        None, description="a description, or the tier's name per language in explanations "
-        "({zh: 关键客户, es: cliente clave}; a language left out shows the tier's name)",
-    )
-    actions: list[TierAction] = Field(
-        default_factory=list,
-        description="what the tier entitles or triggers, carried on every change and current tier "
-        "(e.g. {name: discount, value: 0.1}, {name: block_new_purchase_orders})",
-    )
-
-    @model_validator(mode="after")
-    def _actions_ok(self) -> Tier:
-        names = [a.name for a in self.actions]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"tier {self.name}: action {repeated[0]!r} is listed twice")
-        for group in _EXCLUSIVE_ACTIONS:
-            if group <= set(names):
-                raise ValueError(f"tier {self.name}: actions {' and '.join(sorted(group))} exclude each other")
-        return self
-
-
-def _check_tiers(tiers: list[Tier], where: str) -> list[Tier]:
-    names = [t.name for t in tiers]
-    if UNGRADED in names:
-        raise ValueError(f"{where}: the tier name {UNGRADED!r} is reserved for entities below min_evidence")
-    if len(set(names)) != len(names):
-        raise ValueError(f"{where}: tier names must be unique, got {names}")
-    mins = [t.min_score for t in tiers]
-    if len(set(mins)) != len(mins):
-        raise ValueError(f"{where}: tiers overlap: two tiers share a min_score in {mins}")
-    if mins != sorted(mins, reverse=True):
-        raise ValueError(f"{where}: list tiers from best to worst (min_score descending), got {mins}")
-    if mins[-1] != 0:
-        raise ValueError(f"{where}: the lowest tier must have min_score 0 so every score has a tier")
-    return tiers
-
-
-class Hysteresis(_Strict):
-    """Anti-flapping, defined on end-of-day scores so the tier is a function of the events alone.
-
-    Days are calendar days (in the rules' ``timezone``), quiet ones included: the end-of-day score of
-    a day without events is that of the window ending that day (it moves with
-    recency and with days leaving the window). A tier T is kept on day t when
-    any of these holds (q = the last day before t whose end-of-day score reached
-    T's minimum, h = the last day before t whose end-of-day score stood on T's
-    hold line, ``min_score - downgrade_margin``):
-
-    * the score qualifies for T now;
-    * T was reached within ``min_days_in_tier`` days (t - q < min_days_in_tier);
-    * T was reached within ``hold_days``, T was held on every day since q, and
-      the score is within the margin now, or it left the hold line less than
-      ``grace_days`` days ago (t - h < grace_days).
-
-    So a hold keeps only the tier held the day before: once it lapses, T is not
-    held again until the score reaches T's minimum again. A change a hold's
-    lapse makes happens at the midnight starting that day.
-    """
-
-    downgrade_margin: float = Field(0, ge=0, le=50, description="score points below a tier's minimum still held")
-    min_days_in_tier: int = Field(0, ge=0, le=3650, description="days a tier is kept after the score last reached it")
-    grace_days: int = Field(0, ge=0, le=3650, description="days under the hold line before a downgrade takes effect")
-    hold_days: int = Field(90, ge=0, le=3650, description="how long a tier reached is defended by margin and grace")
-
-    @property
-    def lookback_days(self) -> int:
-        return max(self.min_days_in_tier, self.hold_days)
-
-
-class RfmThresholds(_Strict):
+class RfmThresholds(StrictModel):
     recency_days: int = Field(gt=0, description="R is high when the last order is at most this many days old")
     frequency: int = Field(gt=0, description="F is high at this many orders in the window")
     monetary: float = Field(gt=0, description="M is high at this much revenue in the window")
 
 
-class GroupOverride(_Strict):
+class GroupOverride(StrictModel):
     """A declared customer group; ``{}`` declares one graded with the default thresholds.
 
     A group's tier without ``actions`` of its own has those of the default tier of
@@ -192,21 +80,21 @@ class GroupOverride(_Strict):
     rfm: RfmThresholds | None = None
 
 
-class Prospect(_Strict):
+class Prospect(StrictModel):
     newcomer_max_orders: int = Field(
         1, ge=0, description="a customer with at most this many orders is a newcomer: an active "
         "prospect assessment replaces the behavioural score"
     )
 
 
-class SupplierProspect(_Strict):
+class SupplierProspect(StrictModel):
     newcomer_max_deliveries: int = Field(
         1, ge=0, description="a supplier with at most this many deliveries in the window is a newcomer: "
         "an active prospect assessment replaces the behavioural score"
     )
 
 
-class MinEvidence(_Strict):
+class MinEvidence(StrictModel):
     """The least evidence an entity is graded on; below it, it is ``ungraded`` (never the lowest tier).
 
     A dimension has evidence when its metric has a value in the window (a rate
@@ -222,7 +110,7 @@ class MinEvidence(_Strict):
     )
 
 
-class EntityRules(_Strict):
+class EntityRules(StrictModel):
     window_days: int = Field(ge=1, le=3650)
     dimensions: dict[str, Dimension] = Field(min_length=1)
     tiers: list[Tier] = Field(min_length=1)
@@ -250,7 +138,7 @@ class EntityRules(_Strict):
         if abs(total - 1.0) > 1e-6:
             weights = ", ".join(f"{n}={d.weight}" for n, d in self.dimensions.items())
             raise ValueError(f"{kind}: dimension weights must sum to 1, they sum to {total:.6g} ({weights})")
-        _check_tiers(self.tiers, f"{kind}.tiers")
+        check_tiers(self.tiers, f"{kind}.tiers")
 
     def tier_names(self) -> list[str]:
         return [t.name for t in self.tiers]
@@ -300,7 +188,7 @@ class CustomerRules(EntityRules):
         base = {t.name: t.actions for t in self.tiers}
         for group, override in self.groups.items():
             if override.tiers is not None:
-                _check_tiers(override.tiers, f"customer.groups.{group}.tiers")
+                check_tiers(override.tiers, f"customer.groups.{group}.tiers")
                 inherited = [t if t.actions or t.name not in base else t.model_copy(update={"actions": base[t.name]})
                              for t in override.tiers]
                 object.__setattr__(override, "tiers", inherited)  # frozen: set once, while validating
@@ -357,7 +245,7 @@ class SupplierRules(EntityRules):
         return self
 
 
-class Rules(_Strict):
+class Rules(StrictModel):
     version: str = Field(min_length=1, max_length=64)
     effective_from: AwareDatetime | None = Field(
         None, description="the instant (event time) a running service takes these rules; unset: at once"
