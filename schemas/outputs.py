@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from tierstream.schemas.events import EntityType
+from tierstream.schemas.notices import NoticeKind
 
 __all__ = [
     "UNGRADED",
@@ -25,6 +26,7 @@ __all__ = [
     "SupplierAlert",
     "TierAction",
     "TierChange",
+    "TierNotice",
     "WindowInfo",
 ]
 
@@ -149,6 +151,36 @@ class SupplierAlert(_Out):
     reasons: list[str]
     occurred_at: AwareDatetime
     change_id: str
+
+
+class TierNotice(_Out):
+    """An early warning: a tier at risk, a supplier on watch, a customer approaching a tier, an assessment expiring.
+
+    Sent once when its condition starts (``approaching`` at most once per
+    cool-down), never repeated while it holds; ``refers_to`` is the date it is
+    about and ``hints`` what it would take.
+    """
+
+    notice_id: str = Field(description="deterministic: tn:<entity_type>:<entity_id>:<kind>:<n>, n-th of its kind")
+    kind: NoticeKind
+    entity_type: EntityType
+    entity_id: str
+    tier: str = Field(description="the tier the entity holds now")
+    score: float
+    target_tier: str | None = Field(
+        None, description="at_risk, supplier_watch: the tier the score alone gives (where it lapses to); "
+        "approaching: the tier within reach; assessment_expiring: the tier the score gives without it",
+    )
+    refers_to: str = Field(
+        description="YYYY-MM-DD: at_risk and supplier_watch, the day the tier lapses if the score stays "
+        "where it is; approaching, the day of the notice; assessment_expiring, the day it expires",
+    )
+    gap: float | None = Field(None, description="score points to the held tier's minimum, or to the next tier's")
+    hints: list[str] = Field(default_factory=list, description="what keeps the tier, or reaches the next one")
+    message: str
+    rules_version: str
+    occurred_at: AwareDatetime = Field(description="event time of the evaluation that raised it")
+    cause: str = Field(description="event_id that triggered it, or 're-review'")
 
 
 class WindowInfo(_Out):

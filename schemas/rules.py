@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from tierstream.schemas.errors import RulesError
+from tierstream.schemas.notices import NoticeRules
 from tierstream.schemas.outputs import UNGRADED, TierAction
 from tierstream.scorers.catalog import metrics_of
 
@@ -322,6 +323,7 @@ class Rules(_Strict):
     timezone: str = Field(
         "UTC", description="IANA time zone whose calendar days are the days of windows, recency and lateness"
     )
+    notices: NoticeRules = Field(default_factory=NoticeRules, description="early warnings (tier-notices)")
 
     _sha256: str = PrivateAttr("")
 

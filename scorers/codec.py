@@ -15,6 +15,9 @@ silently.
 * ``tickets`` (index 27): the service tickets in the retention. Before it: none.
 * ``hold`` (index 28): the tiers' hysteresis tracks (``scorers/hold.py``), a cache:
   rebuilt from the buckets when missing.
+* indexes 29 and 30 are reserved (written ``null``).
+* ``notices`` (index 31): the early warnings sent (``scorers/notices.py``): counts per
+  kind, the conditions announced, the last ``approaching`` instant. Before it: none sent.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
@@ -49,12 +52,19 @@ __all__ = ["decode", "encode", "next_review_of"]
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 _OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD = 23, 24, 25, 26, 27, 28
+_NOTICES = 31
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
 
 def _manual_doc(m: Manual | None) -> list[Any] | None:
     return None if m is None else [m.value, m.expires, m.at, m.reason, m.author, m.event_id]
+
+
+def _notices_doc(s: EntityState) -> list[Any] | None:
+    if not s.notice_counts and not s.announced and s.approached_at is None:
+        return None
+    return [sorted(s.notice_counts.items()), sorted(s.announced.items()), s.approached_at]
 
 
 def encode(s: EntityState) -> bytes:
@@ -89,6 +99,9 @@ def encode(s: EntityState) -> bytes:
         s.credits_issued,
         sorted([k, *v] for k, v in s.tickets.items()),
         s.hold,
+        None,  # 29: reserved
+        None,  # 30: reserved
+        _notices_doc(s),
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -154,6 +167,7 @@ def decode(data: bytes) -> EntityState:
     credits_issued = doc[_CREDITS_ISSUED] if len(doc) > _CREDITS_ISSUED else int(credited is not None)
     tickets = doc[_TICKETS] if len(doc) > _TICKETS else []
     hold = doc[_HOLD] if len(doc) > _HOLD else None
+    notices = doc[_NOTICES] if len(doc) > _NOTICES and doc[_NOTICES] is not None else [[], [], None]
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -203,4 +217,7 @@ def decode(data: bytes) -> EntityState:
         tickets={row[0]: row[1:] for row in tickets},
         invoices={row[0]: row[1:] for row in invoices},
         hold=hold,
+        notice_counts=dict(notices[0]),
+        announced=dict(notices[1]),
+        approached_at=notices[2],
     )

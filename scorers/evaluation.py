@@ -27,6 +27,7 @@ from tierstream.scorers.credit import delay_notes
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import rfm_segment, tier_index
 from tierstream.scorers.metrics import aggregates_of
+from tierstream.scorers.notices import raise_notices
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, rules_cause, utc
 from tierstream.scorers.state import EntityState
 from tierstream.scorers.tiering import Tiering
@@ -42,6 +43,7 @@ class Evaluator(Tiering):
         state.next_review = g.next_review
         if g.tier != state.published_tier:
             self._emit(state, g, state.clock, cause, out)
+        out.notices += raise_notices(self, state, g, state.clock, cause)
 
     # --- time-driven reviews -------------------------------------------------
 
@@ -57,6 +59,7 @@ class Evaluator(Tiering):
         state.next_review = g.next_review
         if g.tier != state.published_tier:
             self._emit(state, g, at, cause, out)
+        out.notices += raise_notices(self, state, g, at, cause)
         return out
 
     def regrade(self, state: EntityState, at: int, previous: Evaluator) -> Outcome:
@@ -67,9 +70,7 @@ class Evaluator(Tiering):
         the same history predicts.
         """
         out = previous.review_due(state, at)
-        more = self.review(state, at, rules_cause(self.rules.version))
-        out.changes += more.changes
-        out.alerts += more.alerts
+        out.extend(self.review(state, at, rules_cause(self.rules.version)))
         return out
 
     def review_due(self, state: EntityState, until: int) -> Outcome:
@@ -77,9 +78,7 @@ class Evaluator(Tiering):
         out = Outcome()
         while state.next_review is not None and state.next_review <= until:
             at = state.next_review
-            more = self.review(state, at)
-            out.changes += more.changes
-            out.alerts += more.alerts
+            out.extend(self.review(state, at))
             if state.next_review is not None and state.next_review <= at:
                 state.next_review = None  # no progress: stop rather than loop
         return out

@@ -128,6 +128,11 @@ class EntityState:
     settled_group_at: int = NEVER
     credits_issued: int = 0  # referral credits this customer caused: numbers their ids
     tickets: dict[str, list[int]] = field(default_factory=dict)
+    #: early warnings sent (``scorers/notices.py``): how many of each kind (numbers their ids), the
+    #: condition each notice slot announced and still holds, when the last ``approaching`` went out
+    notice_counts: dict[str, int] = field(default_factory=dict)
+    announced: dict[str, str] = field(default_factory=dict)
+    approached_at: int | None = None
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
     #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their
