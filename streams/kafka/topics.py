@@ -61,6 +61,11 @@ class TopicNames:
         return self.prefix + "supplier-alerts"
 
     @property
+    def tier_notices(self) -> str:
+        """Early warnings: tiers at risk, suppliers on watch, customers approaching a tier, assessments expiring."""
+        return self.prefix + "tier-notices"
+
+    @property
     def dead_letters(self) -> str:
         return self.prefix + "dead-letters"
 

@@ -27,6 +27,10 @@ may itself contain ``:``):
 ``{prefix}:changes:{entity_type}`` (pub/sub channel)
     The TierChange JSON of every applied change, for live listeners (fire and forget).
 
+``{prefix}:notices:{entity_type}`` (pub/sub channel)
+    The TierNotice JSON of every early warning on ``tier-notices`` (fire and forget; a
+    notice redelivered after a crash may be published twice, with the same ``notice_id``).
+
 Writes are idempotent and monotone per entity: one Lua script compares the change's
 sequence number with the stored ``seq`` and only when it is strictly newer updates the
 hash, pushes the history, appends to the stream and publishes -- all atomically. A
@@ -54,6 +58,7 @@ __all__ = [
     "check_entity_type",
     "history_key",
     "key_layout",
+    "notice_channel",
     "parse_seq",
     "rules_key",
     "tier_key",
@@ -85,6 +90,10 @@ def change_channel(prefix: str, entity_type: str) -> str:
     return f"{prefix}:changes:{entity_type}"
 
 
+def notice_channel(prefix: str, entity_type: str) -> str:
+    return f"{prefix}:notices:{entity_type}"
+
+
 def key_layout(prefix: str = "tierstream") -> str:
     """The key layout as Markdown, for the README and ``--help`` texts."""
     return "\n".join(
@@ -101,6 +110,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             " `change` = TierChange JSON, one entry per applied change",
             f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"
             " JSON of every applied change",
+            f"- `{notice_channel(prefix, '{entity_type}')}` (pub/sub channel): TierNotice"
+            " JSON of every early warning (at risk, supplier watch, approaching, assessment expiring)",
             f"- `{rules_key(prefix)}` (hash): every rules version in force, field"
             " `<version>:<sha256>`, value JSON (version, sha256, effective_from, regrade, taken_at, as_of)",
             "",

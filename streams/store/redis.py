@@ -24,7 +24,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tierstream.schemas.errors import StoreUnavailable
-from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.outputs import TierChange, TierNotice
 from tierstream.schemas.settings import Settings
 from tierstream.streams.store.keys import (
     ENTITY_TYPES,
@@ -35,6 +35,7 @@ from tierstream.streams.store.keys import (
     check_entity_type,
     history_key,
     key_layout,
+    notice_channel,
     parse_seq,
     rules_key,
     tier_key,
@@ -52,6 +53,7 @@ __all__ = [
     "changes_stream_key",
     "history_key",
     "key_layout",
+    "notice_channel",
     "parse_seq",
     "tier_key",
 ]
@@ -215,6 +217,20 @@ class AsyncTierStore:
             for keys, args in calls:
                 pipe.evalsha(APPLY_SHA, len(keys), *keys, *args)
             return cast(list[Any], await pipe.execute(raise_on_error=False))
+
+    async def publish_notices(self, notices: Iterable[TierNotice]) -> int:
+        """Publish notices on their entity type's channel, in order, in one round trip; return how many."""
+        msgs = [(notice_channel(self.prefix, n.entity_type), n.model_dump_json()) for n in notices]
+        if not msgs:
+            return 0
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, body in msgs:
+                    pipe.publish(channel, body)
+                await pipe.execute()
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        return len(msgs)
 
     async def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
         """The current tier of an entity, decoded; ``None`` if it has none yet."""

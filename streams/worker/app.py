@@ -12,6 +12,7 @@ Thin wiring around :class:`streams.worker.processor.Processor`:
   lets the batch path write rows without a "current event".
 * ``store_tiers``: follows ``tier-changes`` into Redis; when Redis is down it
   retries without committing, so the store catches up when Redis is back.
+* ``publish_notices``: follows ``tier-notices`` onto Redis pub/sub, retrying the same way.
 * a timer sends review ticks for entities whose tier can change with time
   alone (the processor's heap), through the ``reviews`` topic, so the review
   runs on the partition that owns the entity.
@@ -23,14 +24,15 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, cast
 
 import faust
 from faust.types import TP, FutureMessage, Message
 
 from tierstream.schemas.mapping import Sources
-from tierstream.schemas.outputs import TierChange
+from tierstream.schemas.outputs import TierChange, TierNotice
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.schemas.sources import load_sources
@@ -105,7 +107,8 @@ class Pipeline:
         }
         self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
         self.out: dict[str, faust.TopicT] = {}
-        for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.dead_letters,
+        for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.tier_notices,
+                     self.names.dead_letters,
                      self.names.referral_credits, self.names.reviews, self.names.repartition):
             self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
         self.out[self.names.tiers] = self.app.topic(
@@ -187,18 +190,20 @@ class Pipeline:
         async def store_tiers(stream: Any) -> None:
             async for values in stream.take(500, within=0.2):
                 changes = [TierChange.model_validate_json(v) for v in values]
-                delay = 0.2
-                while True:
-                    self.metrics.redis_pending.set(len(changes))
-                    try:
-                        await self.tier_store.apply_many(changes)
-                        break
-                    except StoreUnavailable as exc:
-                        self.metrics.redis_errors.inc()
-                        log.warning("tier store unavailable, retrying in %.1fs: %s", delay, exc)
-                        await asyncio.sleep(delay)  # back off; offsets stay uncommitted meanwhile
-                        delay = min(delay * 2, 5.0)
+                self.metrics.redis_pending.set(len(changes))
+                await self._until_stored("tier store", partial(self.tier_store.apply_many, changes))
                 self.metrics.redis_pending.set(0)
+
+        notices_topic = self.app.topic(
+            self.names.tier_notices, partitions=self.settings.partitions,
+            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
+        )
+
+        @app.agent(notices_topic, name="publish_notices")
+        async def publish_notices(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                notices = [TierNotice.model_validate_json(v) for v in values]
+                await self._until_stored("notice channel", partial(self.tier_store.publish_notices, notices))
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:
@@ -215,6 +220,19 @@ class Pipeline:
 
         register_web(app, self.tier_store, self.health, self.metrics)
         self.control = register_control(self)
+
+    async def _until_stored(self, what: str, write: Callable[[], Awaitable[object]]) -> None:
+        """Run ``write`` until Redis takes it, backing off while it is down (offsets stay uncommitted)."""
+        delay = 0.2
+        while True:
+            try:
+                await write()
+                return
+            except StoreUnavailable as exc:
+                self.metrics.redis_errors.inc()
+                log.warning("%s unavailable, retrying in %.1fs: %s", what, delay, exc)
+                await asyncio.sleep(delay)  # back off; offsets stay uncommitted meanwhile
+                delay = min(delay * 2, 5.0)
 
     def _update_lag(self) -> None:
         """Consumer lag per inbound partition: the partition's end offset minus the committed offset."""
