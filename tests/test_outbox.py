@@ -127,3 +127,22 @@ def test_a_review_tick_always_reindexes_the_entity_it_touched() -> None:
     store.save(KEY, state)
     store.flush()
     assert store.reviews == [(due, KEY)]
+
+
+def test_a_notice_waits_in_the_outbox_and_goes_to_tier_notices_keyed_by_entity() -> None:
+    # An override expiring within the default 14 days: its assessment_expiring notice is raised
+    # with the event, stored with the state like the tier change, and sent to tier-notices.
+    table: dict[bytes, bytes] = {}
+    store = BatchStore(table)
+    raw = json.dumps({"type": "assessment", "event_id": "a1", "occurred_at": "2026-05-30T10:00:00Z",
+                      "entity_type": "customer", "entity_id": "c1", "tier_override": "key", "reason": "visit",
+                      "author": "li.wei", "expires_at": "2026-06-05T00:00:00Z"}).encode()
+    assert PROC.process(store, NAMES.inbound("assessment"), 0, 0, KEY, raw) == []
+    store.flush()
+    pending = stored(table).outbox
+    assert [t for t, _, _ in pending] == [NAMES.tier_changes, NAMES.tiers, NAMES.tier_notices]
+    _, key, value = pending[-1]
+    notice = json.loads(value)
+    assert key == KEY and notice["notice_id"] == "tn:customer:c1:assessment_expiring:1"
+    assert notice["refers_to"] == "2026-06-05" and notice["cause"] == "a1"
+    assert store.take_outbox() == [Outgoing(*m) for m in pending]
