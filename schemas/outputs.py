@@ -24,6 +24,7 @@ __all__ = [
     "NextTier",
     "ReferralCredit",
     "SupplierAlert",
+    "SupplierCase",
     "TierAction",
     "TierChange",
     "TierNotice",
@@ -180,6 +181,31 @@ class TierNotice(_Out):
     message: str
     rules_version: str
     occurred_at: AwareDatetime = Field(description="event time of the evaluation that raised it")
+    cause: str = Field(description="event_id that triggered it, or 're-review'")
+
+
+class SupplierCase(_Out):
+    """A rectification case of a supplier fallen to the lowest tier: opened, then closed or escalated at its deadline.
+
+    ``status`` ``opened`` asks the supplier to rectify by ``deadline``; at the
+    deadline it is re-assessed: back above the lowest tier ``closed``, else
+    ``escalated`` with a phase-out recommendation. ``components`` is the
+    supplier's scorecard at that moment.
+    """
+
+    event_id: str = Field(description="deterministic: sc:<supplier_id>:<n>:<status>")
+    case_id: str = Field(description="sc:<supplier_id>:<n>, the supplier's n-th case")
+    status: Literal["opened", "closed", "escalated"]
+    recommendation: Literal["rectify", "phase_out", "none"]
+    supplier_id: str
+    tier: str
+    score: float
+    components: dict[str, float] = Field(description="the scorecard: dimension -> 0..100")
+    reasons: list[str]
+    opened_at: AwareDatetime
+    deadline: AwareDatetime
+    rules_version: str
+    occurred_at: AwareDatetime = Field(description="event time: the downgrade, or the deadline")
     cause: str = Field(description="event_id that triggered it, or 're-review'")
 
 

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from tierstream.schemas.cases import RectificationRules
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.notices import NoticeRules
 from tierstream.schemas.outputs import UNGRADED, TierAction
@@ -293,6 +294,7 @@ class CustomerRules(EntityRules):
 class SupplierRules(EntityRules):
     alert_on: Literal["any_downgrade", "critical_only"] = "any_downgrade"
     prospect: SupplierProspect = SupplierProspect()
+    rectification: RectificationRules = RectificationRules()
 
     @model_validator(mode="after")
     def _valid(self) -> SupplierRules:

@@ -18,6 +18,8 @@ silently.
 * indexes 29 and 30 are reserved (written ``null``).
 * ``notices`` (index 31): the early warnings sent (``scorers/notices.py``): counts per
   kind, the conditions announced, the last ``approaching`` instant. Before it: none sent.
+* ``cases`` (index 32): the rectification cases (``scorers/cases.py``): how many were
+  opened, the open one. Before it: none.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
@@ -52,7 +54,7 @@ __all__ = ["decode", "encode", "next_review_of"]
 _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 _OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD = 23, 24, 25, 26, 27, 28
-_NOTICES = 31
+_NOTICES, _CASES = 31, 32
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
@@ -102,6 +104,7 @@ def encode(s: EntityState) -> bytes:
         None,  # 29: reserved
         None,  # 30: reserved
         _notices_doc(s),
+        [s.cases_opened, s.case_open] if s.cases_opened else None,
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -168,6 +171,7 @@ def decode(data: bytes) -> EntityState:
     tickets = doc[_TICKETS] if len(doc) > _TICKETS else []
     hold = doc[_HOLD] if len(doc) > _HOLD else None
     notices = doc[_NOTICES] if len(doc) > _NOTICES and doc[_NOTICES] is not None else [[], [], None]
+    cases: list[Any] = doc[_CASES] if len(doc) > _CASES and doc[_CASES] is not None else [0, None]
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -220,4 +224,6 @@ def decode(data: bytes) -> EntityState:
         notice_counts=dict(notices[0]),
         announced=dict(notices[1]),
         approached_at=notices[2],
+        cases_opened=cases[0],
+        case_open=cases[1],
     )

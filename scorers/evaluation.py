@@ -23,6 +23,7 @@ from tierstream.schemas.outputs import (
     WindowInfo,
 )
 from tierstream.schemas.rules import CustomerRules, Tier
+from tierstream.scorers.cases import open_case, reassess
 from tierstream.scorers.credit import delay_notes
 from tierstream.scorers.explain import change_reasons, held_by_hysteresis, next_tier
 from tierstream.scorers.grading import rfm_segment, tier_index
@@ -44,6 +45,7 @@ class Evaluator(Tiering):
         if g.tier != state.published_tier:
             self._emit(state, g, state.clock, cause, out)
         out.notices += raise_notices(self, state, g, state.clock, cause)
+        out.cases += reassess(self, state, g, state.clock, cause)
 
     # --- time-driven reviews -------------------------------------------------
 
@@ -60,6 +62,7 @@ class Evaluator(Tiering):
         if g.tier != state.published_tier:
             self._emit(state, g, at, cause, out)
         out.notices += raise_notices(self, state, g, at, cause)
+        out.cases += reassess(self, state, g, at, cause)
         return out
 
     def regrade(self, state: EntityState, at: int, previous: Evaluator) -> Outcome:
@@ -145,6 +148,8 @@ class Evaluator(Tiering):
                         change_id=change.change_id,
                     )
                 )
+            if lowest and (case := open_case(self, state, g, now, cause, why)) is not None:
+                out.cases.append(case)
         state.published_tier = new
         state.published_score = g.comp.score
         state.published_components = g.comp.components

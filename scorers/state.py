@@ -133,6 +133,10 @@ class EntityState:
     notice_counts: dict[str, int] = field(default_factory=dict)
     announced: dict[str, str] = field(default_factory=dict)
     approached_at: int | None = None
+    #: rectification cases (``scorers/cases.py``): how many were opened (numbers their ids), and the
+    #: open one's ``[opened at, deadline]``
+    cases_opened: int = 0
+    case_open: list[int] | None = None
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
     #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their

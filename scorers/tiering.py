@@ -264,6 +264,8 @@ class Tiering:
                 c = expiring_from(manual, notice)
                 if now < c and manual.at <= c and (nxt is None or c < nxt):
                     nxt = c
+        if state.case_open is not None and state.case_open[1] > now and (nxt is None or state.case_open[1] < nxt):
+            nxt = state.case_open[1]  # a rectification case's deadline
         first = self.day(now) - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:
