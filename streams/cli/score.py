@@ -32,6 +32,9 @@ __all__ = ["score"]
 @click.option("--notices", type=click.Path(dir_okay=False, path_type=Path),
               help="write every early warning (TierNotice: at risk, supplier watch, approaching, assessment "
                    "expiring) in the order it happened, as the stream's tier-notices topic has them")
+@click.option("--cases", type=click.Path(dir_okay=False, path_type=Path),
+              help="write every supplier rectification case event (SupplierCase: opened, closed, escalated) "
+                   "in the order it happened, as the stream's supplier-cases topic has them")
 @click.option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="write every rejected line (invalid, too old, too new) as a JSON line: "
                    "line, field, value, message, kind")
@@ -43,8 +46,8 @@ __all__ = ["score"]
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, notices: Path | None, rejects: Path | None, strict: bool, sources_path: Path | None,
-          workers: int | None) -> None:
+          changes: Path | None, notices: Path | None, cases: Path | None, rejects: Path | None, strict: bool,
+          sources_path: Path | None, workers: int | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
@@ -56,7 +59,7 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     first: a line that does not map is rejected with kind mapping_error.
     With several cores the entities are split between processes (referral
     partners stay together) and the results merged in file order: STATE,
-    CHANGES and NOTICES are byte for byte those of one process.
+    CHANGES, NOTICES and CASES are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
 
@@ -65,6 +68,7 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     changes_fh = changes.open("wb") if changes else None
     rejects_fh = rejects.open("wb") if rejects else None
     notices_fh = notices.open("wb") if notices else None
+    cases_fh = cases.open("wb") if cases else None
     try:
         with ExitStack() as stack:
             graded = events
@@ -75,12 +79,12 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
                 sources = Sources(cli_sources(sources_path), rules.timezone)
                 with progress_bar(events.stat().st_size, "mapping", "B", unit_scale=True) as advance:
                     graded = stack.enter_context(mapped_file(events, sources, advance))
-            res = _score(graded, rules, instant, workers, strict, changes_fh, rejects_fh, notices_fh)
+            res = _score(graded, rules, instant, workers, strict, changes_fh, rejects_fh, notices_fh, cases_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
     finally:
-        for fh in (changes_fh, rejects_fh, notices_fh):
+        for fh in (changes_fh, rejects_fh, notices_fh, cases_fh):
             if fh:
                 fh.close()
     rep = res.report
@@ -105,11 +109,11 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
            changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None,
-           notices_fh: IO[bytes] | None = None) -> ScoreResult:
+           notices_fh: IO[bytes] | None = None, cases_fh: IO[bytes] | None = None) -> ScoreResult:
     """``score_file`` with a progress bar over ``events``."""
     from tierstream.streams.offline.scoring import score_file
 
     with progress_bar(events.stat().st_size, "scoring", "B", unit_scale=True) as advance:
         return score_file(events, rules, as_of=instant, workers=workers, strict=strict,
                           changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh,
-                          notices_out=notices_fh)
+                          notices_out=notices_fh, cases_out=cases_fh)

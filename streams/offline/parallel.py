@@ -143,6 +143,8 @@ class ShardResult:
     final: list[tuple[Key, bytes]] = field(default_factory=list)
     notices: list[tuple[LineKey, bytes]] = field(default_factory=list)
     final_notices: list[tuple[Key, bytes]] = field(default_factory=list)
+    cases: list[tuple[LineKey, bytes]] = field(default_factory=list)
+    final_cases: list[tuple[Key, bytes]] = field(default_factory=list)
     snapshots: list[tuple[Key, str, bytes]] = field(default_factory=list)  # (key, tier, JSON line)
     latest: int = 0
     mismatch: str | None = None
@@ -186,6 +188,7 @@ def _shard(
             finally:
                 res.notices += [((lineno, i), n.model_dump_json().encode())
                                 for i, n in enumerate(scorer.take_notices())]
+                res.cases += [((lineno, i), c.model_dump_json().encode()) for i, c in enumerate(scorer.take_cases())]
             if want_changes:
                 for i, c in enumerate(changes):
                     res.changes.append(((lineno, i), c.model_dump_json().encode()))
@@ -203,6 +206,7 @@ def _shard(
             res.final = [((c.entity_type, c.entity_id), c.model_dump_json().encode()) for c in final]
         res.final_notices = [((n.entity_type, n.entity_id), n.model_dump_json().encode())
                              for n in scorer.take_notices()]
+        res.final_cases = [(("supplier", c.supplier_id), c.model_dump_json().encode()) for c in scorer.take_cases()]
         if want_snapshots:
             res.snapshots = [
                 ((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
@@ -264,8 +268,9 @@ def score_parallel(
     finish_at: int | None = None,
     rejects_out: IO[bytes] | None = None,
     notices_out: IO[bytes] | None = None,
+    cases_out: IO[bytes] | None = None,
 ) -> ParallelRun:
-    """Score ``path`` in ``workers`` shards; write changes (and notices: ``notices_out``) in file order.
+    """Score ``path`` in ``workers`` shards; write changes (notices, case events) in file order.
 
     ``as_of`` skips later events and is the instant of the final reviews and snapshots
     (default: the latest event time); ``finish_at`` sets that instant alone (``rules
@@ -283,7 +288,7 @@ def score_parallel(
         p = ctx.Process(
             target=_shard, name=f"tierstream-score-{me}",
             args=(child_end, path, rules, as_of, received_at, split, me, changes_out is not None,
-                  want_snapshots, rejects_out is not None, done, notices_out is not None),
+                  want_snapshots, rejects_out is not None, done, notices_out is not None or cases_out is not None),
         )
         p.start()
         child_end.close()
@@ -324,7 +329,7 @@ def score_parallel(
     mismatch = next((p.mismatch for p in parts if p.mismatch), None)
     if mismatch is not None:
         return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at,
-                            rejects_out, notices_out)
+                            rejects_out, notices_out, cases_out)
     if changes_out is not None:
         for _, line in heapq.merge(*(p.changes for p in parts)):
             changes_out.write(line + b"\n")
@@ -335,6 +340,11 @@ def score_parallel(
             notices_out.write(line + b"\n")
         for _, line in heapq.merge(*(p.final_notices for p in parts)):
             notices_out.write(line + b"\n")
+    if cases_out is not None:
+        for _, line in heapq.merge(*(p.cases for p in parts)):
+            cases_out.write(line + b"\n")
+        for _, line in heapq.merge(*(p.final_cases for p in parts)):
+            cases_out.write(line + b"\n")
     report = _merge_reports(parts, rejects_out)
     snapshots = list(heapq.merge(*(p.snapshots for p in parts))) if want_snapshots else []
     report.seconds = time.perf_counter() - started
@@ -355,13 +365,13 @@ def _receive(conn: Connection, expected: str) -> Any:
 def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
     started: float, why: str, finish_at: int | None = None, rejects_out: IO[bytes] | None = None,
-    notices_out: IO[bytes] | None = None,
+    notices_out: IO[bytes] | None = None, cases_out: IO[bytes] | None = None,
 ) -> ParallelRun:
     from tierstream.streams.offline.score import run
 
     scorer = OfflineScorer(rules, as_of=as_of)
     run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out,
-                    notices_out=notices_out)
+                    notices_out=notices_out, cases_out=cases_out)
     snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []
     scorer.report.seconds = time.perf_counter() - started

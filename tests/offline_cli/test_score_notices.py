@@ -1,4 +1,4 @@
-"""``tierstream score --notices``: every early warning, in event time, the same on any number of processes."""
+"""``tierstream score --notices`` and ``--cases``: in event time, the same on any number of processes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from tests.offline_cli.helpers import invoke
-from tierstream.schemas.outputs import TierNotice
+from tierstream.schemas.outputs import SupplierCase, TierNotice
 
 
 def _notices(sample: Path, out: Path, workers: int) -> bytes:
@@ -39,3 +39,26 @@ def test_notices_are_written_in_event_time_the_same_on_any_number_of_processes(s
         key = (doc["entity_type"], doc["entity_id"])
         assert doc["occurred_at"] >= last.get(key, ""), doc
         last[key] = doc["occurred_at"]
+
+
+def test_supplier_cases_are_written_in_event_time_the_same_on_any_number_of_processes(
+        sample: Path, workdir: Path) -> None:
+    files = []
+    for workers in (1, 3):
+        out = workdir / f"cases-{workers}.jsonl"
+        result = invoke("score", sample, "--cases", out, "--workers", str(workers))
+        assert result.exit_code == 0, result.stderr
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
+    cases = [SupplierCase.model_validate_json(line) for line in files[0].splitlines()]
+    assert {c.status for c in cases} == {"opened", "closed", "escalated"}
+    # every case opens first, then ends once at its deadline, closed or escalated
+    by_case: dict[str, list[SupplierCase]] = {}
+    for c in cases:
+        by_case.setdefault(c.case_id, []).append(c)
+        assert c.event_id == f"{c.case_id}:{c.status}"
+    for events in by_case.values():
+        assert events[0].status == "opened" and events[0].occurred_at == events[0].opened_at
+        assert len(events) <= 2
+        if len(events) == 2:
+            assert events[1].occurred_at == events[1].deadline and events[1].cause == "re-review"
