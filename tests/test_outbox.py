@@ -146,3 +146,31 @@ def test_a_notice_waits_in_the_outbox_and_goes_to_tier_notices_keyed_by_entity()
     assert key == KEY and notice["notice_id"] == "tn:customer:c1:assessment_expiring:1"
     assert notice["refers_to"] == "2026-06-05" and notice["cause"] == "a1"
     assert store.take_outbox() == [Outgoing(*m) for m in pending]
+
+
+def test_a_supplier_case_waits_in_the_outbox_and_goes_to_supplier_cases() -> None:
+    # A supplier whose first grading is the lowest tier opens no case (it did not fall); one
+    # downgraded into it does: two perfect deliveries, then late, short, rejected ones.
+    table: dict[bytes, bytes] = {}
+    key = b"supplier:s1"
+
+    def delivery(n: int, day: int, late: bool, accepted: int) -> bytes:
+        return json.dumps({"type": "delivery", "event_id": f"d{n}", "occurred_at": f"2026-05-{day:02d}T10:00:00Z",
+                           "supplier_id": "s1", "order_id": f"p{n}",
+                           "promised_at": f"2026-05-{day - 1 if late else day:02d}T00:00:00Z",
+                           "quantity_ordered": 10, "quantity_delivered": 10 if accepted else 5,
+                           "quantity_accepted": accepted}).encode()
+
+    raws = [delivery(1, 2, False, 10), delivery(2, 2, False, 10)] + [delivery(3 + i, 20, True, 0) for i in range(8)]
+    for offset, raw in enumerate(raws):
+        store = BatchStore(table)
+        assert PROC.process(store, NAMES.inbound("delivery"), 0, offset, key, raw) == []
+        store.flush()
+    # hysteresis holds qualified (minimum time in tier); a review tick a month on lets it lapse
+    store = BatchStore(table)
+    until = int(datetime(2026, 6, 30, tzinfo=UTC).timestamp())
+    assert PROC.process(store, NAMES.reviews, 0, 0, key, str(until).encode()) == []
+    store.flush()
+    sent = [(t, json.loads(v)) for t, _, v in EntityState.from_bytes(table[key]).outbox]
+    cases = [doc for t, doc in sent if t == NAMES.supplier_cases]
+    assert [(c["event_id"], c["status"], c["tier"]) for c in cases] == [("sc:s1:1:opened", "opened", "unqualified")]

@@ -61,6 +61,11 @@ class TopicNames:
         return self.prefix + "supplier-alerts"
 
     @property
+    def supplier_cases(self) -> str:
+        """Rectification cases of suppliers in the lowest tier: opened, closed, escalated."""
+        return self.prefix + "supplier-cases"
+
+    @property
     def tier_notices(self) -> str:
         """Early warnings: tiers at risk, suppliers on watch, customers approaching a tier, assessments expiring."""
         return self.prefix + "tier-notices"

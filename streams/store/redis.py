@@ -24,12 +24,13 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tierstream.schemas.errors import StoreUnavailable
-from tierstream.schemas.outputs import TierChange, TierNotice
+from tierstream.schemas.outputs import SupplierCase, TierChange, TierNotice
 from tierstream.schemas.settings import Settings
 from tierstream.streams.store.keys import (
     ENTITY_TYPES,
     HISTORY_CAP,
     STREAM_MAXLEN,
+    case_key,
     change_channel,
     changes_stream_key,
     check_entity_type,
@@ -40,7 +41,7 @@ from tierstream.streams.store.keys import (
     rules_key,
     tier_key,
 )
-from tierstream.streams.store.lua import APPLY_LUA, APPLY_SHA, script_call
+from tierstream.streams.store.lua import APPLY_LUA, APPLY_SHA, CASE_LUA, script_call
 
 __all__ = [
     "APPLY_LUA",
@@ -49,6 +50,7 @@ __all__ = [
     "STREAM_MAXLEN",
     "AsyncTierStore",
     "StoreUnavailable",
+    "case_key",
     "change_channel",
     "changes_stream_key",
     "history_key",
@@ -146,6 +148,7 @@ class AsyncTierStore:
         self.history_cap = history_cap
         self.stream_maxlen = stream_maxlen
         self._script = client.register_script(APPLY_LUA)
+        self._case_script = client.register_script(CASE_LUA)
 
     @classmethod
     def from_url(
@@ -231,6 +234,29 @@ class AsyncTierStore:
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         return len(msgs)
+
+    async def apply_cases(self, cases: Iterable[SupplierCase]) -> list[bool]:
+        """Keep each supplier's latest case event, in order (a replayed or older one changes nothing)."""
+        done: list[bool] = []
+        try:
+            for c in cases:
+                n = int(c.case_id.rsplit(":", 1)[1])
+                args = [n, 1 if c.status == "opened" else 2, c.status, c.model_dump_json()]
+                done.append(bool(await self._case_script(keys=[case_key(self.prefix, c.supplier_id)], args=args)))
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        return done
+
+    async def get_case(self, supplier_id: str) -> dict[str, Any] | None:
+        """The supplier's latest case event (``open`` while its status is ``opened``); ``None`` if never any."""
+        try:
+            raw = await self._redis.hget(case_key(self.prefix, supplier_id), "case")
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        if raw is None:
+            return None
+        doc: dict[str, Any] = json.loads(raw)
+        return {"open": doc["status"] == "opened", **doc}
 
     async def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
         """The current tier of an entity, decoded; ``None`` if it has none yet."""

@@ -12,7 +12,8 @@ Thin wiring around :class:`streams.worker.processor.Processor`:
   lets the batch path write rows without a "current event".
 * ``store_tiers``: follows ``tier-changes`` into Redis; when Redis is down it
   retries without committing, so the store catches up when Redis is back.
-* ``publish_notices``: follows ``tier-notices`` onto Redis pub/sub, retrying the same way.
+* ``publish_notices``: follows ``tier-notices`` onto Redis pub/sub, retrying the same way;
+  ``store_cases`` follows ``supplier-cases`` into each supplier's case hash.
 * a timer sends review ticks for entities whose tier can change with time
   alone (the processor's heap), through the ``reviews`` topic, so the review
   runs on the partition that owns the entity.
@@ -32,7 +33,7 @@ import faust
 from faust.types import TP, FutureMessage, Message
 
 from tierstream.schemas.mapping import Sources
-from tierstream.schemas.outputs import TierChange, TierNotice
+from tierstream.schemas.outputs import SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.schemas.sources import load_sources
@@ -108,7 +109,7 @@ class Pipeline:
         self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
         self.out: dict[str, faust.TopicT] = {}
         for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.tier_notices,
-                     self.names.dead_letters,
+                     self.names.supplier_cases, self.names.dead_letters,
                      self.names.referral_credits, self.names.reviews, self.names.repartition):
             self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
         self.out[self.names.tiers] = self.app.topic(
@@ -204,6 +205,17 @@ class Pipeline:
             async for values in stream.take(500, within=0.2):
                 notices = [TierNotice.model_validate_json(v) for v in values]
                 await self._until_stored("notice channel", partial(self.tier_store.publish_notices, notices))
+
+        cases_topic = self.app.topic(
+            self.names.supplier_cases, partitions=self.settings.partitions,
+            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
+        )
+
+        @app.agent(cases_topic, name="store_cases")
+        async def store_cases(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                cases = [SupplierCase.model_validate_json(v) for v in values]
+                await self._until_stored("case store", partial(self.tier_store.apply_cases, cases))
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:

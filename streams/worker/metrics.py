@@ -111,6 +111,10 @@ class ServiceMetrics:
         self.tier_notices = Counter(
             "tierstream_tier_notices_total", "Early warnings emitted (tier-notices), by kind.", ["kind"], registry=reg
         )
+        self.supplier_cases = Counter(
+            "tierstream_supplier_cases_total", "Supplier rectification case events, by status.", ["status"],
+            registry=reg,
+        )
         self.consumer_lag = Gauge(
             "tierstream_consumer_lag",
             "Messages between the committed offset and the end of the partition.",

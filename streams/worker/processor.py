@@ -11,7 +11,7 @@ What a message produces goes two ways:
   carrying the original bytes, the error and the source topic/partition/
   offset; nothing is dropped silently. A redelivered bad message is
   dead-lettered again (it never touched state), so they need nothing more.
-* **Tier changes, current tiers, supplier alerts, notices, referral credits** go to
+* **Tier changes, current tiers, supplier alerts, notices, cases, referral credits** go to
   the *outbox* of the state that produced them and are written with it. The
   worker sends them only after that state write is acknowledged, then clears
   the outbox (``streams.worker.outbox``). Sending them first could, after a crash,
@@ -303,6 +303,10 @@ class Processor:
             msgs.append(Outgoing(self.names.tier_notices, entity_key(n.entity_type, n.entity_id).encode(),
                                  n.model_dump_json().encode()))
             self.metrics.tier_notices.labels(kind=n.kind).inc()
+        for k in out.cases:
+            msgs.append(Outgoing(self.names.supplier_cases, entity_key("supplier", k.supplier_id).encode(),
+                                 k.model_dump_json().encode()))
+            self.metrics.supplier_cases.labels(status=k.status).inc()
         for cr in out.credits:
             msgs.append(Outgoing(self.names.referral_credits, entity_key("customer", cr.referrer_id).encode(),
                                  cr.model_dump_json().encode()))

@@ -3,6 +3,8 @@
 ``GET /tiers/{entity_type}/{entity_id}``          current tier with its explanation (tier ``ungraded``
                                                   and its ``ungraded_reason`` below the rules' min_evidence)
 ``GET /tiers/{entity_type}/{entity_id}/history``  past changes, newest first (``?limit=N``)
+``GET /cases/supplier/{supplier_id}``             the supplier's rectification case: the open one
+                                                  (``open`` true), else the last one's outcome
 ``GET /health``                                   ``health()`` as JSON; 503 when not ok
 ``GET /metrics``                                  Prometheus text format (``prometheus_client``)
 
@@ -90,6 +92,18 @@ def register_web(
             }
             return self.json(body)
 
+    class CaseView(View):
+        """The latest rectification case of one supplier."""
+
+        async def get(self, request: Request, supplier_id: str) -> Response:
+            try:
+                case = await store.get_case(supplier_id)
+            except StoreUnavailable as exc:
+                return unavailable(self, exc)
+            if case is None:
+                return self.error(404, f"no rectification case for supplier {supplier_id!r}")
+            return self.json(case)
+
     class HealthView(View):
         """Liveness/readiness as reported by the worker."""
 
@@ -112,5 +126,6 @@ def register_web(
     app.page("/tiers/{entity_type}/{entity_id}/history", name="tierstream-tier-history")(
         TierHistoryView
     )
+    app.page("/cases/supplier/{supplier_id}", name="tierstream-case")(CaseView)
     app.page("/health", name="tierstream-health")(HealthView)
     app.page("/metrics", name="tierstream-metrics")(MetricsView)
