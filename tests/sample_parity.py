@@ -45,15 +45,15 @@ from tierstream.schemas.events import (
     ServiceEvent,
     entity_of,
 )
-from tierstream.schemas.outputs import ReferralCredit, TierChange, TierNotice
+from tierstream.schemas.outputs import ReferralCredit, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Outcome, ts
 from tierstream.streams.dev.harness import Deployment, Worker, poll
 from tierstream.streams.kafka.topics import INBOUND_KINDS
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
-__all__ = ["Change", "Notice", "Pacer", "features", "notices_per_entity", "offline_changes", "offline_notices",
-           "paced", "per_entity", "timer_dependent"]
+__all__ = ["Change", "Notice", "Pacer", "cases_per_supplier", "features", "notices_per_entity", "offline_cases",
+           "offline_changes", "offline_notices", "paced", "per_entity", "timer_dependent"]
 
 Key = tuple[str, str]
 Change = tuple[int, str | None, str, str, str]  # seq, previous tier, tier, cause, occurred_at (UTC)
@@ -97,6 +97,25 @@ def offline_notices(path: Path) -> list[TierNotice]:
     buf = io.BytesIO()
     run(OfflineScorer(load_rules()), read_lines(path), notices_out=buf)
     return [TierNotice.model_validate_json(line) for line in buf.getvalue().splitlines()]
+
+
+def cases_per_supplier(cases: Iterable[SupplierCase]) -> dict[Key, list[tuple[str, str, str]]]:
+    """Each supplier's case events (event id, tier, occurred_at UTC) in the order sent, each id once."""
+    out: dict[Key, list[tuple[str, str, str]]] = {}
+    seen: set[str] = set()
+    for c in cases:
+        if c.event_id not in seen:
+            seen.add(c.event_id)
+            out.setdefault(("supplier", c.supplier_id), []).append(
+                (c.event_id, c.tier, c.occurred_at.astimezone(UTC).isoformat()))
+    return out
+
+
+def offline_cases(path: Path) -> list[SupplierCase]:
+    """What ``tierstream score --cases`` writes for ``path``, in that order."""
+    buf = io.BytesIO()
+    run(OfflineScorer(load_rules()), read_lines(path), cases_out=buf)
+    return [SupplierCase.model_validate_json(line) for line in buf.getvalue().splitlines()]
 
 
 def timer_dependent(path: Path) -> set[Key]:

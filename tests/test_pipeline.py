@@ -19,8 +19,10 @@ import pytest
 
 from tests.sample_parity import (
     Pacer,
+    cases_per_supplier,
     features,
     notices_per_entity,
+    offline_cases,
     offline_changes,
     offline_notices,
     paced,
@@ -28,7 +30,7 @@ from tests.sample_parity import (
     timer_dependent,
 )
 from tests.streaming import Stream, offline_snapshot, poll
-from tierstream.schemas.outputs import DeadLetter, TierChange, TierNotice
+from tierstream.schemas.outputs import DeadLetter, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
@@ -218,9 +220,16 @@ def test_tier_changes_reach_topics_and_redis(stream: Stream, every_point: Path) 
     entity by entity in the order they were raised, and Redis publishes each on its channel. An
     entity the timer may review before one of its late lines (``timer_dependent``: a ticket's
     answer, dated when it opened) is compared by notice id only: when the timer fires first, a
-    notice is dated at that review instead of at the late line."""
+    notice is dated at that review instead of at the late line.
+
+    Issue 12, point 2: the ``supplier-cases`` topic holds the case events ``score --cases``
+    writes (opened, closed and escalated, time-driven at the deadline), and Redis each supplier's
+    latest one."""
     offline, want = offline_changes(every_point)
     want_notices = notices_per_entity(offline_notices(every_point))
+    want_cases = cases_per_supplier(offline_cases(every_point))
+    statuses = {e[0].rsplit(":", 1)[1] for es in want_cases.values() for e in es}
+    assert statuses == {"opened", "closed", "escalated"}, statuses
     kinds = {n[0].split(":")[3] for ns in want_notices.values() for n in ns}
     assert kinds == {"at_risk", "supplier_watch", "approaching", "assessment_expiring"}, kinds
     heard = NoticeListener(stream.settings.redis_url.get_secret_value(), stream.settings.redis_key_prefix)
@@ -304,6 +313,25 @@ def test_tier_changes_reach_topics_and_redis(stream: Stream, every_point: Path) 
                      if ids(want_notices).get(k) != ids(notices).get(k))
         raise AssertionError(f"{e}: {len(bad)} entities differ\n" + "\n".join(
             f"{k}:\n  offline {want_notices.get(k)}\n  stream  {notices.get(k)}" for k in bad[:4])) from None
+    cases: dict[tuple[str, str], list[Any]] = {}
+
+    def same_cases() -> bool:
+        nonlocal cases
+        topic = stream.settings.topic("supplier-cases")
+        cases = cases_per_supplier(SupplierCase.model_validate_json(v) for _, v in _read_topic(stream, topic))
+        return ids(cases) == ids(want_cases)
+
+    poll(same_cases, 60, f"the stream's supplier cases == offline: {want_cases}")
+
+    async def cases_in_redis() -> dict[tuple[str, str], str | None]:
+        store = AsyncTierStore.from_settings(stream.settings)
+        try:
+            return {k: c["event_id"] if (c := await store.get_case(k[1])) else None for k in want_cases}
+        finally:
+            await store.close()
+
+    latest_cases = {k: es[-1][0] for k, es in want_cases.items()}
+    poll(lambda: asyncio.run(cases_in_redis()) == latest_cases, 60, "Redis to hold each supplier's latest case")
     sent = {n[0] for ns in want_notices.values() for n in ns}
     try:
         poll(lambda: heard.ids() >= sent, 30, "Redis to publish every notice on its channel")
