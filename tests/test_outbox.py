@@ -174,3 +174,23 @@ def test_a_supplier_case_waits_in_the_outbox_and_goes_to_supplier_cases() -> Non
     sent = [(t, json.loads(v)) for t, _, v in EntityState.from_bytes(table[key]).outbox]
     cases = [doc for t, doc in sent if t == NAMES.supplier_cases]
     assert [(c["event_id"], c["status"], c["tier"]) for c in cases] == [("sc:s1:1:opened", "opened", "unqualified")]
+
+
+def test_a_review_before_an_invalid_event_keeps_what_its_notices_noted() -> None:
+    # A notice's condition can end at a review with nothing to send (here: the override slot of an
+    # entity with no override): the state is stored all the same, or the stream would remember a
+    # condition the offline scorer forgot, and stay silent when it starts again.
+    table: dict[bytes, bytes] = {}
+    deliver(table, order(1))
+    state = stored(table)
+    state.announced["override"] = "a0"
+    state.next_review = state.clock + 60
+    state.outbox = []
+    table[KEY] = state.to_bytes()
+    bad = json.dumps({"type": "order", "event_id": "e9", "occurred_at": "2026-05-30T11:00:00Z", "order_id": "o9",
+                      "customer_id": "c1", "amount": 900.0, "currency": "XXX"}).encode()
+    store = BatchStore(table)
+    (letter,) = PROC.process(store, NAMES.inbound("order"), 0, 9, KEY, bad)
+    assert letter.topic == NAMES.dead_letters
+    store.flush()
+    assert stored(table).announced == {}

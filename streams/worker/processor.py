@@ -190,12 +190,13 @@ class Processor:
             now, self.pending = self._activate(self.pending, rollout.effective(self.pending)), None
         prior = store.load(ekey)
         state = prior
-        produced = False
+        reviewed = False
         if state is not None and state.next_review is not None and state.next_review <= ts(event.occurred_at):
-            produced = self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
+            self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
+            reviewed = True
         state, out = self.grader.apply(state, event, received_at=int(self.wall_clock()))
         if out.status == "invalid":
-            if produced:  # the review before it did publish: keep what it published
+            if reviewed:  # the review before it ran: keep what it published, and what its notices noted
                 store.save(ekey, state)
             return [self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail)]
         self._count(out)
@@ -234,10 +235,11 @@ class Processor:
             state = store.load(key)
             if state is None or state.is_empty():
                 continue
-            before = state.next_review
+            before = (state.next_review, dict(state.announced))  # a notice's condition may end silently
             # graded under these rules already (an event, or this marker delivered again): no old reviews
             previous = self.previous if state.rules_tag != tag else self.grader
-            if self._stash(state, self.grader.regrade(state, at, previous), None) or state.next_review != before:
+            if (self._stash(state, self.grader.regrade(state, at, previous), None)
+                    or (state.next_review, state.announced) != before):
                 store.save(key, state)
         return []
 
@@ -252,7 +254,7 @@ class Processor:
         if state is None:
             return []
         store.reviewed(key)
-        before = state.next_review
+        before = state.next_review  # a review that ran moved it past ``until``: the state is saved
         out = self.grader.review_due(state, until)
         if self._stash(state, out, None) or state.next_review != before:
             store.save(key, state)
