@@ -106,11 +106,14 @@ def raise_notices(tg: Tiering, state: EntityState, g: Grade, now: int, cause: st
     kinds = cfg.kinds
     if not kinds:
         return []
-    b = _Notices(tg, state, g, now, cause)
     tiers = tg.tiers_for(state)
-    rules = tg.rules_for(state)
     idx, score = g.tier_idx, g.comp.score
     held = idx >= 0 and held_by_hysteresis(state, tiers, idx, g.comp, now)
+    if (not held and not state.announced and state.override is None and state.prospect is None
+            and not (state.kind == "customer" and idx > 0 and tiers[idx - 1].min_score - score <= cfg.approaching_gap)):
+        return []  # no condition holds, none did: the common case, decided cheaply
+    b = _Notices(tg, state, g, now, cause)
+    rules = tg.rules_for(state)
     risk = watch = None
     if held:
         t, raw = tiers[idx], tiers[raw_tier_index(tiers, score)]
