@@ -8,12 +8,23 @@ import orjson
 from pydantic import BaseModel
 
 from tierstream.schemas.events import EVENT_TYPES, INBOUND_ADAPTER
-from tierstream.schemas.outputs import AuditEntry, DeadLetter, EntitySnapshot, ReferralCredit, SupplierAlert, TierChange
+from tierstream.schemas.outputs import (
+    AuditEntry,
+    DeadLetter,
+    EntitySnapshot,
+    ReferralCredit,
+    SupplierAlert,
+    SupplierCase,
+    TierChange,
+    TierNotice,
+)
 from tierstream.schemas.rules import Rules
 
 OUTPUTS: dict[str, type[BaseModel]] = {
     "tier_change": TierChange,
     "supplier_alert": SupplierAlert,
+    "tier_notice": TierNotice,
+    "supplier_case": SupplierCase,
     "entity_snapshot": EntitySnapshot,
     "referral_credit": ReferralCredit,
     "dead_letter": DeadLetter,

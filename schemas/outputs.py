@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from tierstream.schemas.events import EntityType
+from tierstream.schemas.notices import NoticeKind
 
 __all__ = [
     "UNGRADED",
@@ -28,8 +29,10 @@ __all__ = [
     "NextTierCodes",
     "ReferralCredit",
     "SupplierAlert",
+    "SupplierCase",
     "TierAction",
     "TierChange",
+    "TierNotice",
     "WindowInfo",
 ]
 
@@ -175,6 +178,61 @@ class SupplierAlert(_Out):
     occurred_at: AwareDatetime
     change_id: str
     reason_codes: list[MessageCode] = Field(default_factory=list, description="the reasons as messages")
+
+
+class TierNotice(_Out):
+    """An early warning: a tier at risk, a supplier on watch, a customer approaching a tier, an assessment expiring.
+
+    Sent once when its condition starts (``approaching`` at most once per
+    cool-down), never repeated while it holds; ``refers_to`` is the date it is
+    about and ``hints`` what it would take.
+    """
+
+    notice_id: str = Field(description="deterministic: tn:<entity_type>:<entity_id>:<kind>:<n>, n-th of its kind")
+    kind: NoticeKind
+    entity_type: EntityType
+    entity_id: str
+    tier: str = Field(description="the tier the entity holds now")
+    score: float
+    target_tier: str | None = Field(
+        None, description="at_risk, supplier_watch: the tier the score alone gives (where it lapses to); "
+        "approaching: the tier within reach; assessment_expiring: the tier the score gives without it",
+    )
+    refers_to: str = Field(
+        description="YYYY-MM-DD: at_risk and supplier_watch, the day the tier lapses if the score stays "
+        "where it is; approaching, the day of the notice; assessment_expiring, the day it expires",
+    )
+    gap: float | None = Field(None, description="score points to the held tier's minimum, or to the next tier's")
+    hints: list[str] = Field(default_factory=list, description="what keeps the tier, or reaches the next one")
+    message: str
+    rules_version: str
+    occurred_at: AwareDatetime = Field(description="event time of the evaluation that raised it")
+    cause: str = Field(description="event_id that triggered it, or 're-review'")
+
+
+class SupplierCase(_Out):
+    """A rectification case of a supplier fallen to the lowest tier: opened, then closed or escalated at its deadline.
+
+    ``status`` ``opened`` asks the supplier to rectify by ``deadline``; at the
+    deadline it is re-assessed: back above the lowest tier ``closed``, else
+    ``escalated`` with a phase-out recommendation. ``components`` is the
+    supplier's scorecard at that moment.
+    """
+
+    event_id: str = Field(description="deterministic: sc:<supplier_id>:<n>:<status>")
+    case_id: str = Field(description="sc:<supplier_id>:<n>, the supplier's n-th case")
+    status: Literal["opened", "closed", "escalated"]
+    recommendation: Literal["rectify", "phase_out", "none"]
+    supplier_id: str
+    tier: str
+    score: float
+    components: dict[str, float] = Field(description="the scorecard: dimension -> 0..100")
+    reasons: list[str]
+    opened_at: AwareDatetime
+    deadline: AwareDatetime
+    rules_version: str
+    occurred_at: AwareDatetime = Field(description="event time: the downgrade, or the deadline")
+    cause: str = Field(description="event_id that triggered it, or 're-review'")
 
 
 class WindowInfo(_Out):

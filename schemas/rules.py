@@ -29,9 +29,11 @@ from pydantic import (
     model_validator,
 )
 
+from tierstream.schemas.cases import RectificationRules
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.events import PROFILE_FIELDS
 from tierstream.schemas.loyalty import LoyaltyRules
+from tierstream.schemas.notices import NoticeRules
 from tierstream.schemas.tiers import TIER_NAME, Dimension, Hysteresis, StrictModel, Tier, check_tiers
 from tierstream.scorers.catalog import ASSESSED, metrics_of
 
@@ -238,6 +240,7 @@ class CustomerRules(EntityRules):
 class SupplierRules(EntityRules):
     alert_on: Literal["any_downgrade", "critical_only"] = "any_downgrade"
     prospect: SupplierProspect = SupplierProspect()
+    rectification: RectificationRules = RectificationRules()
 
     @model_validator(mode="after")
     def _valid(self) -> SupplierRules:
@@ -268,6 +271,7 @@ class Rules(StrictModel):
     timezone: str = Field(
         "UTC", description="IANA time zone whose calendar days are the days of windows, recency and lateness"
     )
+    notices: NoticeRules = Field(default_factory=NoticeRules, description="early warnings (tier-notices)")
 
     _sha256: str = PrivateAttr("")
 

@@ -19,6 +19,10 @@ silently.
   (``scorers/assessed.py``), one ``[dimension, score, expires, at, reason, author,
   event_id]`` each. Before it: none.
 * ``profile`` (index 30): the entity's latest profile (``scorers/profile.py``). Before it: none.
+* ``notices`` (index 31): the early warnings sent (``scorers/notices.py``): counts per
+  kind, the conditions announced, the last ``approaching`` instant. Before it: none sent.
+* ``cases`` (index 32): the rectification cases (``scorers/cases.py``): how many were
+  opened, the open one. Before it: none.
 
 Order records and day buckets grew too, at their ends (see
 ``scorers/state.py``): shorter ones are widened on reading. A customer day
@@ -55,12 +59,19 @@ _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 _OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD, _ASSESSED, _PROFILE = (
     23, 24, 25, 26, 27, 28, 29, 30)
+_NOTICES, _CASES = 31, 32
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
 
 def _manual_doc(m: Manual | None) -> list[Any] | None:
     return None if m is None else [m.value, m.expires, m.at, m.reason, m.author, m.event_id]
+
+
+def _notices_doc(s: EntityState) -> list[Any] | None:
+    if not s.notice_counts and not s.announced and s.approached_at is None:
+        return None
+    return [sorted(s.notice_counts.items()), sorted(s.announced.items()), s.approached_at]
 
 
 def encode(s: EntityState) -> bytes:
@@ -98,6 +109,8 @@ def encode(s: EntityState) -> bytes:
         sorted([dimension, m.value, m.expires, m.at, m.reason, m.author, m.event_id]
                for (dimension, _), ms in s.assessed.items() for m in ms),
         None if s.profile is None else s.profile.to_doc(),
+        _notices_doc(s),
+        [s.cases_opened, s.case_open] if s.cases_opened else None,
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -169,6 +182,8 @@ def decode(data: bytes) -> EntityState:
     for entries in assessed.values():
         entries.sort(key=lambda e: (e.at, e.event_id))
     profile = Profile.from_doc(doc[_PROFILE]) if len(doc) > _PROFILE else None
+    notices = doc[_NOTICES] if len(doc) > _NOTICES and doc[_NOTICES] is not None else [[], [], None]
+    cases: list[Any] = doc[_CASES] if len(doc) > _CASES and doc[_CASES] is not None else [0, None]
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -220,4 +235,9 @@ def decode(data: bytes) -> EntityState:
         hold=hold,
         assessed=assessed,
         profile=profile,
+        notice_counts=dict(notices[0]),
+        announced=dict(notices[1]),
+        approached_at=notices[2],
+        cases_opened=cases[0],
+        case_open=cases[1],
     )

@@ -24,11 +24,13 @@ from tierstream.schemas.outputs import (
 )
 from tierstream.schemas.rules import CustomerRules, Tier
 from tierstream.scorers.assessed import assessments_of
+from tierstream.scorers.cases import open_case, reassess
 from tierstream.scorers.credit import delay_note_codes
 from tierstream.scorers.explain import change_reason_codes, held_by_hysteresis, next_tier_with_codes
 from tierstream.scorers.grading import rfm_segment, tier_index
 from tierstream.scorers.messages import code, render_all
 from tierstream.scorers.metrics import aggregates_of
+from tierstream.scorers.notices import raise_notices
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, rules_cause, utc
 from tierstream.scorers.state import EntityState
 from tierstream.scorers.tiering import Tiering
@@ -44,6 +46,8 @@ class Evaluator(Tiering):
         state.next_review = g.next_review
         if g.tier != state.published_tier:
             self._emit(state, g, state.clock, cause, out)
+        out.notices += raise_notices(self, state, g, state.clock, cause)
+        out.cases += reassess(self, state, g, state.clock, cause)
 
     # --- time-driven reviews -------------------------------------------------
 
@@ -59,6 +63,8 @@ class Evaluator(Tiering):
         state.next_review = g.next_review
         if g.tier != state.published_tier:
             self._emit(state, g, at, cause, out)
+        out.notices += raise_notices(self, state, g, at, cause)
+        out.cases += reassess(self, state, g, at, cause)
         return out
 
     def regrade(self, state: EntityState, at: int, previous: Evaluator) -> Outcome:
@@ -69,9 +75,7 @@ class Evaluator(Tiering):
         the same history predicts.
         """
         out = previous.review_due(state, at)
-        more = self.review(state, at, rules_cause(self.rules.version))
-        out.changes += more.changes
-        out.alerts += more.alerts
+        out.extend(self.review(state, at, rules_cause(self.rules.version)))
         return out
 
     def review_due(self, state: EntityState, until: int) -> Outcome:
@@ -79,9 +83,7 @@ class Evaluator(Tiering):
         out = Outcome()
         while state.next_review is not None and state.next_review <= until:
             at = state.next_review
-            more = self.review(state, at)
-            out.changes += more.changes
-            out.alerts += more.alerts
+            out.extend(self.review(state, at))
             if state.next_review is not None and state.next_review <= at:
                 state.next_review = None  # no progress: stop rather than loop
         return out
@@ -156,6 +158,8 @@ class Evaluator(Tiering):
                         reason_codes=codes,
                     )
                 )
+            if lowest and (case := open_case(self, state, g, now, cause, why)) is not None:
+                out.cases.append(case)
         state.published_tier = new
         state.published_score = g.comp.score
         state.published_components = g.comp.components

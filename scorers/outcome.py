@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal, NamedTuple
 
-from tierstream.schemas.outputs import ReferralCredit, SupplierAlert, TierChange
+from tierstream.schemas.outputs import ReferralCredit, SupplierAlert, SupplierCase, TierChange, TierNotice
 from tierstream.scorers.grading import Composite
 from tierstream.scorers.messages import Code
 from tierstream.scorers.metrics import Metrics
@@ -40,6 +40,15 @@ class Outcome:
     changes: list[TierChange] = field(default_factory=list)
     alerts: list[SupplierAlert] = field(default_factory=list)
     credits: list[ReferralCredit] = field(default_factory=list)
+    notices: list[TierNotice] = field(default_factory=list)
+    cases: list[SupplierCase] = field(default_factory=list)
+
+    def extend(self, more: Outcome) -> None:
+        """Add the tier changes, alerts, notices and cases of ``more`` (a review after this one)."""
+        self.changes += more.changes
+        self.alerts += more.alerts
+        self.notices += more.notices
+        self.cases += more.cases
 
 
 class Grade(NamedTuple):

@@ -133,6 +133,15 @@ class EntityState:
     #: the latest up to an instant is the author's then (``scorers/assessed.py``)
     assessed: dict[tuple[str, str], list[Manual]] = field(default_factory=dict)
     profile: Profile | None = None  # the latest profile (``scorers/profile.py``): a lasting fact
+    #: early warnings sent (``scorers/notices.py``): how many of each kind (numbers their ids), the
+    #: condition each notice slot announced and still holds, when the last ``approaching`` went out
+    notice_counts: dict[str, int] = field(default_factory=dict)
+    announced: dict[str, str] = field(default_factory=dict)
+    approached_at: int | None = None
+    #: rectification cases (``scorers/cases.py``): how many were opened (numbers their ids), and the
+    #: open one's ``[opened at, deadline]``
+    cases_opened: int = 0
+    case_open: list[int] | None = None
     oldest: int | None = None  # cache of min(days): not serialized, derived
     oldest_id: int | None = None  # cache of the oldest day in ``seen`` and ``orders``: derived
     #: ``seen`` and ``orders`` are each in day order, so what leaves the retention is at their

@@ -45,8 +45,10 @@ from tierstream.scorers.metrics import (
     supplier_metrics,
     window_totals,
 )
+from tierstream.scorers.notices import expiring_from
 from tierstream.scorers.outcome import Grade
 from tierstream.scorers.profile import profile_value
+from tierstream.scorers.scale import Scale
 from tierstream.scorers.state import EntityState, Manual
 from tierstream.scorers.supply import has_open_ticket, service_crossing
 
@@ -120,6 +122,19 @@ class Tiering:
         """Return the tiers that apply to the state (a customer's depend on its group)."""
         r = self._rules[state.kind]
         return r.tiers_for(self.group_of(state)) if isinstance(r, CustomerRules) else r.tiers
+
+    def scales_for(self, state: EntityState) -> dict[str, Scale]:
+        """Return the compiled scales of the state's dimensions (for hints)."""
+        return self._scales[state.kind]
+
+    def missing_evidence(self, state: EntityState, comp: Composite) -> str | None:
+        """Return why ``comp`` is below the rules' minimum evidence (``None``: enough to grade on)."""
+        return self._evidence[state.kind].missing(comp.components)
+
+    def hold_track(self, state: EntityState, now: int, tier_idx: int, score: float) -> Track:
+        """Return what tier ``tier_idx`` remembers of the lookback before ``now``'s day (``score``: now's)."""
+        tracks = self._tracks(state, now, self.tiers_for(state), tier_idx + 1, self.totals_at(state, now), score)
+        return tracks[tier_idx]
 
     def day(self, t: int) -> int:
         """Return the day of instant ``t`` in the rules' time zone (``t // DAY`` in UTC)."""
@@ -278,13 +293,21 @@ class Tiering:
                 c = self.day_start(d)
                 if c > now and (nxt is None or c < nxt):
                     nxt = c
+        notice = self.rules.notices.assessment_expiring_days if "assessment_expiring" in self.rules.notices.kinds \
+            else None
         for manual in (state.override, state.prospect):
             if manual is not None and manual.expires > now and (nxt is None or manual.expires < nxt):
                 nxt = manual.expires
+            if manual is not None and notice is not None:  # announced as expiring from this instant on
+                c = expiring_from(manual, notice)
+                if now < c and manual.at <= c and (nxt is None or c < nxt):
+                    nxt = c
         if state.assessed:  # an assessment expiring leaves its author's say, or its dimension
             e = next_expiry(state, now)
             if e is not None and (nxt is None or e < nxt):
                 nxt = e
+        if state.case_open is not None and state.case_open[1] > now and (nxt is None or state.case_open[1] < nxt):
+            nxt = state.case_open[1]  # a rectification case's deadline
         first = self.day(now) - rules.window_days + 1
         oldest_in_window = state.oldest
         if oldest_in_window is not None and oldest_in_window < first:

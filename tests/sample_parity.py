@@ -46,17 +46,19 @@ from tierstream.schemas.events import (
     ServiceEvent,
     entity_of,
 )
-from tierstream.schemas.outputs import ReferralCredit, TierChange
+from tierstream.schemas.outputs import ReferralCredit, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.scorers.engine import Outcome, ts
 from tierstream.streams.dev.harness import Deployment, Worker, poll
 from tierstream.streams.kafka.topics import INBOUND_KINDS
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
-__all__ = ["Change", "Pacer", "features", "offline_changes", "paced", "per_entity"]
+__all__ = ["Change", "Notice", "Pacer", "cases_per_supplier", "features", "notices_per_entity", "offline_cases",
+           "offline_changes", "offline_notices", "paced", "per_entity", "timer_dependent"]
 
 Key = tuple[str, str]
 Change = tuple[int, str | None, str, str, str]  # seq, previous tier, tier, cause, occurred_at (UTC)
+Notice = tuple[str, str, str | None, str, str]  # notice_id, tier, target tier, refers_to, occurred_at (UTC)
 
 
 def per_entity(changes: Iterable[TierChange]) -> dict[Key, list[Change]]:
@@ -76,6 +78,73 @@ def offline_changes(path: Path) -> tuple[list[TierChange], dict[Key, list[Change
     run(OfflineScorer(load_rules()), read_lines(path), changes_out=buf)
     changes = [TierChange.model_validate_json(line) for line in buf.getvalue().splitlines()]
     return changes, per_entity(changes)
+
+
+def notices_per_entity(notices: Iterable[TierNotice]) -> dict[Key, list[Notice]]:
+    """Each entity's notices in the order they were sent, each id once (its first copy)."""
+    out: dict[Key, list[Notice]] = {}
+    seen: set[str] = set()
+    for n in notices:
+        if n.notice_id in seen:
+            continue
+        seen.add(n.notice_id)
+        out.setdefault((n.entity_type, n.entity_id), []).append(
+            (n.notice_id, n.tier, n.target_tier, n.refers_to, n.occurred_at.astimezone(UTC).isoformat()))
+    return out
+
+
+def offline_notices(path: Path) -> list[TierNotice]:
+    """What ``tierstream score --notices`` writes for ``path``, in that order."""
+    buf = io.BytesIO()
+    run(OfflineScorer(load_rules()), read_lines(path), notices_out=buf)
+    return [TierNotice.model_validate_json(line) for line in buf.getvalue().splitlines()]
+
+
+def cases_per_supplier(cases: Iterable[SupplierCase]) -> dict[Key, list[tuple[str, str, str]]]:
+    """Each supplier's case events (event id, tier, occurred_at UTC) in the order sent, each id once."""
+    out: dict[Key, list[tuple[str, str, str]]] = {}
+    seen: set[str] = set()
+    for c in cases:
+        if c.event_id not in seen:
+            seen.add(c.event_id)
+            out.setdefault(("supplier", c.supplier_id), []).append(
+                (c.event_id, c.tier, c.occurred_at.astimezone(UTC).isoformat()))
+    return out
+
+
+def offline_cases(path: Path) -> list[SupplierCase]:
+    """What ``tierstream score --cases`` writes for ``path``, in that order."""
+    buf = io.BytesIO()
+    run(OfflineScorer(load_rules()), read_lines(path), cases_out=buf)
+    return [SupplierCase.model_validate_json(line) for line in buf.getvalue().splitlines()]
+
+
+def timer_dependent(path: Path) -> set[Key]:
+    """The entities the stream's timer may review before one of their late lines, where the file does not.
+
+    A line older than a line before it (e.g. the answer to a ticket recorded open, dated when
+    it opened) reaches the worker after its watermark passed the line's time: a review of its
+    entity due between the two may run before it (when the timer fires first) or after it.
+    The tier changes of the sample never depend on it; a notice can: the review may find a
+    condition (a hold) that the late line would have started earlier, at the line's time.
+    """
+    scorer = OfflineScorer(load_rules())
+    watermark: int | None = None
+    found: set[Key] = set()
+    for lineno, raw in read_lines(path):
+        try:
+            event = INBOUND_ADAPTER.validate_json(raw)
+        except ValidationError:
+            continue
+        key, t = entity_of(event), ts(event.occurred_at)
+        state = scorer.states.get(key)
+        if watermark is not None and t < watermark and state is not None and state.next_review is not None \
+                and t < state.next_review <= watermark:
+            found.add(key)
+        with contextlib.suppress(InputError):
+            scorer.feed(lineno, event)
+        watermark = t if watermark is None else max(watermark, t)
+    return found
 
 
 class _Lockstep(OfflineScorer):

@@ -127,3 +127,70 @@ def test_a_review_tick_always_reindexes_the_entity_it_touched() -> None:
     store.save(KEY, state)
     store.flush()
     assert store.reviews == [(due, KEY)]
+
+
+def test_a_notice_waits_in_the_outbox_and_goes_to_tier_notices_keyed_by_entity() -> None:
+    # An override expiring within the default 14 days: its assessment_expiring notice is raised
+    # with the event, stored with the state like the tier change, and sent to tier-notices.
+    table: dict[bytes, bytes] = {}
+    store = BatchStore(table)
+    raw = json.dumps({"type": "assessment", "event_id": "a1", "occurred_at": "2026-05-30T10:00:00Z",
+                      "entity_type": "customer", "entity_id": "c1", "tier_override": "key", "reason": "visit",
+                      "author": "li.wei", "expires_at": "2026-06-05T00:00:00Z"}).encode()
+    assert PROC.process(store, NAMES.inbound("assessment"), 0, 0, KEY, raw) == []
+    store.flush()
+    pending = stored(table).outbox
+    assert [t for t, _, _ in pending] == [NAMES.audit, NAMES.tier_changes, NAMES.tiers, NAMES.tier_notices]
+    _, key, value = pending[-1]
+    notice = json.loads(value)
+    assert key == KEY and notice["notice_id"] == "tn:customer:c1:assessment_expiring:1"
+    assert notice["refers_to"] == "2026-06-05" and notice["cause"] == "a1"
+    assert store.take_outbox() == [Outgoing(*m) for m in pending]
+
+
+def test_a_supplier_case_waits_in_the_outbox_and_goes_to_supplier_cases() -> None:
+    # A supplier whose first grading is the lowest tier opens no case (it did not fall); one
+    # downgraded into it does: two perfect deliveries, then late, short, rejected ones.
+    table: dict[bytes, bytes] = {}
+    key = b"supplier:s1"
+
+    def delivery(n: int, day: int, late: bool, accepted: int) -> bytes:
+        return json.dumps({"type": "delivery", "event_id": f"d{n}", "occurred_at": f"2026-05-{day:02d}T10:00:00Z",
+                           "supplier_id": "s1", "order_id": f"p{n}",
+                           "promised_at": f"2026-05-{day - 1 if late else day:02d}T00:00:00Z",
+                           "quantity_ordered": 10, "quantity_delivered": 10 if accepted else 5,
+                           "quantity_accepted": accepted}).encode()
+
+    raws = [delivery(1, 2, False, 10), delivery(2, 2, False, 10)] + [delivery(3 + i, 20, True, 0) for i in range(8)]
+    for offset, raw in enumerate(raws):
+        store = BatchStore(table)
+        assert PROC.process(store, NAMES.inbound("delivery"), 0, offset, key, raw) == []
+        store.flush()
+    # hysteresis holds qualified (minimum time in tier); a review tick a month on lets it lapse
+    store = BatchStore(table)
+    until = int(datetime(2026, 6, 30, tzinfo=UTC).timestamp())
+    assert PROC.process(store, NAMES.reviews, 0, 0, key, str(until).encode()) == []
+    store.flush()
+    sent = [(t, json.loads(v)) for t, _, v in EntityState.from_bytes(table[key]).outbox]
+    cases = [doc for t, doc in sent if t == NAMES.supplier_cases]
+    assert [(c["event_id"], c["status"], c["tier"]) for c in cases] == [("sc:s1:1:opened", "opened", "unqualified")]
+
+
+def test_a_review_before_an_invalid_event_keeps_what_its_notices_noted() -> None:
+    # A notice's condition can end at a review with nothing to send (here: the override slot of an
+    # entity with no override): the state is stored all the same, or the stream would remember a
+    # condition the offline scorer forgot, and stay silent when it starts again.
+    table: dict[bytes, bytes] = {}
+    deliver(table, order(1))
+    state = stored(table)
+    state.announced["override"] = "a0"
+    state.next_review = state.clock + 60
+    state.outbox = []
+    table[KEY] = state.to_bytes()
+    bad = json.dumps({"type": "order", "event_id": "e9", "occurred_at": "2026-05-30T11:00:00Z", "order_id": "o9",
+                      "customer_id": "c1", "amount": 900.0, "currency": "XXX"}).encode()
+    store = BatchStore(table)
+    (letter,) = PROC.process(store, NAMES.inbound("order"), 0, 9, KEY, bad)
+    assert letter.topic == NAMES.dead_letters
+    store.flush()
+    assert stored(table).announced == {}

@@ -16,9 +16,20 @@ from typing import Any
 
 import pytest
 
-from tests.sample_parity import Pacer, features, offline_changes, paced, per_entity
+from tests.sample_parity import (
+    Pacer,
+    cases_per_supplier,
+    features,
+    notices_per_entity,
+    offline_cases,
+    offline_changes,
+    offline_notices,
+    paced,
+    per_entity,
+    timer_dependent,
+)
 from tests.streaming import Stream, offline_snapshot, poll
-from tierstream.schemas.outputs import DeadLetter, TierChange
+from tierstream.schemas.outputs import DeadLetter, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Grader
 from tierstream.scorers.state import EntityState
@@ -51,6 +62,28 @@ def every_point(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  late_ratio=0.0)
     return path
 
+
+
+class NoticeListener:
+    """Collects the notices Redis publishes on ``<prefix>:notices:*``, from before the worker starts."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.psubscribe(f"{prefix}:notices:*")
+        self.heard: set[str] = set()
+
+    def ids(self) -> set[str]:
+        """The ids heard so far (reads what has arrived, without waiting)."""
+        while (msg := self.pubsub.get_message(timeout=0)) is not None:
+            self.heard.add(json.loads(msg["data"])["notice_id"])
+        return self.heard
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
 
 
 def _read_topic(stream: Stream, topic: str) -> list[tuple[bytes | None, bytes]]:
@@ -172,8 +205,25 @@ def test_tier_changes_reach_topics_and_redis(stream: Stream, every_point: Path) 
 
     The sample is published in its order for each entity (``tests/sample_parity.py``): the change
     sequence depends on the order an entity's events are graded in, and the stream has no order
-    between its topics."""
+    between its topics.
+
+    Issue 12, point 3: the ``tier-notices`` topic holds the notices ``score --notices`` writes,
+    entity by entity in the order they were raised, and Redis publishes each on its channel. An
+    entity the timer may review before one of its late lines (``timer_dependent``: a ticket's
+    answer, dated when it opened) is compared by notice id only: when the timer fires first, a
+    notice is dated at that review instead of at the late line.
+
+    Issue 12, point 2: the ``supplier-cases`` topic holds the case events ``score --cases``
+    writes (opened, closed and escalated, time-driven at the deadline), and Redis each supplier's
+    latest one."""
     offline, want = offline_changes(every_point)
+    want_notices = notices_per_entity(offline_notices(every_point))
+    want_cases = cases_per_supplier(offline_cases(every_point))
+    statuses = {e[0].rsplit(":", 1)[1] for es in want_cases.values() for e in es}
+    assert statuses == {"opened", "closed", "escalated"}, statuses
+    kinds = {n[0].split(":")[3] for ns in want_notices.values() for n in ns}
+    assert kinds == {"at_risk", "supplier_watch", "approaching", "assessment_expiring"}, kinds
+    heard = NoticeListener(stream.settings.redis_url.get_secret_value(), stream.settings.redis_key_prefix)
     have = features(every_point, offline)
     assert have["history 1998-1998"] == 1  # a history of any age (issue 10, point 1)
     for feature in (
@@ -234,3 +284,49 @@ def test_tier_changes_reach_topics_and_redis(stream: Stream, every_point: Path) 
     alerts = _read_topic(stream, stream.settings.topic("supplier-alerts"))
     downgrades = [c for c in changes if c.entity_type == "supplier" and c.direction == "downgrade"]
     assert len(alerts) == len(downgrades)
+
+    notices: dict[tuple[str, str], list[Any]] = {}
+
+    racy = timer_dependent(every_point)
+    assert len(racy) < len(want_notices) // 10, racy
+
+    def ids(by_entity: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], list[Any]]:
+        return {k: [n if k not in racy else n[0] for n in ns] for k, ns in by_entity.items()}
+
+    def same_notices() -> bool:
+        nonlocal notices
+        topic = stream.settings.topic("tier-notices")
+        notices = notices_per_entity(TierNotice.model_validate_json(v) for _, v in _read_topic(stream, topic))
+        return ids(notices) == ids(want_notices)
+
+    try:
+        poll(same_notices, 60, "the stream's notices == offline, entity by entity")
+    except AssertionError as e:
+        bad = sorted(k for k in want_notices.keys() | notices.keys()
+                     if ids(want_notices).get(k) != ids(notices).get(k))
+        raise AssertionError(f"{e}: {len(bad)} entities differ\n" + "\n".join(
+            f"{k}:\n  offline {want_notices.get(k)}\n  stream  {notices.get(k)}" for k in bad[:4])) from None
+    cases: dict[tuple[str, str], list[Any]] = {}
+
+    def same_cases() -> bool:
+        nonlocal cases
+        topic = stream.settings.topic("supplier-cases")
+        cases = cases_per_supplier(SupplierCase.model_validate_json(v) for _, v in _read_topic(stream, topic))
+        return ids(cases) == ids(want_cases)
+
+    poll(same_cases, 60, f"the stream's supplier cases == offline: {want_cases}")
+
+    async def cases_in_redis() -> dict[tuple[str, str], str | None]:
+        store = AsyncTierStore.from_settings(stream.settings)
+        try:
+            return {k: c["event_id"] if (c := await store.get_case(k[1])) else None for k in want_cases}
+        finally:
+            await store.close()
+
+    latest_cases = {k: es[-1][0] for k, es in want_cases.items()}
+    poll(lambda: asyncio.run(cases_in_redis()) == latest_cases, 60, "Redis to hold each supplier's latest case")
+    sent = {n[0] for ns in want_notices.values() for n in ns}
+    try:
+        poll(lambda: heard.ids() >= sent, 30, "Redis to publish every notice on its channel")
+    finally:
+        heard.close()

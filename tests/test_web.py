@@ -124,3 +124,35 @@ def test_health_and_metrics(prefix: str) -> None:
         assert "tierstream_redis_errors_total 1.0\n" in text  # this app's registry
 
     serve(REDIS_URL, prefix, lambda: dict(state), body, metrics)
+
+
+def test_a_suppliers_rectification_case(prefix: str) -> None:
+    from datetime import UTC, datetime
+
+    from tierstream.schemas.outputs import SupplierCase
+
+    def case(n: int, status: str) -> SupplierCase:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        return SupplierCase.model_validate({
+            "event_id": f"sc:s1:{n}:{status}", "case_id": f"sc:s1:{n}", "status": status,
+            "recommendation": {"opened": "rectify", "closed": "none", "escalated": "phase_out"}[status],
+            "supplier_id": "s1", "tier": "unqualified", "score": 40.0, "components": {"quality": 40.0},
+            "reasons": ["fell"], "opened_at": at, "deadline": at, "rules_version": "v", "occurred_at": at,
+            "cause": "e1"})
+
+    async def body(client: Any, store: AsyncTierStore) -> None:
+        assert (await client.get("/cases/supplier/s1")).status == 404
+        assert await store.apply_cases([case(1, "opened")]) == [True]
+        r = await client.get("/cases/supplier/s1")
+        assert r.status == 200
+        got = await r.json()
+        assert (got["open"], got["case_id"], got["status"], got["recommendation"]) == (
+            True, "sc:s1:1", "opened", "rectify")
+        # forward only: the outcome replaces the opening, a replayed opening changes nothing
+        assert await store.apply_cases([case(1, "escalated"), case(1, "opened")]) == [True, False]
+        got = await (await client.get("/cases/supplier/s1")).json()
+        assert (got["open"], got["status"], got["recommendation"]) == (False, "escalated", "phase_out")
+        assert await store.apply_cases([case(2, "opened")]) == [True]
+        assert (await (await client.get("/cases/supplier/s1")).json())["case_id"] == "sc:s1:2"
+
+    serve(REDIS_URL, prefix, lambda: {"ok": True}, body)

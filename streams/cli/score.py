@@ -29,6 +29,12 @@ __all__ = ["score"]
               help="write one JSON line per entity: tier, score, segment, components, aggregates, window")
 @click.option("--changes", type=click.Path(dir_okay=False, path_type=Path),
               help="write every TierChange in the order it happened")
+@click.option("--notices", type=click.Path(dir_okay=False, path_type=Path),
+              help="write every early warning (TierNotice: at risk, supplier watch, approaching, assessment "
+                   "expiring) in the order it happened, as the stream's tier-notices topic has them")
+@click.option("--cases", type=click.Path(dir_okay=False, path_type=Path),
+              help="write every supplier rectification case event (SupplierCase: opened, closed, escalated) "
+                   "in the order it happened, as the stream's supplier-cases topic has them")
 @click.option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="write every rejected line (invalid, too old, too new) as a JSON line: "
                    "line, field, value, message, kind")
@@ -45,8 +51,8 @@ __all__ = ["score"]
               help="break the tier distribution down by a profile field or attribute (business_nature, "
                    "need_type, region...), group, segment or loyalty")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, rejects: Path | None, strict: bool, sources_path: Path | None,
-          workers: int | None, language: str | None, by: str | None) -> None:
+          changes: Path | None, notices: Path | None, cases: Path | None, rejects: Path | None, strict: bool,
+          sources_path: Path | None, workers: int | None, language: str | None, by: str | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
@@ -57,8 +63,8 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     ({"topic": "erp.orders.v1", "key": "O-1", "value": {...}} per line), mapped
     first: a line that does not map is rejected with kind mapping_error.
     With several cores the entities are split between processes (referral
-    partners stay together) and the results merged in file order: STATE and
-    CHANGES are byte for byte those of one process.
+    partners stay together) and the results merged in file order: STATE,
+    CHANGES, NOTICES and CASES are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
     from tierstream.schemas.outputs import TierChange
@@ -69,6 +75,8 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     language = language or _setting_language()
     changes_fh = changes.open("wb") if changes else None
     rejects_fh = rejects.open("wb") if rejects else None
+    notices_fh = notices.open("wb") if notices else None
+    cases_fh = cases.open("wb") if cases else None
     try:
         with ExitStack() as stack:
             graded = events
@@ -82,12 +90,13 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
             worded_changes: IO[bytes] | None = changes_fh
             if changes_fh is not None and language != "en":
                 worded_changes = cast(IO[bytes], RewordedLines(changes_fh, TierChange, language))
-            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language)
+            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, notices_fh,
+                         cases_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
     finally:
-        for fh in (changes_fh, rejects_fh):
+        for fh in (changes_fh, rejects_fh, notices_fh, cases_fh):
             if fh:
                 fh.close()
     rep = res.report
@@ -122,13 +131,15 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
 
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
-           changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None, language: str = "en") -> ScoreResult:
+           changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None, language: str = "en",
+           notices_fh: IO[bytes] | None = None, cases_fh: IO[bytes] | None = None) -> ScoreResult:
     """``score_file`` with a progress bar over ``events``."""
     from tierstream.streams.offline.scoring import score_file
 
     with progress_bar(events.stat().st_size, "scoring", "B", unit_scale=True) as advance:
         return score_file(events, rules, as_of=instant, workers=workers, strict=strict,
-                          changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh, language=language)
+                          changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh, language=language,
+                          notices_out=notices_fh, cases_out=cases_fh)
 
 
 def _setting_language() -> str:

@@ -32,8 +32,8 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
     specs: dict[str, dict[str, str]] = {t: {} for t in n.all_inbound}
     if settings.sources is not None:
         specs.update({t: {} for t in load_sources(settings.sources).topics()})
-    for t in (n.repartition, n.referral_credits, n.reviews, n.tier_changes, n.supplier_alerts, n.dead_letters,
-              n.audit):
+    for t in (n.repartition, n.referral_credits, n.reviews, n.tier_changes, n.supplier_alerts, n.tier_notices,
+              n.supplier_cases, n.dead_letters, n.audit):
         specs[t] = {}
     specs[n.tiers] = dict(COMPACT)
     specs[n.entities_changelog] = dict(COMPACT)

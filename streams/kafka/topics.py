@@ -66,6 +66,16 @@ class TopicNames:
         return self.prefix + "audit"
 
     @property
+    def supplier_cases(self) -> str:
+        """Rectification cases of suppliers in the lowest tier: opened, closed, escalated."""
+        return self.prefix + "supplier-cases"
+
+    @property
+    def tier_notices(self) -> str:
+        """Early warnings: tiers at risk, suppliers on watch, customers approaching a tier, assessments expiring."""
+        return self.prefix + "tier-notices"
+
+    @property
     def dead_letters(self) -> str:
         return self.prefix + "dead-letters"
 

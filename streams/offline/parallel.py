@@ -141,6 +141,10 @@ class ShardResult:
     rejects: list[Reject] = field(default_factory=list)
     changes: list[tuple[LineKey, bytes]] = field(default_factory=list)
     final: list[tuple[Key, bytes]] = field(default_factory=list)
+    notices: list[tuple[LineKey, bytes]] = field(default_factory=list)
+    final_notices: list[tuple[Key, bytes]] = field(default_factory=list)
+    cases: list[tuple[LineKey, bytes]] = field(default_factory=list)
+    final_cases: list[tuple[Key, bytes]] = field(default_factory=list)
     snapshots: list[tuple[Key, str, bytes]] = field(default_factory=list)  # (key, tier, JSON line)
     latest: int = 0
     mismatch: str | None = None
@@ -150,9 +154,11 @@ def _shard(
     conn: Connection, path: Path, rules: Rules, as_of: int | None, received_at: int,
     split: Split, me: int, want_changes: bool, want_snapshots: bool, want_rejects: bool, done: Any,
     language: str = "en",
+    want_notices: bool = False,
 ) -> None:
     """A forked shard: score its entities, report ``latest``, take the run's as-of, finish."""
     scorer = OfflineScorer(rules, as_of=as_of, received_at=received_at, language=language)
+    scorer.keep_notices = want_notices
     scorer.owns = lambda key: split.of(key) == me
     res = ShardResult(scorer.report)
     rep = scorer.report
@@ -180,6 +186,10 @@ def _shard(
             except InputError as exc:
                 rep.reject(Reject.of(exc))
                 continue
+            finally:
+                res.notices += [((lineno, i), n.model_dump_json().encode())
+                                for i, n in enumerate(scorer.take_notices())]
+                res.cases += [((lineno, i), c.model_dump_json().encode()) for i, c in enumerate(scorer.take_cases())]
             if want_changes:
                 for i, c in enumerate(changes):
                     res.changes.append(((lineno, i), c.model_dump_json().encode()))
@@ -195,6 +205,9 @@ def _shard(
         _, final = scorer.finish(run_as_of)
         if want_changes:
             res.final = [((c.entity_type, c.entity_id), c.model_dump_json().encode()) for c in final]
+        res.final_notices = [((n.entity_type, n.entity_id), n.model_dump_json().encode())
+                             for n in scorer.take_notices()]
+        res.final_cases = [(("supplier", c.supplier_id), c.model_dump_json().encode()) for c in scorer.take_cases()]
         if want_snapshots:
             res.snapshots = [
                 ((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
@@ -256,8 +269,10 @@ def score_parallel(
     finish_at: int | None = None,
     rejects_out: IO[bytes] | None = None,
     language: str = "en",
+    notices_out: IO[bytes] | None = None,
+    cases_out: IO[bytes] | None = None,
 ) -> ParallelRun:
-    """Score ``path`` in ``workers`` shards; write changes to ``changes_out`` in file order.
+    """Score ``path`` in ``workers`` shards; write changes (notices, case events) in file order.
 
     ``as_of`` skips later events and is the instant of the final reviews and snapshots
     (default: the latest event time); ``finish_at`` sets that instant alone (``rules
@@ -275,7 +290,8 @@ def score_parallel(
         p = ctx.Process(
             target=_shard, name=f"tierstream-score-{me}",
             args=(child_end, path, rules, as_of, received_at, split, me, changes_out is not None,
-                  want_snapshots, rejects_out is not None, done, language),
+                  want_snapshots, rejects_out is not None, done, language,
+                  notices_out is not None or cases_out is not None),
         )
         p.start()
         child_end.close()
@@ -316,12 +332,22 @@ def score_parallel(
     mismatch = next((p.mismatch for p in parts if p.mismatch), None)
     if mismatch is not None:
         return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at,
-                            rejects_out, language)
+                            rejects_out, language, notices_out, cases_out)
     if changes_out is not None:
         for _, line in heapq.merge(*(p.changes for p in parts)):
             changes_out.write(line + b"\n")
         for _, line in heapq.merge(*(p.final for p in parts)):
             changes_out.write(line + b"\n")
+    if notices_out is not None:
+        for _, line in heapq.merge(*(p.notices for p in parts)):
+            notices_out.write(line + b"\n")
+        for _, line in heapq.merge(*(p.final_notices for p in parts)):
+            notices_out.write(line + b"\n")
+    if cases_out is not None:
+        for _, line in heapq.merge(*(p.cases for p in parts)):
+            cases_out.write(line + b"\n")
+        for _, line in heapq.merge(*(p.final_cases for p in parts)):
+            cases_out.write(line + b"\n")
     report = _merge_reports(parts, rejects_out)
     snapshots = list(heapq.merge(*(p.snapshots for p in parts))) if want_snapshots else []
     report.seconds = time.perf_counter() - started
@@ -343,11 +369,13 @@ def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
     started: float, why: str, finish_at: int | None = None, rejects_out: IO[bytes] | None = None,
     language: str = "en",
+    notices_out: IO[bytes] | None = None, cases_out: IO[bytes] | None = None,
 ) -> ParallelRun:
     from tierstream.streams.offline.score import run
 
     scorer = OfflineScorer(rules, as_of=as_of, language=language)
-    run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out)
+    run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out,
+                    notices_out=notices_out, cases_out=cases_out)
     snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []
     scorer.report.seconds = time.perf_counter() - started

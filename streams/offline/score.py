@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from tierstream.schemas.errors import ForeignCredit, InputError
 from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
-from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, TierChange
+from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import Rules
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
@@ -27,7 +27,7 @@ from tierstream.scorers.wording import reworded
 from tierstream.streams.gc_tuning import fewer_collections
 from tierstream.streams.offline.rejects import SHOWN, TIME_KINDS, Reject, input_error
 
-__all__ = ["REJECT_KEY", "Key", "OfflineScorer", "Report", "read_lines", "run", "write_snapshots"]
+__all__ = ["REJECT_KEY", "Key", "OfflineScorer", "Report", "read_lines", "run", "write_notices", "write_snapshots"]
 
 Key = tuple[str, str]
 
@@ -54,6 +54,8 @@ class Report:
     invalid: int = 0
     changes: int = 0
     alerts: int = 0
+    notices: int = 0
+    cases: int = 0
     rejected: list[Reject] = field(default_factory=list)  # the first few, for the terminal
     seconds: float = 0.0
     sink: Callable[[Reject], None] | None = field(default=None, repr=False, compare=False)
@@ -96,7 +98,8 @@ class Report:
             f"{self.history:,} history-only, {self.duplicates:,} duplicates, "
             f"{self.too_old:,} too old, {self.too_new:,} too new, "
             f"{self.after_as_of:,} after --as-of, {self.invalid:,} rejected; "
-            f"{self.changes:,} tier changes, {self.alerts:,} supplier alerts"
+            f"{self.changes:,} tier changes, {self.alerts:,} supplier alerts, {self.notices:,} notices, "
+            f"{self.cases:,} supplier case events"
         )
 
 
@@ -112,6 +115,11 @@ class OfflineScorer:
         self.received_at = int(time.time()) if received_at is None else received_at
         self.latest = NEVER  # the latest event time applied (events may be older than 1970)
         self.report = Report()
+        #: the notices and case events raised since :meth:`take_notices` / :meth:`take_cases` last
+        #: took them, in the order they happened (kept only with ``keep_notices``; counted in any case)
+        self.notices: list[TierNotice] = []
+        self.cases: list[SupplierCase] = []
+        self.keep_notices = False
         #: set by a shard of a parallel run: which entities it holds (a referral credit for
         #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline.parallel`)
         self.owns: Callable[[Key], bool] | None = None
@@ -156,9 +164,28 @@ class OfflineScorer:
             self.latest = max(self.latest, t)
         return due + self._settle(out)
 
+    def take_notices(self) -> list[TierNotice]:
+        """The notices raised since the last call, in the order they happened (the stream's, per entity)."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def take_cases(self) -> list[SupplierCase]:
+        """The supplier case events raised since the last call, in the order they happened."""
+        cases, self.cases = self.cases, []
+        return cases
+
+    def _count(self, out: Outcome) -> None:
+        """Count an outcome's alerts, notices and cases, and keep the last two when asked to."""
+        self.report.alerts += len(out.alerts)
+        self.report.notices += len(out.notices)
+        self.report.cases += len(out.cases)
+        if self.keep_notices:
+            self.notices += out.notices
+            self.cases += out.cases
+
     def _settle(self, out: Outcome) -> list[TierChange]:
         changes = list(out.changes)
-        self.report.alerts += len(out.alerts)
+        self._count(out)
         pending: list[ReferralCredit] = list(out.credits)
         while pending:
             credit = pending.pop(0)
@@ -168,7 +195,7 @@ class OfflineScorer:
             state, more = self.grader.credit(self.states.get(key), credit)
             self.states[key] = state
             changes.extend(more.changes)
-            self.report.alerts += len(more.alerts)
+            self._count(more)
             pending.extend(more.credits)
         self.report.changes += len(changes)
         return changes
@@ -229,11 +256,14 @@ def run(
     on_line: Callable[[int], None] | None = None,
     finish_at: int | None = None,
     rejects_out: IO[bytes] | None = None,
+    notices_out: IO[bytes] | None = None,
+    cases_out: IO[bytes] | None = None,
 ) -> int:
-    """Feed lines; write tier changes (and rejected lines, to ``rejects_out``) as they happen;
-    return the as-of instant (``finish_at`` if given, else ``--as-of``, else the latest event time)."""
+    """Feed lines; write tier changes (notices, case events, and rejected lines, to ``rejects_out``) as they
+    happen; return the as-of instant (``finish_at`` if given, else ``--as-of``, else the latest event time)."""
     started = time.perf_counter()
     rep = scorer.report
+    scorer.keep_notices = scorer.keep_notices or notices_out is not None or cases_out is not None
     if rejects_out is not None:
         def write_reject(r: Reject) -> None:
             rejects_out.write(r.to_json() + b"\n")
@@ -251,6 +281,7 @@ def run(
         finally:
             if on_line is not None:
                 on_line(1)
+            write_notices(scorer, notices_out, cases_out)  # a line refused may follow the reviews due before it
         if changes_out is not None:
             for c in changes:
                 changes_out.write(c.model_dump_json().encode() + b"\n")
@@ -258,8 +289,19 @@ def run(
     if changes_out is not None:
         for c in final:
             changes_out.write(c.model_dump_json().encode() + b"\n")
+    write_notices(scorer, notices_out, cases_out)
     rep.seconds = time.perf_counter() - started
     return as_of
+
+
+def write_notices(scorer: OfflineScorer, out: IO[bytes] | None, cases_out: IO[bytes] | None = None) -> None:
+    """Write the notices and case events the scorer raised since the last call (JSON lines), or drop them."""
+    for n in scorer.take_notices():
+        if out is not None:
+            out.write(n.model_dump_json().encode() + b"\n")
+    for c in scorer.take_cases():
+        if cases_out is not None:
+            cases_out.write(c.model_dump_json().encode() + b"\n")
 
 
 def write_snapshots(snaps: Iterable[EntitySnapshot], out: IO[bytes]) -> int:

@@ -94,6 +94,8 @@ def score_file(
     rejects_out: IO[bytes] | None = None,
     sources: SourcesFile | None = None,
     language: str = "en",
+    notices_out: IO[bytes] | None = None,
+    cases_out: IO[bytes] | None = None,
 ) -> ScoreResult:
     """Grade a JSONL events file with the scorers the stream uses; return every entity's tier.
 
@@ -105,8 +107,10 @@ def score_file(
     (invalid, too old, too new) is written to ``rejects_out`` as a JSON line
     (line, field, value, message, kind), in line order. Every
     :class:`TierChange` is written to ``changes_out`` (JSON lines) in the order
-    it happened. ``workers`` processes share the entities (default: one per
-    core, at most 8; ``strict`` uses one); the result is the same for any number.
+    it happened, every :class:`TierNotice` to ``notices_out`` and :class:`SupplierCase`
+    to ``cases_out`` likewise. ``workers``
+    processes share the entities (default: one per core, at most 8; ``strict`` uses
+    one); the result is the same for any number.
     ``on_progress`` is given the number of bytes read since its last call.
     With ``sources`` (:func:`~schemas.sources.load_sources`), each line is a captured
     message (``{"topic", "key", "value"}``) mapped as the worker maps it
@@ -117,17 +121,20 @@ def score_file(
     if sources is not None:
         with mapped_file(Path(path), Sources(sources, rules.timezone)) as mapped:
             return score_file(mapped, rules, as_of=as_of, workers=workers, strict=strict, changes_out=changes_out,
-                              on_progress=on_progress, rejects_out=rejects_out, language=language)
+                              on_progress=on_progress, rejects_out=rejects_out, language=language,
+                              notices_out=notices_out, cases_out=cases_out)
     started = time.perf_counter()
     events = Path(path)
     instant = _epoch(as_of)
     processes = 1 if strict else (workers or default_workers())
     if processes > 1:
         res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress,
-                             rejects_out=rejects_out, language=language)
+                             rejects_out=rejects_out, language=language, notices_out=notices_out,
+                             cases_out=cases_out)
         return ScoreResult(res.as_of, res.report, res.snapshots, res.shards, res.fell_back)
     scorer = OfflineScorer(rules, as_of=instant, language=language)
-    graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out)
+    graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out,
+                    notices_out=notices_out, cases_out=cases_out)
     rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
             for s in scorer.snapshots(graded_at)]
     scorer.report.seconds = time.perf_counter() - started  # as the parallel run counts it

@@ -32,6 +32,15 @@ may itself contain ``:``):
 ``{prefix}:changes:{entity_type}`` (pub/sub channel)
     The TierChange JSON of every applied change, for live listeners (fire and forget).
 
+``{prefix}:case:supplier:{supplier_id}`` (hash)
+    The supplier's latest rectification case event: ``n`` (its case number), ``status``
+    (``opened`` while the case is open, then ``closed`` or ``escalated``) and ``case`` (the
+    SupplierCase JSON). Written only forward (a later case, or a later status of the same one).
+
+``{prefix}:notices:{entity_type}`` (pub/sub channel)
+    The TierNotice JSON of every early warning on ``tier-notices`` (fire and forget; a
+    notice redelivered after a crash may be published twice, with the same ``notice_id``).
+
 Writes are idempotent and monotone per entity: one Lua script compares the change's
 sequence number with the stored ``seq`` and only when it is strictly newer updates the
 hash, pushes the history, appends to the stream and publishes -- all atomically. A
@@ -56,11 +65,13 @@ __all__ = [
     "HISTORY_CAP",
     "STREAM_MAXLEN",
     "audit_key",
+    "case_key",
     "change_channel",
     "changes_stream_key",
     "check_entity_type",
     "history_key",
     "key_layout",
+    "notice_channel",
     "parse_seq",
     "rules_key",
     "tier_key",
@@ -98,6 +109,14 @@ def change_channel(prefix: str, entity_type: str) -> str:
     return f"{prefix}:changes:{entity_type}"
 
 
+def case_key(prefix: str, supplier_id: str) -> str:
+    return f"{prefix}:case:supplier:{supplier_id}"
+
+
+def notice_channel(prefix: str, entity_type: str) -> str:
+    return f"{prefix}:notices:{entity_type}"
+
+
 def key_layout(prefix: str = "tierstream") -> str:
     """The key layout as Markdown, for the README and ``--help`` texts."""
     return "\n".join(
@@ -118,6 +137,10 @@ def key_layout(prefix: str = "tierstream") -> str:
             " `change` = TierChange JSON, one entry per applied change",
             f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"
             " JSON of every applied change",
+            f"- `{case_key(prefix, '{supplier_id}')}` (hash): the supplier's latest rectification case"
+            " event: n (case number), status (`opened` while open, then `closed` or `escalated`), case (JSON)",
+            f"- `{notice_channel(prefix, '{entity_type}')}` (pub/sub channel): TierNotice"
+            " JSON of every early warning (at risk, supplier watch, approaching, assessment expiring)",
             f"- `{rules_key(prefix)}` (hash): every rules version in force, field"
             " `<version>:<sha256>`, value JSON (version, sha256, effective_from, regrade, taken_at, as_of)",
             "",

@@ -22,7 +22,7 @@ from tierstream.streams.store.keys import (
     tier_key,
 )
 
-__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "audit_call", "script_call"]
+__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "CASE_LUA", "audit_call", "script_call"]
 
 # KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream
 # ARGV[1] seq, ARGV[2] change JSON, ARGV[3] history cap, ARGV[4] stream maxlen,
@@ -59,6 +59,19 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
 return 1
 """
 AUDIT_SHA: Final = hashlib.sha1(AUDIT_LUA.encode()).hexdigest()
+
+# KEYS[1] case hash; ARGV[1] case number, ARGV[2] rank (1 opened, 2 closed or escalated),
+# ARGV[3] status, ARGV[4] SupplierCase JSON. Only forward: returns 1 when written, 0 otherwise.
+CASE_LUA: Final = """
+local n, rank = tonumber(ARGV[1]), tonumber(ARGV[2])
+local sn = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local sr = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
+if sn > n or (sn == n and sr >= rank) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'n', n, 'rank', rank, 'status', ARGV[3], 'case', ARGV[4])
+return 1
+"""
 
 
 def script_call(

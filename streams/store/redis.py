@@ -24,7 +24,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tierstream.schemas.errors import StoreUnavailable
-from tierstream.schemas.outputs import AuditEntry, TierChange
+from tierstream.schemas.outputs import AuditEntry, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.settings import Settings
 from tierstream.streams.store.keys import (
     AUDIT_CAP,
@@ -32,16 +32,26 @@ from tierstream.streams.store.keys import (
     HISTORY_CAP,
     STREAM_MAXLEN,
     audit_key,
+    case_key,
     change_channel,
     changes_stream_key,
     check_entity_type,
     history_key,
     key_layout,
+    notice_channel,
     parse_seq,
     rules_key,
     tier_key,
 )
-from tierstream.streams.store.lua import APPLY_LUA, APPLY_SHA, AUDIT_LUA, AUDIT_SHA, audit_call, script_call
+from tierstream.streams.store.lua import (
+    APPLY_LUA,
+    APPLY_SHA,
+    AUDIT_LUA,
+    AUDIT_SHA,
+    CASE_LUA,
+    audit_call,
+    script_call,
+)
 
 __all__ = [
     "APPLY_LUA",
@@ -52,10 +62,12 @@ __all__ = [
     "AsyncTierStore",
     "StoreUnavailable",
     "audit_key",
+    "case_key",
     "change_channel",
     "changes_stream_key",
     "history_key",
     "key_layout",
+    "notice_channel",
     "parse_seq",
     "tier_key",
 ]
@@ -150,6 +162,7 @@ class AsyncTierStore:
         self.history_cap = history_cap
         self.stream_maxlen = stream_maxlen
         self._script = client.register_script(APPLY_LUA)
+        self._case_script = client.register_script(CASE_LUA)
 
     @classmethod
     def from_url(
@@ -254,6 +267,43 @@ class AsyncTierStore:
         entries = [AuditEntry.model_validate_json(item) for item in items]
         entries.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
         return [e.model_dump(mode="json") for e in entries]
+
+    async def publish_notices(self, notices: Iterable[TierNotice]) -> int:
+        """Publish notices on their entity type's channel, in order, in one round trip; return how many."""
+        msgs = [(notice_channel(self.prefix, n.entity_type), n.model_dump_json()) for n in notices]
+        if not msgs:
+            return 0
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, body in msgs:
+                    pipe.publish(channel, body)
+                await pipe.execute()
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        return len(msgs)
+
+    async def apply_cases(self, cases: Iterable[SupplierCase]) -> list[bool]:
+        """Keep each supplier's latest case event, in order (a replayed or older one changes nothing)."""
+        done: list[bool] = []
+        try:
+            for c in cases:
+                n = int(c.case_id.rsplit(":", 1)[1])
+                args = [n, 1 if c.status == "opened" else 2, c.status, c.model_dump_json()]
+                done.append(bool(await self._case_script(keys=[case_key(self.prefix, c.supplier_id)], args=args)))
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        return done
+
+    async def get_case(self, supplier_id: str) -> dict[str, Any] | None:
+        """The supplier's latest case event (``open`` while its status is ``opened``); ``None`` if never any."""
+        try:
+            raw = await self._redis.hget(case_key(self.prefix, supplier_id), "case")
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        if raw is None:
+            return None
+        doc: dict[str, Any] = json.loads(raw)
+        return {"open": doc["status"] == "opened", **doc}
 
     async def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
         """The current tier of an entity, decoded; ``None`` if it has none yet."""

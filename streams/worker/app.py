@@ -14,6 +14,8 @@ Thin wiring around :class:`streams.worker.processor.Processor`:
   retries without committing, so the store catches up when Redis is back.
 * ``store_audit``: follows ``audit`` (every manual assessment received, with its
   status) into each entity's Redis audit trail, the same way.
+* ``publish_notices``: follows ``tier-notices`` onto Redis pub/sub, retrying the same way;
+  ``store_cases`` follows ``supplier-cases`` into each supplier's case hash.
 * a timer sends review ticks for entities whose tier can change with time
   alone (the processor's heap), through the ``reviews`` topic, so the review
   runs on the partition that owns the entity.
@@ -26,13 +28,14 @@ import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from functools import partial
+from typing import Any, cast
 
 import faust
 from faust.types import TP, FutureMessage, Message
 
 from tierstream.schemas.mapping import Sources
-from tierstream.schemas.outputs import AuditEntry, TierChange
+from tierstream.schemas.outputs import AuditEntry, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.schemas.sources import load_sources
@@ -61,7 +64,6 @@ __all__ = ["FaustOutboxIO", "Pipeline", "create_app"]
 
 log = logging.getLogger("tierstream")
 
-_Item = TypeVar("_Item", TierChange, AuditEntry)
 
 
 class Pipeline:
@@ -110,7 +112,8 @@ class Pipeline:
         }
         self.inbound = self.app.topic(*grade_topics, partitions=s.partitions, **raw)
         self.out: dict[str, faust.TopicT] = {}
-        for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.dead_letters,
+        for name in (self.names.tier_changes, self.names.supplier_alerts, self.names.tier_notices,
+                     self.names.supplier_cases, self.names.dead_letters,
                      self.names.referral_credits, self.names.reviews, self.names.repartition, self.names.audit):
             self.out[name] = self.app.topic(name, partitions=s.partitions, **raw)
         self.out[self.names.tiers] = self.app.topic(
@@ -191,8 +194,10 @@ class Pipeline:
         @app.agent(changes_topic, name="store_tiers")
         async def store_tiers(stream: Any) -> None:
             async for values in stream.take(500, within=0.2):
-                await self._keep_trying(self.tier_store.apply_many,
-                                        [TierChange.model_validate_json(v) for v in values])
+                changes = [TierChange.model_validate_json(v) for v in values]
+                self.metrics.redis_pending.set(len(changes))
+                await self._until_stored("tier store", partial(self.tier_store.apply_many, changes))
+                self.metrics.redis_pending.set(0)
 
         audit_topic = self.app.topic(
             self.names.audit, partitions=self.settings.partitions,
@@ -202,8 +207,30 @@ class Pipeline:
         @app.agent(audit_topic, name="store_audit")
         async def store_audit(stream: Any) -> None:
             async for values in stream.take(500, within=0.2):
-                await self._keep_trying(self.tier_store.record_audit,
-                                        [AuditEntry.model_validate_json(v) for v in values])
+                entries = [AuditEntry.model_validate_json(v) for v in values]
+                await self._until_stored("audit trail", partial(self.tier_store.record_audit, entries))
+
+        notices_topic = self.app.topic(
+            self.names.tier_notices, partitions=self.settings.partitions,
+            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
+        )
+
+        @app.agent(notices_topic, name="publish_notices")
+        async def publish_notices(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                notices = [TierNotice.model_validate_json(v) for v in values]
+                await self._until_stored("notice channel", partial(self.tier_store.publish_notices, notices))
+
+        cases_topic = self.app.topic(
+            self.names.supplier_cases, partitions=self.settings.partitions,
+            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
+        )
+
+        @app.agent(cases_topic, name="store_cases")
+        async def store_cases(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                cases = [SupplierCase.model_validate_json(v) for v in values]
+                await self._until_stored("case store", partial(self.tier_store.apply_cases, cases))
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:
@@ -222,20 +249,18 @@ class Pipeline:
                      language=self.settings.language)
         self.control = register_control(self)
 
-    async def _keep_trying(self, write: Callable[[list[_Item]], Awaitable[object]], items: list[_Item]) -> None:
-        """Write ``items`` to Redis, backing off while it is down; offsets stay uncommitted meanwhile."""
+    async def _until_stored(self, what: str, write: Callable[[], Awaitable[object]]) -> None:
+        """Run ``write`` until Redis takes it, backing off while it is down (offsets stay uncommitted)."""
         delay = 0.2
         while True:
-            self.metrics.redis_pending.set(len(items))
             try:
-                await write(items)
-                break
+                await write()
+                return
             except StoreUnavailable as exc:
                 self.metrics.redis_errors.inc()
-                log.warning("tier store unavailable, retrying in %.1fs: %s", delay, exc)
-                await asyncio.sleep(delay)  # back off, not synchronization
+                log.warning("%s unavailable, retrying in %.1fs: %s", what, delay, exc)
+                await asyncio.sleep(delay)  # back off; offsets stay uncommitted meanwhile
                 delay = min(delay * 2, 5.0)
-        self.metrics.redis_pending.set(0)
 
     def _update_lag(self) -> None:
         """Consumer lag per inbound partition: the partition's end offset minus the committed offset."""

@@ -108,6 +108,13 @@ class ServiceMetrics:
         self.supplier_alerts = Counter(
             "tierstream_supplier_alerts_total", "Supplier alerts emitted, by severity.", ["severity"], registry=reg
         )
+        self.tier_notices = Counter(
+            "tierstream_tier_notices_total", "Early warnings emitted (tier-notices), by kind.", ["kind"], registry=reg
+        )
+        self.supplier_cases = Counter(
+            "tierstream_supplier_cases_total", "Supplier rectification case events, by status.", ["status"],
+            registry=reg,
+        )
         self.consumer_lag = Gauge(
             "tierstream_consumer_lag",
             "Messages between the committed offset and the end of the partition.",

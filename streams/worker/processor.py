@@ -11,7 +11,7 @@ What a message produces goes two ways:
   carrying the original bytes, the error and the source topic/partition/
   offset; nothing is dropped silently. A redelivered bad message is
   dead-lettered again (it never touched state), so they need nothing more.
-* **Tier changes, current tiers, supplier alerts, referral credits** go to
+* **Tier changes, current tiers, supplier alerts, notices, cases, referral credits** go to
   the *outbox* of the state that produced them and are written with it. The
   worker sends them only after that state write is acknowledged, then clears
   the outbox (``streams.worker.outbox``). Sending them first could, after a crash,
@@ -192,13 +192,14 @@ class Processor:
             now, self.pending = self._activate(self.pending, rollout.effective(self.pending)), None
         prior = store.load(ekey)
         state = prior
-        produced = False
+        reviewed = False
         if state is not None and state.next_review is not None and state.next_review <= ts(event.occurred_at):
-            produced = self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
+            self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
+            reviewed = True
         state, out = self.grader.apply(state, event, received_at=int(self.wall_clock()))
         audit = self._audit(event, out, ekey)
         if out.status == "invalid":
-            if produced:  # the review before it did publish: keep what it published
+            if reviewed:  # the review before it ran: keep what it published, and what its notices noted
                 store.save(ekey, state)
             return [self._dead(topic, partition, offset, key, raw, "invalid_event", out.detail), *audit]
         self._count(out)
@@ -240,10 +241,11 @@ class Processor:
             state = store.load(key)
             if state is None or state.is_empty():
                 continue
-            before = state.next_review
+            before = (state.next_review, dict(state.announced))  # a notice's condition may end silently
             # graded under these rules already (an event, or this marker delivered again): no old reviews
             previous = self.previous if state.rules_tag != tag else self.grader
-            if self._stash(state, self.grader.regrade(state, at, previous), None) or state.next_review != before:
+            if (self._stash(state, self.grader.regrade(state, at, previous), None)
+                    or (state.next_review, state.announced) != before):
                 store.save(key, state)
         return []
 
@@ -258,7 +260,7 @@ class Processor:
         if state is None:
             return []
         store.reviewed(key)
-        before = state.next_review
+        before = state.next_review  # a review that ran moved it past ``until``: the state is saved
         out = self.grader.review_due(state, until)
         if self._stash(state, out, None) or state.next_review != before:
             store.save(key, state)
@@ -313,6 +315,14 @@ class Processor:
             msgs.append(Outgoing(self.names.supplier_alerts, f"supplier:{a.supplier_id}".encode(),
                                  reworded(a, language).model_dump_json().encode()))
             self.metrics.supplier_alerts.labels(severity=a.severity).inc()
+        for n in out.notices:
+            msgs.append(Outgoing(self.names.tier_notices, entity_key(n.entity_type, n.entity_id).encode(),
+                                 n.model_dump_json().encode()))
+            self.metrics.tier_notices.labels(kind=n.kind).inc()
+        for k in out.cases:
+            msgs.append(Outgoing(self.names.supplier_cases, entity_key("supplier", k.supplier_id).encode(),
+                                 k.model_dump_json().encode()))
+            self.metrics.supplier_cases.labels(status=k.status).inc()
         for cr in out.credits:
             msgs.append(Outgoing(self.names.referral_credits, entity_key("customer", cr.referrer_id).encode(),
                                  cr.model_dump_json().encode()))

@@ -10,6 +10,8 @@ Both word their reasons and hints in the language of the request's ``Accept-Lang
 ``GET /audit/{entity_type}/{entity_id}``          manual assessments and overrides with their status, latest first
 ``GET /review?within_days=14``                    what is due for review over this worker's partitions
                                                   (``&as_of=RFC3339``, ``&entity_type=``)
+``GET /cases/supplier/{supplier_id}``             the supplier's rectification case: the open one
+                                                  (``open`` true), else the last one's outcome
 ``GET /health``                                   ``health()`` as JSON; 503 when not ok
 ``GET /metrics``                                  Prometheus text format (``prometheus_client``)
 
@@ -157,6 +159,18 @@ def register_web(
             return self.json({"as_of": datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z"),
                               "scope": "this worker's partitions", "count": len(rows), "rows": rows})
 
+    class CaseView(View):
+        """The latest rectification case of one supplier."""
+
+        async def get(self, request: Request, supplier_id: str) -> Response:
+            try:
+                case = await store.get_case(supplier_id)
+            except StoreUnavailable as exc:
+                return unavailable(self, exc)
+            if case is None:
+                return self.error(404, f"no rectification case for supplier {supplier_id!r}")
+            return self.json(case)
+
     class HealthView(View):
         """Liveness/readiness as reported by the worker."""
 
@@ -181,5 +195,6 @@ def register_web(
     )
     app.page("/audit/{entity_type}/{entity_id}", name="tierstream-audit")(AuditView)
     app.page("/review", name="tierstream-review")(ReviewView)
+    app.page("/cases/supplier/{supplier_id}", name="tierstream-case")(CaseView)
     app.page("/health", name="tierstream-health")(HealthView)
     app.page("/metrics", name="tierstream-metrics")(MetricsView)

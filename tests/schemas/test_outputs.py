@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tierstream.schemas.outputs import EntitySnapshot, NextTier, ReferralCredit, SupplierAlert, TierChange, WindowInfo
+from tierstream.schemas.outputs import (
+    EntitySnapshot,
+    NextTier,
+    ReferralCredit,
+    SupplierAlert,
+    SupplierCase,
+    TierChange,
+    TierNotice,
+    WindowInfo,
+)
 
 
 def _output_samples() -> list[tuple[type[BaseModel], dict[str, Any]]]:
@@ -33,6 +42,16 @@ def _output_samples() -> list[tuple[type[BaseModel], dict[str, Any]]]:
             "next_tier": None, "as_of": when, "rules_version": "v1"}),
         (ReferralCredit, {"type": "referral_credit", "credit_id": "rc:c1:c2:5", "revoke": False,
                           "referrer_id": "c1", "referred_id": "c2", "occurred_at": when}),
+        (TierNotice, {
+            "notice_id": "tn:supplier:s1:at_risk:1", "kind": "at_risk", "entity_type": "supplier", "entity_id": "s1",
+            "tier": "good", "score": 66.67, "target_tier": "qualified", "refers_to": "2026-02-01", "gap": 3.33,
+            "hints": ["on time rate of 70.0%"], "message": "good is held by hysteresis", "rules_version": "v1",
+            "occurred_at": when, "cause": "e1"}),
+        (SupplierCase, {
+            "event_id": "sc:s1:1:opened", "case_id": "sc:s1:1", "status": "opened", "recommendation": "rectify",
+            "supplier_id": "s1", "tier": "unqualified", "score": 33.33, "components": {"on_time": 33.33},
+            "reasons": ["rectify by 2026-02-01"], "opened_at": when, "deadline": when, "rules_version": "v1",
+            "occurred_at": when, "cause": "e1"}),
     ]
 
 

@@ -39,7 +39,8 @@ def _schema(directory: Path, name: str) -> dict[str, Any]:
 def test_schema_export_writes_one_schema_per_message(exported: Path) -> None:
     names = {p.name.removesuffix(".schema.json") for p in exported.glob("*.schema.json")}
     expected = {"inbound_event"} | {f"{t}_event" for t in EVENT_TYPES} | {
-        "tier_change", "supplier_alert", "entity_snapshot", "referral_credit", "dead_letter", "audit_entry", "rules",
+        "tier_change", "supplier_alert", "tier_notice", "supplier_case", "entity_snapshot", "referral_credit",
+        "dead_letter", "audit_entry", "rules",
     }
     assert names == expected
     for name in names:

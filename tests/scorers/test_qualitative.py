@@ -80,7 +80,9 @@ def test_two_evaluators_are_averaged_until_each_expires(q: Grader) -> None:
     snap = q.snapshot(state, state.clock)
     assert (snap.tier, snap.score, snap.components["reputation"]) == ("qualified", 61.25, 80.0)
     assert snap.aggregates["assessments"] == {"reputation": {"score": 80.0, "evaluators": 2}, "peers": None}
-    # the next review is li.wei's expiry, at its instant
+    # the next review that can move anything is li.wei's expiry, at its instant (a review before
+    # it, such as the notices' midnight look, changes nothing)
+    assert q.review_due(state, ts(at(30)) - 1).changes == []
     assert state.next_review == ts(at(30))
     # li.wei's expired (day 30, noon): wang.fang's 70 alone: (25 + 21) / 0.8 = 57.5, still qualified
     assert q.review_due(state, ts(at(30))).changes == []
