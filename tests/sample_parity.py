@@ -54,7 +54,7 @@ from tierstream.streams.kafka.topics import INBOUND_KINDS
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
 __all__ = ["Change", "Notice", "Pacer", "cases_per_supplier", "features", "notices_per_entity", "offline_cases",
-           "offline_changes", "offline_notices", "paced", "per_entity", "timer_dependent"]
+           "offline_changes", "offline_notices", "paced", "per_entity", "raced_ahead", "timer_dependent"]
 
 Key = tuple[str, str]
 Change = tuple[int, str | None, str, str, str]  # seq, previous tier, tier, cause, occurred_at (UTC)
@@ -70,6 +70,28 @@ def per_entity(changes: Iterable[TierChange]) -> dict[Key, list[Change]]:
         out.setdefault((c.entity_type, c.entity_id), []).append(
             (seq, c.previous_tier, c.tier, c.cause, c.occurred_at.astimezone(UTC).isoformat()))
     return {k: sorted(v) for k, v in out.items()}
+
+
+def raced_ahead(want: list[Change], got: list[Change]) -> bool:
+    """Whether ``got`` is ``want`` but for the timer running ahead of an event still in flight.
+
+    The worker's clock is the latest event time it saw, on any partition; an entity's event
+    still travelling on another topic can arrive after the timer reviewed the entity past that
+    event's time. The stream then publishes the event's change dated before the change just
+    before it, and the review after it undoes it: ``x -> y`` (the event), ``y -> x``
+    (re-review). Those pairs removed, the sequence must be the file's.
+    """
+    w, g = [c[1:] for c in want], [c[1:] for c in got]
+    kept: list[tuple[str | None, str, str, str]] = []
+    i = 0
+    while i < len(g):
+        late = i + 1 < len(g) and kept and g[i][2] != "re-review" and g[i][3] < kept[-1][3]
+        if late and g[i + 1][2] == "re-review" and (g[i + 1][0], g[i + 1][1]) == (g[i][1], g[i][0]):
+            i += 2
+            continue
+        kept.append(g[i])
+        i += 1
+    return kept == w
 
 
 def offline_changes(path: Path) -> tuple[list[TierChange], dict[Key, list[Change]]]:
