@@ -56,7 +56,7 @@ def test_worker_killed_between_the_hop_and_the_grading(broker: EmbeddedBroker, t
     """Every event keyed by its order/invoice/ticket id or unkeyed, off its entity's partition, so all
     are re-keyed through the repartition topic; kill -9 the worker owning repartition records not
     yet committed, three times. Parity, nothing lost, no re-keyed record with other bytes."""
-    fig = run_scenario(scenario_hop_crash, broker.bootstrap, tmp_path, events=900, kills=3, seed=6, replay_s=20.0)
+    fig = run_scenario(scenario_hop_crash, broker.bootstrap, tmp_path, events=600, kills=3, seed=6, replay_s=12.0)
     assert fig.parity and fig.lost == 0 and fig.expected_in_state == fig.in_state > 0
     assert fig.redis_history_dups == 0
 

@@ -54,12 +54,12 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def every_point(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One sample holding every point of issue 10, a 1998 history, in time order (no late lines).
 
-    ``tierstream sample --customers 200 --suppliers 40 --days 150 --seed 7 --end 1998-11-01T00:00:00Z``
+    ``tierstream sample --customers 200 --suppliers 50 --days 150 --seed 7 --end 1998-11-01T00:00:00Z``
     but without late lines: a late line is graded before or after its entity's due reviews depending
     on when the worker's timer fires, so the changes would depend on timing (the snapshot does not).
     """
     path = tmp_path_factory.mktemp("every_point") / "events.jsonl"
-    write_sample(path, customers=200, suppliers=40, days=150, seed=7, end=datetime(1998, 11, 1, tzinfo=UTC),
+    write_sample(path, customers=200, suppliers=50, days=150, seed=7, end=datetime(1998, 11, 1, tzinfo=UTC),
                  late_ratio=0.0)
     return path
 

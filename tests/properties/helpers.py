@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,8 +49,11 @@ SUPPLIER_ASSESSMENTS_FROM = 0  # assessments are never too old: any day works
 C_TIERS = [t.name for t in RULES.customer.tiers]
 S_TIERS = [t.name for t in RULES.supplier.tiers]
 
+#: Under CI (``CI`` set, as ``.ci/run`` runs) the examples are the same every run: the suite's
+#: time and outcome do not depend on the draw.
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=40,
+    derandomize=bool(os.environ.get("CI")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

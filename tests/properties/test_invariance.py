@@ -9,7 +9,7 @@ from tests.properties.helpers import SETTINGS, assert_same_snapshots, event_list
 from tierstream.schemas.events import AnyEvent
 
 
-@settings(SETTINGS, max_examples=150)
+@settings(SETTINGS, max_examples=100)
 @given(st.data())
 def test_any_permutation_gives_identical_snapshots(data: st.DataObject) -> None:
     events = data.draw(event_lists(), label="events")
