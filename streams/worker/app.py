@@ -186,51 +186,14 @@ class Pipeline:
                                               msg.offset, ev.key, ev.value, msg.timestamp))
                 await rnd.finish()
 
-        changes_topic = self.app.topic(
-            self.names.tier_changes, partitions=self.settings.partitions,
-            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
-        )
-
-        @app.agent(changes_topic, name="store_tiers")
-        async def store_tiers(stream: Any) -> None:
-            async for values in stream.take(500, within=0.2):
-                changes = [TierChange.model_validate_json(v) for v in values]
-                self.metrics.redis_pending.set(len(changes))
-                await self._until_stored("tier store", partial(self.tier_store.apply_many, changes))
-                self.metrics.redis_pending.set(0)
-
-        audit_topic = self.app.topic(
-            self.names.audit, partitions=self.settings.partitions,
-            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
-        )
-
-        @app.agent(audit_topic, name="store_audit")
-        async def store_audit(stream: Any) -> None:
-            async for values in stream.take(500, within=0.2):
-                entries = [AuditEntry.model_validate_json(v) for v in values]
-                await self._until_stored("audit trail", partial(self.tier_store.record_audit, entries))
-
-        notices_topic = self.app.topic(
-            self.names.tier_notices, partitions=self.settings.partitions,
-            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
-        )
-
-        @app.agent(notices_topic, name="publish_notices")
-        async def publish_notices(stream: Any) -> None:
-            async for values in stream.take(500, within=0.2):
-                notices = [TierNotice.model_validate_json(v) for v in values]
-                await self._until_stored("notice channel", partial(self.tier_store.publish_notices, notices))
-
-        cases_topic = self.app.topic(
-            self.names.supplier_cases, partitions=self.settings.partitions,
-            key_serializer="raw", value_serializer="raw", key_type=bytes, value_type=bytes,
-        )
-
-        @app.agent(cases_topic, name="store_cases")
-        async def store_cases(stream: Any) -> None:
-            async for values in stream.take(500, within=0.2):
-                cases = [SupplierCase.model_validate_json(v) for v in values]
-                await self._until_stored("case store", partial(self.tier_store.apply_cases, cases))
+        store = self.tier_store
+        self._sink(self.names.tier_changes, "store_tiers", "tier store", self._store_changes)
+        self._sink(self.names.audit, "store_audit", "audit trail",
+                   lambda vs: store.record_audit([AuditEntry.model_validate_json(v) for v in vs]))
+        self._sink(self.names.tier_notices, "publish_notices", "notice channel",
+                   lambda vs: store.publish_notices([TierNotice.model_validate_json(v) for v in vs]))
+        self._sink(self.names.supplier_cases, "store_cases", "case store",
+                   lambda vs: store.apply_cases([SupplierCase.model_validate_json(v) for v in vs]))
 
         @app.timer(interval=self.settings.review_interval_s)  # type: ignore[untyped-decorator]
         async def review_tick() -> None:
@@ -248,6 +211,24 @@ class Pipeline:
         register_web(app, self.tier_store, self.health, self.metrics, self.review,
                      language=self.settings.language)
         self.control = register_control(self)
+
+    def _sink(self, topic: str, name: str, what: str, write: Callable[[list[bytes]], Awaitable[object]]) -> None:
+        """Follow ``topic`` into Redis with an agent: ``write`` each batch of values, retried while Redis is down."""
+        source = self.app.topic(topic, partitions=self.settings.partitions, key_serializer="raw",
+                                value_serializer="raw", key_type=bytes, value_type=bytes)
+
+        async def follow(stream: Any) -> None:
+            async for values in stream.take(500, within=0.2):
+                await self._until_stored(what, partial(write, list(values)))
+
+        self.app.agent(source, name=name)(follow)
+
+    async def _store_changes(self, values: list[bytes]) -> None:
+        """Write a batch of tier changes to the tier store, counting them as pending meanwhile."""
+        changes = [TierChange.model_validate_json(v) for v in values]
+        self.metrics.redis_pending.set(len(changes))
+        await self.tier_store.apply_many(changes)
+        self.metrics.redis_pending.set(0)
 
     async def _until_stored(self, what: str, write: Callable[[], Awaitable[object]]) -> None:
         """Run ``write`` until Redis takes it, backing off while it is down (offsets stay uncommitted)."""
