@@ -236,7 +236,7 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def big_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sample") / "big.jsonl"
-    write_sample(path, customers=1200, suppliers=60, days=200, seed=11)
+    write_sample(path, customers=800, suppliers=50, days=200, seed=11)
     return path
 
 
