@@ -48,6 +48,7 @@ from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
+    PromptTableManager,
     as_current_event,
     committed_offsets,
     install_batch_path,
@@ -93,6 +94,7 @@ class Pipeline:
             web_host=s.web_host,
             web_enabled=True,
             Table=EntityTable,
+            TableManager=PromptTableManager,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             **{**faust_settings(broker_profile(s)), **(BATCH_PRODUCER_SETTINGS if batch else {})},
