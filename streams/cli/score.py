@@ -133,9 +133,11 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
         for (kind, tier), n in sorted(res.tiers().items()):
             click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
     else:
-        click.echo(f"  {'entity':9} {by[:20]:20} {'tier':12} {'count':>8}", err=True)
-        for (kind, value, tier), n in sorted(res.tiers(by).items()):
-            click.echo(f"  {kind:9} {value[:20]:20} {tier:12} {n:8,}", err=True)
+        cells = sorted(res.tiers(by).items())
+        width = max([20, len(by), *(len(key[1]) for key, _ in cells)])  # values in full: the rows of csv, json
+        click.echo(f"  {'entity':9} {by:{width}} {'tier':12} {'count':>8}", err=True)
+        for (kind, value, tier), n in cells:
+            click.echo(f"  {kind:9} {value:{width}} {tier:12} {n:8,}", err=True)
     loyalty = res.loyalty()
     if loyalty:
         from tierstream.schemas.loyalty import LOYALTY_CLASSES

@@ -110,10 +110,12 @@ def render(res: DiffResult, limit: int, as_json: bool, table: str | None = None)
     lines = [f"rules {res.old_version} -> {res.new_version}: {res.entities:,} entities, "
              f"{len(res.movers):,} would move"]
     if table in (None, "distribution"):
-        column = "" if res.by is None else f"{res.by[:20]:20} "
+        rows = distribution_rows(res)[1]
+        width = max([20, len(res.by or ""), *(len(str(row[1])) for row in rows)])  # values in full
+        column = "" if res.by is None else f"{res.by:{width}} "
         lines.append(f"  {'entity':9} {column}{'tier':12} {'before':>8} {'after':>8} {'delta':>7}")
-        for row in distribution_rows(res)[1]:
-            value = "" if res.by is None else f"{str(row[1])[:20]:20} "
+        for row in rows:
+            value = "" if res.by is None else f"{row[1]!s:{width}} "
             kind, tier, b, a, d = row[0], row[-4], row[-3], row[-2], row[-1]
             lines.append(f"  {kind:9} {value}{tier:12} {b:8,} {a:8,} {d:+7,}")
     if table in (None, "movers") and res.movers:
