@@ -52,7 +52,11 @@ BREAKDOWNS = (("segment", "RFM segment"), ("group", "group"))
 
 @dataclass
 class EntityChanges:
-    """One entity's tier changes, folded: how many, its first grading, and its latest change."""
+    """One entity's tier changes, folded: its first grading, how many since, and its latest change.
+
+    The first grading is its first change into a tier (out of ``ungraded``, whose score of 0
+    says only that there was no evidence); ``count`` includes it.
+    """
 
     count: int = 0
     first_tier: str = ""
@@ -100,8 +104,9 @@ class ChangeTally:
         self.transitions[(kind, before, tier)] += 1
         seen = self.entities.get((kind, change["entity_id"]))
         if seen is None:
-            seen = self.entities[(kind, change["entity_id"])] = EntityChanges(first_tier=tier,
-                                                                              first_score=change["score"])
+            seen = self.entities[(kind, change["entity_id"])] = EntityChanges()
+        if not seen.first_tier or (seen.first_tier == UNGRADED and tier != UNGRADED):
+            seen.first_tier, seen.first_score, seen.count = tier, change["score"], 0  # graded at last: counts anew
         seen.count += 1
         seen.latest_from, seen.latest_tier = before, tier
         seen.latest_at = change["occurred_at"]

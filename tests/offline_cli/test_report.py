@@ -13,26 +13,29 @@ Customers order at 12:00 on the days of March given; each order has a cost:
   (20 + 3.75 + 17 + 18.33) / 0.85 = 69.51 -> general. Day 3: frequency 2 -> 40, revenue 40,000
   -> 95, profit 20,000 -> 100: (20 + 6 + 19 + 20) / 0.85 = 76.47 -> key (general -> key). Day 21:
   recency 18 days -> 91: (18.2 + 6 + 19 + 20) / 0.85 = 74.35, key.
+* c5 has a profile in group retail on day 2 and no order: ungraded (- -> ungraded, "no order yet");
+  it orders 1,000 (cost 600) on day 21: 45.00 -> general (ungraded -> general), its first grading.
 * s1 delivers 10 of 10, all accepted, a day early (day 5): quality, on-time and accuracy 100 over
   the weights 0.7: 100 -> excellent (- -> excellent).
 * s2 delivers the same on days 6 (a day late), 8 and 10 (a day early). Day 6: on time 0 -> 0:
   (30 + 0 + 15) / 0.7 = 64.29 -> qualified; day 8 on time 1/2 -> 0, the same; day 10: on time 2/3
   -> 50 x (0.1667 / 0.3) = 27.78: (30 + 6.94 + 15) / 0.7 = 74.21 -> good (qualified -> good).
 
-So: customers general 3, key 1; suppliers excellent 1, good 1. Transitions: customer - -> general
-4, general -> key 1; supplier - -> excellent 1, - -> qualified 1, qualified -> good 1 (8 changes).
-Movers (tier changes after the first grading, then score move): customers c4 (1, +4.84), c1 and c2
-(0, +14.62); c3 did not move (45 -> 45); suppliers s2 (1, +9.92); s1 did not move.
-RFM (recency 90, frequency 3, revenue 2,000): c1, c2 important_value (general), c3
-general_development (general), c4 important_development (key, two orders). Groups: c2 retail, the
-others none (``-``).
+So: customers general 4, key 1; suppliers excellent 1, good 1. Transitions: customer - -> general
+4, - -> ungraded 1, general -> key 1, ungraded -> general 1; supplier - -> excellent 1, - ->
+qualified 1, qualified -> good 1 (10 changes). Movers (tier changes after the first grading, then
+score move): customers c4 (1, +4.84), c1 and c2 (0, +14.62); c3 and c5 did not move (45 -> 45: the
+ungraded c5 had no score to move from); suppliers s2 (1, +9.92); s1 did not move.
+RFM (recency 90, frequency 3, revenue 2,000): c1, c2 important_value (general), c3, c5
+general_development (general), c4 important_development (key, two orders). Groups: c2, c5 retail,
+the others none (``-``).
 
 NEW rules (version recency-30): customer recency weight 0.30, revenue 0.10, key from 60. c1 and c2
 on day 11: recency 100, frequency 40, revenue 50, profit 53.6: (30 + 6 + 5 + 10.72) / 0.85 = 60.85
 -> key ("score 60.9 reached key"); kept by hysteresis through the quiet days (above 60 - 5); day 21:
 (30 + 8.25 + 5.375 + 11.68) / 0.85 = 65.06. c3: (30 + 3.75 + 3 + 8.5) / 0.85 = 53.24, general;
-c4: (27.3 + 6 + 9.5 + 20) / 0.85 = 73.88, key. Suppliers unchanged. OLD -> NEW: customer general ->
-key 2 (c1, c2: 59.62 -> 65.06, +5.44), general -> general 1, key -> key 1; supplier excellent ->
+c4: (27.3 + 6 + 9.5 + 20) / 0.85 = 73.88, key; c5 as c3. Suppliers unchanged. OLD -> NEW: customer
+general -> key 2 (c1, c2: 59.62 -> 65.06, +5.44), general -> general 2, key -> key 1; supplier excellent ->
 excellent 1, good -> good 1.
 """
 
@@ -75,8 +78,10 @@ def _events(path: Path) -> Path:
     order("c3", 0, 21, 1000, 600)
     order("c4", 0, 1, 20000, 10000)
     order("c4", 1, 3, 20000, 10000)
-    lines.append({"type": "profile", "event_id": "p2", "occurred_at": T.format(2), "entity_type": "customer",
-                  "entity_id": "c2", "group": "retail"})
+    for cust in ("c2", "c5"):
+        lines.append({"type": "profile", "event_id": f"p-{cust}", "occurred_at": T.format(2),
+                      "entity_type": "customer", "entity_id": cust, "group": "retail"})
+    order("c5", 0, 21, 1000, 600)
     delivery("s1", 0, 5, 6)
     delivery("s2", 0, 6, 5)
     delivery("s2", 1, 8, 9)
@@ -119,20 +124,20 @@ def test_score_report(events: Path, tmp_path: Path) -> None:
     res = invoke("score", events, "--report", report, "--changes", changes, "--workers", "2")
     assert res.exit_code == 0, res.stderr
     assert f"report: {report}" in res.stderr
-    assert len(changes.read_bytes().splitlines()) == 8  # the report's tally passes every change on
+    assert len(changes.read_bytes().splitlines()) == 10  # the report's tally passes every change on
     page = read_page(report.read_text("utf-8"))
     _self_contained(page)
     assert page.facts["rules"] == "2026.11-default"
     assert page.facts["as of"] == "2026-03-21T12:00:00Z"
     assert page.facts["events"] == str(events)
-    assert (page.facts["entities"], page.facts["lines read"], page.facts["tier changes"]) == ("6", "14", "8")
+    assert (page.facts["entities"], page.facts["lines read"], page.facts["tier changes"]) == ("7", "16", "10")
 
-    assert page.table("customer", "Tier distribution").body == [["key", "1", "25.0%"], ["general", "3", "75.0%"]]
+    assert page.table("customer", "Tier distribution").body == [["key", "1", "20.0%"], ["general", "4", "80.0%"]]
     assert page.table("supplier", "Tier distribution").body == [["excellent", "1", "50.0%"], ["good", "1", "50.0%"]]
 
     matrix = page.table("customer", "Transition matrix")
-    assert matrix.header == ["from \\ to", "key", "general", "total"]
-    assert matrix.body == [["-", "0", "4", "4"], ["general", "1", "0", "1"]]
+    assert matrix.header == ["from \\ to", "key", "general", "ungraded", "total"]
+    assert matrix.body == [["-", "0", "4", "1", "5"], ["general", "1", "0", "0", "1"], ["ungraded", "0", "1", "0", "1"]]
     matrix = page.table("supplier", "Transition matrix")
     assert matrix.header == ["from \\ to", "excellent", "good", "qualified", "total"]
     assert matrix.body == [["-", "1", "0", "1", "2"], ["qualified", "0", "1", "0", "1"]]
@@ -150,10 +155,10 @@ def test_score_report(events: Path, tmp_path: Path) -> None:
     assert movers[0][7].startswith("qualified -> good on 2026-03-10 score 74.2 reached good (minimum 70)")
 
     segments = page.table("customer", "Tiers by RFM segment")
-    assert segments.rows == [["segment", "key", "general", "total"], ["general_development", "0", "1", "1"],
+    assert segments.rows == [["segment", "key", "general", "total"], ["general_development", "0", "2", "2"],
                              ["important_development", "1", "0", "1"], ["important_value", "0", "2", "2"]]
     assert page.table("customer", "Tiers by group").rows == [
-        ["group", "key", "general", "total"], ["retail", "0", "1", "1"], ["-", "1", "2", "3"]]
+        ["group", "key", "general", "total"], ["retail", "0", "2", "2"], ["-", "1", "2", "3"]]
     assert not [t for t in page.tables if t.section == "supplier" and t.heading.startswith("Tiers by")]
 
 
@@ -161,20 +166,20 @@ def test_rules_diff_report(events: Path, default_rules_path: Path, new_rules: Pa
     report = tmp_path / "diff.html"
     res = invoke("rules", "diff", default_rules_path, new_rules, events, "--report", report, "--workers", "2")
     assert res.exit_code == 0, res.stderr
-    assert "6 entities, 2 would move" in res.stdout
+    assert "7 entities, 2 would move" in res.stdout
     page = read_page(report.read_text("utf-8"))
     _self_contained(page)
     assert (page.facts["OLD rules"], page.facts["NEW rules"]) == ("2026.11-default", "recency-30")
     assert (page.facts["as of"], page.facts["entities"], page.facts["would move"]) == (
-        "2026-03-21T12:00:00Z", "6", "2")
+        "2026-03-21T12:00:00Z", "7", "2")
 
     dist = page.table("customer", "Tier distribution")
-    assert dist.rows == [["tier", "OLD", "NEW", "change"], ["key", "1", "3", "+2"], ["general", "3", "1", "-2"]]
+    assert dist.rows == [["tier", "OLD", "NEW", "change"], ["key", "1", "3", "+2"], ["general", "4", "2", "-2"]]
     assert page.table("supplier", "Tier distribution").body == [["excellent", "1", "1", "0"], ["good", "1", "1", "0"]]
 
     matrix = page.table("customer", "Transition matrix")
     assert matrix.header == ["from \\ to", "key", "general", "total"]
-    assert matrix.body == [["key", "1", "0", "1"], ["general", "2", "1", "3"]]
+    assert matrix.body == [["key", "1", "0", "1"], ["general", "2", "2", "4"]]
     assert page.table("supplier", "Transition matrix").body == [["excellent", "1", "0", "1"], ["good", "0", "1", "1"]]
 
     movers = page.table("customer", "Top movers").body
@@ -186,12 +191,12 @@ def test_rules_diff_report(events: Path, default_rules_path: Path, new_rules: Pa
     assert not [t for t in page.tables if t.section == "supplier" and t.heading.startswith("Top movers")]
 
     assert page.table("customer", "Tiers by RFM segment", "OLD").body == [
-        ["general_development", "0", "1", "1"], ["important_development", "1", "0", "1"],
+        ["general_development", "0", "2", "2"], ["important_development", "1", "0", "1"],
         ["important_value", "0", "2", "2"]]
     assert page.table("customer", "Tiers by RFM segment", "NEW").body == [
-        ["general_development", "0", "1", "1"], ["important_development", "1", "0", "1"],
+        ["general_development", "0", "2", "2"], ["important_development", "1", "0", "1"],
         ["important_value", "2", "0", "2"]]
-    assert page.table("customer", "Tiers by group", "NEW").body == [["retail", "1", "0", "1"], ["-", "2", "1", "3"]]
+    assert page.table("customer", "Tiers by group", "NEW").body == [["retail", "1", "1", "2"], ["-", "2", "1", "3"]]
 
 
 def test_the_report_escapes_what_the_data_says() -> None:
@@ -238,12 +243,12 @@ def test_score_formats_give_the_table_rows(events: Path, by: str | None) -> None
     assert table.stdout == ""  # the table is for people: on stderr with the summary
     if by is None:
         rows = _table(table.stderr, r"^  (customer|supplier) +(\S+) +(\d+)$")
-        assert rows == [["customer", "general", "3"], ["customer", "key", "1"],
+        assert rows == [["customer", "general", "4"], ["customer", "key", "1"],
                         ["supplier", "excellent", "1"], ["supplier", "good", "1"]]
         header = ["entity_type", "tier", "count"]
     else:
         rows = _table(table.stderr, r"^  (customer|supplier) +(\S+) +(\S+) +(\d+)$")
-        assert rows == [["customer", "general_development", "general", "1"],
+        assert rows == [["customer", "general_development", "general", "2"],
                         ["customer", "important_development", "key", "1"],
                         ["customer", "important_value", "general", "2"],
                         ["supplier", "-", "excellent", "1"], ["supplier", "-", "good", "1"]]
@@ -258,7 +263,7 @@ def test_rules_diff_formats_give_the_table_rows(events: Path, default_rules_path
     table = invoke(*args)
     assert table.exit_code == 0
     dist = _table(table.stdout, r"^  (customer|supplier) +(\S+) +(\d+) +(\d+) +([+-]\d+)$")
-    assert dist == [["customer", "general", "3", "1", "-2"], ["customer", "key", "1", "3", "+2"],
+    assert dist == [["customer", "general", "4", "2", "-2"], ["customer", "key", "1", "3", "+2"],
                     ["supplier", "excellent", "1", "1", "+0"], ["supplier", "good", "1", "1", "+0"]]
     movers = _table(table.stdout, r"^  (customer|supplier) (\S+): (\S+) -> (\S+) \(score (\S+) -> (\S+)\)$")
     assert movers == [["customer", "c1", "general", "key", "59.62", "65.06"],
