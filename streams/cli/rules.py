@@ -35,7 +35,7 @@ def rules_check(file: Path) -> None:
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as-of", "as_of", metavar="RFC3339", help="compare as of this instant")
-@click.option("--limit", default=50, show_default=True, help="how many movers to list")
+@click.option("--limit", default=50, show_default=True, help="how many movers to list (in the table and the report)")
 @click.option("--json", "as_json", is_flag=True,
               help="the whole diff as one JSON document: versions, entities, both distributions, movers")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
