@@ -24,6 +24,7 @@ from tierstream.schemas.rules import Rules
 from tierstream.streams.assets import CHART_JS, asset_text
 from tierstream.streams.offline.report_data import (
     ENTITY_TYPES,
+    INITIAL,
     Breakdown,
     ChangeTally,
     Matrix,
@@ -88,7 +89,7 @@ def score_page(events: Path, rules: Rules, as_of: int, rows: Sequence[Row], tall
         colours = _colours(order)
         sections.append(Section(
             kind, len(mine), dist, matrix(tally.transitions, kind, order),
-            [(h, [("", b)]) for h, b in ((b.heading, b) for b in breakdowns(mine, kind, order))],
+            [(b.heading, [("", b)]) for b in breakdowns(mine, kind, order)],
             score_movers(mine, tally, limit),
             _chart(kind, [t for t, _ in dist], [("entities", [n for _, n in dist])], colours), colours,
         ))
@@ -110,8 +111,8 @@ def diff_page(events: Path, old: Rules, new: Rules, as_of: int, old_rows: Sequen
     before, after = distribution(old_rows), distribution(new_rows)
     tiers_new = {key: tier for key, tier, _ in new_rows}
     tiers_old = {key: tier for key, tier, _ in old_rows}
-    moves: Counter[tuple[str, str, str]] = Counter(
-        (key[0], tiers_old.get(key, "-"), tiers_new.get(key, "-")) for key in tiers_old.keys() | tiers_new.keys())
+    keys = tiers_old.keys() | tiers_new.keys()
+    moves = Counter((key[0], tiers_old.get(key, INITIAL), tiers_new.get(key, INITIAL)) for key in keys)
     sections = []
     for kind in ENTITY_TYPES:
         mine_old = [r for r in old_rows if r[0][0] == kind]
@@ -132,7 +133,7 @@ def diff_page(events: Path, old: Rules, new: Rules, as_of: int, old_rows: Sequen
                                                  (f"NEW {new.version}", [d[2] for d in dist])], colours),
             colours,
         ))
-    entities = len(tiers_old.keys() | tiers_new.keys())
+    entities = len(keys)
     moved = sum(n for (_, a, b), n in moves.items() if a != b)
     return {
         "mode": "diff",
