@@ -216,6 +216,16 @@ def test_the_report_escapes_what_the_data_says() -> None:
     assert page.table("customer", "Tiers by RFM segment").body == [["<i>s</i>", "1", "1"]]
 
 
+def test_the_report_of_nothing_says_so() -> None:
+    from tierstream.schemas.rules import load_rules
+
+    html = render(score_page(Path("empty.jsonl"), load_rules(), 0, [], ChangeTally(), 0, 0))
+    page = read_page(html)
+    assert page.tables == [] and page.facts["entities"] == "0"
+    assert "No entity was graded" in html
+    assert "canvas" not in page.tags
+
+
 # --- --format: the same rows as the table -------------------------------------------------
 
 
