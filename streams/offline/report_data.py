@@ -199,7 +199,8 @@ class Mover:
     score_before: float
     score_after: float
     changes: int | None = None
-    latest: str = ""  #: ``score``: the latest change, ``general -> key on 2026-03-03``
+    latest: str = ""  #: the latest change (a diff: under NEW), ``general -> key on 2026-03-03``
+    latest_before: str = ""  #: a diff: the latest change under OLD
     why_before: list[str] = field(default_factory=list)
     why_after: list[str] = field(default_factory=list)
 
@@ -224,8 +225,7 @@ def score_movers(rows: Iterable[Row], tally: ChangeTally, limit: int) -> list[Mo
         if seen is None:
             continue
         m = Mover(key[0], key[1], seen.first_tier, tier, seen.first_score, _score(line), seen.count - 1,
-                  f"{seen.latest_from} -> {seen.latest_tier} on {seen.latest_at[:10]}",
-                  why_after=seen.latest_reasons)
+                  _latest(seen), why_after=seen.latest_reasons)
         if m.changes or m.delta:
             found.append(m)
     found.sort(key=lambda m: (-(m.changes or 0), -abs(m.delta), m.entity_type, m.entity_id))
@@ -241,12 +241,19 @@ def diff_movers(old: Iterable[Row], new: Iterable[Row], old_changes: ChangeTally
         other = after.get(key)
         if other is None or other[0] == tier:
             continue
+        was, now = _seen(old_changes, key), _seen(new_changes, key)
         found.append(Mover(key[0], key[1], tier, other[0], _score(line), _score(other[1]),
-                           why_before=_why(old_changes, key), why_after=_why(new_changes, key)))
+                           latest=_latest(now), latest_before=_latest(was),
+                           why_before=[] if was is None else was.latest_reasons,
+                           why_after=[] if now is None else now.latest_reasons))
     found.sort(key=lambda m: (-abs(m.delta), m.entity_type, m.entity_id))
     return found[:limit]
 
 
-def _why(tally: ChangeTally | None, key: tuple[str, str]) -> list[str]:
-    seen = None if tally is None else tally.entities.get(key)
-    return [] if seen is None else seen.latest_reasons
+def _seen(tally: ChangeTally | None, key: tuple[str, str]) -> EntityChanges | None:
+    return None if tally is None else tally.entities.get(key)
+
+
+def _latest(seen: EntityChanges | None) -> str:
+    """An entity's latest change in words: ``general -> key on 2026-03-03`` (its date in UTC)."""
+    return "" if seen is None else f"{seen.latest_from} -> {seen.latest_tier} on {seen.latest_at[:10]}"

@@ -186,8 +186,8 @@ def test_rules_diff_report(events: Path, default_rules_path: Path, new_rules: Pa
     assert [m[:6] for m in movers] == [["c1", "general", "key", "59.62", "65.06", "+5.44"],
                                        ["c2", "general", "key", "59.62", "65.06", "+5.44"]]
     for m in movers:
-        assert m[6].startswith("first grading: score 45.0 places it in general")  # why under OLD
-        assert m[7].startswith("score 60.9 reached key (minimum 60)")  # why under NEW
+        assert m[6].startswith("- -> general on 2026-03-01 first grading: score 45.0 places it in general")  # OLD
+        assert m[7].startswith("general -> key on 2026-03-11 score 60.9 reached key (minimum 60)")  # NEW
     assert not [t for t in page.tables if t.section == "supplier" and t.heading.startswith("Top movers")]
 
     assert page.table("customer", "Tiers by RFM segment", "OLD").body == [
