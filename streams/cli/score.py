@@ -11,9 +11,11 @@ from typing import IO, TYPE_CHECKING, cast
 import click
 
 from tierstream.streams.cli.main import cli_rules, cli_sources, parse_instant, progress_bar
+from tierstream.streams.cli.tables import Format, format_option, rows_text
 
 if TYPE_CHECKING:
     from tierstream.schemas.rules import Rules
+    from tierstream.streams.offline.report_data import ChangeTally
     from tierstream.streams.offline.scoring import ScoreResult
 
 __all__ = ["score"]
@@ -50,9 +52,15 @@ __all__ = ["score"]
 @click.option("--by", "by", metavar="ATTRIBUTE",
               help="break the tier distribution down by a profile field or attribute (business_nature, "
                    "need_type, region...), group, segment or loyalty")
+@format_option("the tier distribution (with --by, its breakdown)")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
+              help="write one self-contained HTML page (opens offline): the tier distribution, the transition "
+                   "matrix of the history's tier changes, the top movers with their reasons, tiers by RFM "
+                   "segment and by group")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
           changes: Path | None, notices: Path | None, cases: Path | None, rejects: Path | None, strict: bool,
-          sources_path: Path | None, workers: int | None, language: str | None, by: str | None) -> None:
+          sources_path: Path | None, workers: int | None, language: str | None, by: str | None, fmt: Format,
+          report: Path | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
@@ -62,6 +70,8 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     With --sources, EVENTS holds captured messages of the upstream topics
     ({"topic": "erp.orders.v1", "key": "O-1", "value": {...}} per line), mapped
     first: a line that does not map is rejected with kind mapping_error.
+    --format csv|json prints the distribution's rows alone on stdout; --report
+    writes a page to open in a browser (no network needed).
     With several cores the entities are split between processes (referral
     partners stay together) and the results merged in file order: STATE,
     CHANGES, NOTICES and CASES are byte for byte those of one process.
@@ -77,6 +87,7 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     rejects_fh = rejects.open("wb") if rejects else None
     notices_fh = notices.open("wb") if notices else None
     cases_fh = cases.open("wb") if cases else None
+    tally = _tally(changes_fh) if report is not None else None
     try:
         with ExitStack() as stack:
             graded = events
@@ -87,9 +98,9 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
                 sources = Sources(cli_sources(sources_path), rules.timezone)
                 with progress_bar(events.stat().st_size, "mapping", "B", unit_scale=True) as advance:
                     graded = stack.enter_context(mapped_file(events, sources, advance))
-            worded_changes: IO[bytes] | None = changes_fh
-            if changes_fh is not None and language != "en":
-                worded_changes = cast(IO[bytes], RewordedLines(changes_fh, TierChange, language))
+            worded_changes: IO[bytes] | None = cast("IO[bytes]", tally) if tally is not None else changes_fh
+            if worded_changes is not None and language != "en":
+                worded_changes = cast(IO[bytes], RewordedLines(worded_changes, TierChange, language))
             res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, notices_fh,
                          cases_fh)
     except InputError as exc:
@@ -115,19 +126,45 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     click.echo(rep.summary() + (f" [{res.processes} processes]" if res.processes > 1 else ""), err=True)
     when = datetime.fromtimestamp(res.as_of).astimezone().isoformat()
     click.echo(f"as of {when}: {len(res.rows):,} entities", err=True)
-    if by is None:
+    if fmt != "table":
+        columns, rows = _distribution_rows(res, by)
+        click.echo(rows_text(columns, rows, fmt), nl=False)
+    elif by is None:
         for (kind, tier), n in sorted(res.tiers().items()):
             click.echo(f"  {kind:9} {tier:12} {n:8,}", err=True)
     else:
-        click.echo(f"  {'entity':9} {by[:20]:20} {'tier':12} {'count':>8}", err=True)
-        for (kind, value, tier), n in sorted(res.tiers(by).items()):
-            click.echo(f"  {kind:9} {value[:20]:20} {tier:12} {n:8,}", err=True)
+        cells = sorted(res.tiers(by).items())
+        width = max([20, len(by), *(len(key[1]) for key, _ in cells)])  # values in full: the rows of csv, json
+        click.echo(f"  {'entity':9} {by:{width}} {'tier':12} {'count':>8}", err=True)
+        for (kind, value, tier), n in cells:
+            click.echo(f"  {kind:9} {value:{width}} {tier:12} {n:8,}", err=True)
     loyalty = res.loyalty()
     if loyalty:
         from tierstream.schemas.loyalty import LOYALTY_CLASSES
 
         counts = ", ".join(f"{name} {loyalty[name]:,}" for name in LOYALTY_CLASSES)
         click.echo(f"  loyalty of the {sum(loyalty.values()):,} customers with an order: {counts}", err=True)
+    if report is not None:
+        from tierstream.streams.offline.report_html import score_page, write_report
+
+        assert tally is not None
+        write_report(report, score_page(events, rules, res.as_of, res.rows, tally, rep.lines, rep.rejects))
+        click.echo(f"report: {report} (open it in a browser; it needs no network)", err=True)
+
+
+def _tally(changes_fh: IO[bytes] | None) -> ChangeTally:
+    """A sink of the tier changes that counts them for the report, and writes them on to ``--changes``."""
+    from tierstream.streams.offline.report_data import ChangeTally
+
+    return ChangeTally(changes_fh)
+
+
+def _distribution_rows(res: ScoreResult, by: str | None) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The rows of the distribution table: entity type, (the value of ``by``,) tier, count."""
+    if by is None:
+        return ["entity_type", "tier", "count"], [(k, t, n) for (k, t), n in sorted(res.tiers().items())]
+    column = by if by not in ("entity_type", "tier", "count") else f"by_{by}"
+    return ["entity_type", column, "tier", "count"], [(k, v, t, n) for (k, v, t), n in sorted(res.tiers(by).items())]
 
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
