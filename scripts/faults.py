@@ -7,7 +7,7 @@
     python scripts/faults.py --list
 
 Each scenario runs an isolated deployment (own app id, topic prefix and Redis key prefix,
-and a private ``redis-server`` on a free port, memory only) on an embedded Tansu broker
+and a private embedded Valkey on a free port, memory only) on an embedded Tansu broker
 started for the run, and checks the stream's final state against the offline scorer on
 the same events, entity by entity. It prints one table of figures:
 
