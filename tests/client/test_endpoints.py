@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from tests.streaming import free_port
 from tierstream.schemas.settings import DevEndpoints
 from tierstream.streams.cli.client import client_settings
+from tierstream.streams.cli.main import main
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.endpoints import read_endpoints, write_endpoints
 
@@ -33,17 +35,11 @@ def _endpoints(path: Path, bootstrap: str, pid: int) -> Path:
     return path
 
 
-def _run(
-    args: list[str], dev_file: Path, bootstrap: str | None = None
-) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run(args: list[str], dev_file: Path, bootstrap: str | None = None) -> tuple[Result, float]:
     """Run a client command with its own endpoints file (and broker variable, if given); time it."""
-    env = {k: v for k, v in os.environ.items() if k != "TIERSTREAM_KAFKA_BOOTSTRAP"}
-    env["TIERSTREAM_DEV_FILE"] = str(dev_file)
-    if bootstrap is not None:
-        env["TIERSTREAM_KAFKA_BOOTSTRAP"] = bootstrap
+    env = {"TIERSTREAM_DEV_FILE": str(dev_file), "TIERSTREAM_KAFKA_BOOTSTRAP": bootstrap}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "tierstream", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = CliRunner().invoke(main, args, env=env)
     return done, time.monotonic() - started
 
 
@@ -55,7 +51,19 @@ def test_an_unreachable_broker_ends_the_command_with_one_line(tmp_path: Path, co
     address = f"127.0.0.1:{free_port()}"
     done, took = _run([str(events) if a == "EVENTS" else a for a in command], tmp_path / "none.json", address)
     print(f"{command[0]}: unreachable broker reported in {took:.2f}s")
-    assert done.returncode == 1
+    assert done.exit_code == 1
+    assert done.stderr.splitlines() == [f"Error: cannot reach Kafka at {address} (from TIERSTREAM_KAFKA_BOOTSTRAP); "
+                                        + _HOW], done.stderr
+
+
+def test_an_unreachable_broker_ends_the_process_with_one_line(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "TIERSTREAM_KAFKA_BOOTSTRAP": address, "TIERSTREAM_DEV_FILE": str(tmp_path / "none.json")}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "tierstream", "watch"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    print(f"tierstream watch: unreachable broker reported in {time.monotonic() - started:.2f}s (with process start)")
+    assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.splitlines() == [f"Error: cannot reach Kafka at {address} (from TIERSTREAM_KAFKA_BOOTSTRAP); "
                                         + _HOW], done.stderr
 
