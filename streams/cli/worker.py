@@ -114,8 +114,12 @@ def _replay_and_follow(settings: Settings, replay: Path | None, rate: float | No
         with progress_bar(None, "publishing", "lines") as advance:
             rep = publish(settings, read_lines(replay), rate=rate, on_progress=advance)
         click.echo(f"replayed {replay}: {rep}", err=True)
-    for change in watch(settings, from_beginning=True):
-        if not quiet:
-            click.echo(f"{change.occurred_at:%Y-%m-%d %H:%M} {change.entity_type} {change.entity_id} "
-                       f"{change.previous_tier or '-'} -> {change.tier} ({change.direction}) "
-                       f"score {change.score:.1f}: {change.reasons[0]}")
+    stream = watch(settings, from_beginning=True)
+    try:
+        for change in stream:
+            if not quiet:
+                click.echo(f"{change.occurred_at:%Y-%m-%d %H:%M} {change.entity_type} {change.entity_id} "
+                           f"{change.previous_tier or '-'} -> {change.tier} ({change.direction}) "
+                           f"score {change.score:.1f}: {change.reasons[0]}")
+    finally:
+        stream.close()  # before the broker stops: an open connection holds Tansu's exit for its 5 s grace
