@@ -24,6 +24,7 @@ from tierstream.streams.cli.run import stop_process
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.harness import Deployment, Worker, free_port, fresh_name
 from tierstream.streams.dev.sample import write_sample
+from tierstream.streams.dev.valkey import EmbeddedRedis
 
 __all__ = ["STAGES", "main"]
 
@@ -55,8 +56,8 @@ def main() -> None:
     sample = work / "sample.jsonl"
     write_sample(sample, customers=args.customers, suppliers=args.suppliers, days=args.days, seed=5)
     out = work / "worker.prof"
-    with EmbeddedBroker() as broker:
-        dep = Deployment(broker.bootstrap, work, 4, os.environ.get("TIERSTREAM_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    with EmbeddedBroker() as broker, EmbeddedRedis(log_path=work / "valkey.log") as store:
+        dep = Deployment(broker.bootstrap, work, 4, os.environ.get("TIERSTREAM_REDIS_URL", store.url),
                          review_interval_s=None, name=fresh_name("bench"))
         loaded = preload(dep, sample)
         print(f"published {loaded.total:,} messages", file=sys.stderr)

@@ -19,6 +19,7 @@ __all__ = [
     "RulesError",
     "ShardMismatch",
     "SourcesError",
+    "StoreStartError",
     "StoreUnavailable",
     "TierstreamError",
     "describe",
@@ -70,6 +71,10 @@ class ClientError(TierstreamError, RuntimeError):
 
 class BrokerStartError(TierstreamError, RuntimeError):
     """The broker process exited, or never answered a metadata request, during start()."""
+
+
+class StoreStartError(TierstreamError, RuntimeError):
+    """The embedded Redis-compatible server exited, or never answered PING, during start()."""
 
 
 class ShardMismatch(TierstreamError, RuntimeError):

@@ -15,16 +15,17 @@ message names the variables, never their values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tierstream.schemas.errors import KafkaConfigError
 from tierstream.schemas.outputs import Language
 
-__all__ = ["ENV_PREFIX", "SASL_PROTOCOLS", "TLS_PROTOCOLS", "Settings", "kafka_config_error"]
+__all__ = ["ENV_PREFIX", "SASL_PROTOCOLS", "TLS_PROTOCOLS", "DevEndpoints", "Settings", "kafka_config_error"]
 
 ENV_PREFIX = "TIERSTREAM_"
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
@@ -75,9 +76,22 @@ class Settings(BaseSettings):
         "en", description="the language of reasons and hints (HTTP: unless the request's Accept-Language "
         "prefers another of them)",
     )
+    dev_file: Path | None = Field(
+        None, description="where `tierstream dev` writes its endpoints and the client commands read them "
+        "(default ${XDG_STATE_HOME:-~/.local/state}/tierstream/dev.json)",
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    def with_fallback(self, values: Mapping[str, object]) -> Self:
+        """Return these settings with ``values`` for the fields that no variable (nor argument) set.
+
+        ``model_fields_set`` holds exactly the fields pydantic-settings found a
+        value for, so an explicit ``TIERSTREAM_*`` always wins over the fallback.
+        """
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return self.model_validate({**values, **given})
 
     @model_validator(mode="after")
     def _kafka_security_is_consistent(self) -> Self:
@@ -123,6 +137,17 @@ class Settings(BaseSettings):
             )
         if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
             raise KafkaConfigError(f"{ENV_PREFIX}KAFKA_SSL_KEYFILE needs {ENV_PREFIX}KAFKA_SSL_CERTFILE")
+
+
+class DevEndpoints(BaseModel):
+    """What a running ``tierstream dev`` serves: the content of its endpoints file (JSON)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(description="the embedded broker, host:port")
+    redis_url: str = Field(description="the tier store the worker writes (embedded Valkey unless set)")
+    web_url: str = Field(description="the worker's web server")
+    pid: int = Field(description="the `tierstream dev` process; a file whose process is gone is ignored")
 
 
 def kafka_config_error(exc: ValidationError) -> KafkaConfigError | None:

@@ -7,7 +7,7 @@
     python scripts/faults.py --list
 
 Each scenario runs an isolated deployment (own app id, topic prefix and Redis key prefix,
-and a private ``redis-server`` on a free port, memory only) on an embedded Tansu broker
+and a private embedded Valkey on a free port, memory only) on an embedded Tansu broker
 started for the run, and checks the stream's final state against the offline scorer on
 the same events, entity by entity. It prints one table of figures:
 
@@ -31,6 +31,7 @@ The scenarios live in ``tests/faults/``; ``tests/test_faults.py`` runs them on s
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -45,6 +46,7 @@ if str(ROOT) not in sys.path:  # run as `python scripts/faults.py`: the scenario
 from tests.faults.catalog import SCENARIOS, run_scenario  # noqa: E402
 from tests.faults.figures import Figures, render_table  # noqa: E402
 from tierstream.streams.dev.broker import EmbeddedBroker  # noqa: E402
+from tierstream.streams.dev.valkey import EmbeddedRedis  # noqa: E402
 
 __all__ = ["main"]
 
@@ -72,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.callback(shutil.rmtree, tmp, True)
         broker = stack.enter_context(EmbeddedBroker(log_path=tmp / "tansu.log"))
         print(f"broker {broker.bootstrap}, work dir {tmp}", file=sys.stderr)
+        if "TIERSTREAM_REDIS_URL" not in os.environ:  # the shared store of the scenarios without a private one
+            os.environ["TIERSTREAM_REDIS_URL"] = stack.enter_context(EmbeddedRedis(log_path=tmp / "valkey.log")).url
         for name in names:
             print(f"--- {name}: {SCENARIOS[name]}", file=sys.stderr)
             try:

@@ -1,7 +1,19 @@
-"""Shared test fixtures."""
+"""Shared test fixtures, and the session's embedded Redis.
+
+One embedded Valkey (:class:`EmbeddedRedis`) serves the whole session. It is started
+when this root conftest is imported -- before any other conftest or test module, which
+``pytest_configure`` is not: pytest imports the conftests of the paths it is given
+first -- and its URL is exported as ``TIERSTREAM_REDIS_URL``, so module constants,
+``Settings()`` and every worker the tests spawn use it. No test depends on a Redis
+already running on the machine. ``TIERSTREAM_DEV_FILE`` points to a path that does
+not exist, so the client commands never find the endpoints of a ``tierstream dev``
+the user runs.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +21,16 @@ import pytest
 
 from tests.streaming import Stream
 from tierstream.streams.dev.broker import EmbeddedBroker
+from tierstream.streams.dev.valkey import EmbeddedRedis
+
+_session_redis = EmbeddedRedis().start()
+os.environ["TIERSTREAM_REDIS_URL"] = _session_redis.url
+os.environ["TIERSTREAM_DEV_FILE"] = str(Path(tempfile.gettempdir()) / f"tierstream-tests-{os.getpid()}-dev.json")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the session's Redis."""
+    _session_redis.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import psutil
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from tests.streaming import free_port
 from tierstream.streams.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -165,3 +166,11 @@ def test_broker_dies_with_a_killed_parent() -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_the_broker_takes_its_preferred_port_when_free_else_a_free_one(tmp_path: Path) -> None:
+    wanted = free_port()
+    with EmbeddedBroker(log_path=tmp_path / "a.log", preferred_port=wanted) as broker:
+        assert broker.port == wanted
+        with EmbeddedBroker(log_path=tmp_path / "b.log", preferred_port=wanted) as second:
+            assert second.port != wanted and second.running

@@ -3,7 +3,7 @@
 The scenarios live in ``tests/faults/`` (``python scripts/faults.py`` runs them at full
 size and prints a table of figures); docs/RELIABILITY.md says what each one proves. Every
 scenario runs real worker processes on the shared embedded broker, each in its own deployment
-(app id, topic prefix, Redis key prefix) with a private memory-only ``redis-server``, and
+(app id, topic prefix, Redis key prefix) with a private memory-only embedded Valkey, and
 compares the final state with the offline scorer on the same events, entity by entity.
 
 The Redis freeze variant (SIGSTOP/SIGCONT) runs in the script only, to keep this file short.

@@ -2,7 +2,7 @@
 
 ``app.web.wsgi()`` builds the aiohttp application Faust would serve (views and
 default blueprints) without starting the worker, so no Kafka is needed; aiohttp's
-test server binds a free port. Redis is real (127.0.0.1:6379).
+test server binds a free port. Redis is real (the session's embedded Valkey, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import faust
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.redis_store.helpers import REDIS_URL, _redis_up, change, key_prefix
+from tests.redis_store.helpers import REDIS_URL, change, key_prefix
 from tierstream.streams.store.redis import AsyncTierStore
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 from tierstream.streams.worker.web import register_web
-
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The HTTP views word reasons and hints in the language of ``Accept-Language``, else the service's setting.
 
 Real changes of the scorer (with their messages) are stored in a real Redis
-(127.0.0.1:6379) and read back through Faust's aiohttp app, as in ``test_web.py``.
+(the session's embedded Valkey) and read back through Faust's aiohttp app, as in ``test_web.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import faust
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.redis_store.helpers import REDIS_URL, _redis_up, key_prefix
+from tests.redis_store.helpers import REDIS_URL, key_prefix
 from tests.scorers.helpers import assessment, changes, feed, key_customer
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
@@ -24,8 +24,6 @@ from tierstream.scorers.messages import render_all
 from tierstream.streams.store.redis import AsyncTierStore
 from tierstream.streams.worker.metrics import ServiceMetrics
 from tierstream.streams.worker.web import register_web
-
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 
 
 @pytest.fixture

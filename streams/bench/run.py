@@ -42,6 +42,7 @@ from tierstream.streams.bench.machine import machine, versions
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.dev.harness import Deployment, fresh_name
 from tierstream.streams.dev.sample import write_sample
+from tierstream.streams.dev.valkey import EmbeddedRedis
 
 __all__ = ["PHASES", "BenchConfig", "Phases", "figures", "render", "run_bench", "write_json"]
 
@@ -66,7 +67,7 @@ class BenchConfig:
     two_workers_max_s: float = 60.0
     rekeyed: bool = False  # also measure the pipeline with every event re-keyed (the repartition hop)
     budget_s: float = 540.0
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str | None = None  # None: an embedded Valkey, started and stopped here
     workdir: Path | None = None  # logs and the sample; by default a temporary directory, removed on success
     skip: frozenset[str] = field(default_factory=frozenset)
 
@@ -139,12 +140,13 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             phases.run("offline", lambda: tp.offline(sample))
         broker = stack.enter_context(EmbeddedBroker(log_path=workdir / "tansu.log"))
         say(f"broker {broker.bootstrap} (Tansu, memory storage); logs in {workdir}")
+        redis_url = cfg.redis_url or stack.enter_context(EmbeddedRedis(log_path=workdir / "valkey.log")).url
 
         def fresh(fn: Callable[[Deployment], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
             """``fn`` on a new deployment, torn down (workers, topics, Redis keys) right after."""
 
             def go() -> dict[str, Any]:
-                dep = Deployment(broker.bootstrap, workdir, cfg.partitions, cfg.redis_url,
+                dep = Deployment(broker.bootstrap, workdir, cfg.partitions, redis_url,
                                  review_interval_s=None, name=fresh_name("bench"))
                 stack.callback(dep.close, purge=True)  # also on Ctrl-C
                 try:

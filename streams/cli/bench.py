@@ -51,7 +51,8 @@ def _csv(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
 @click.option("--budget-s", default=540.0, show_default=True,
               help="time budget for the whole run; phases that run out report partial figures")
 @click.option("--skip", default="", callback=_csv(_PHASES), help=f"comma-separated: {', '.join(_PHASES)}")
-@click.option("--redis-url", default=None, help="Redis for the workers' tier store (default TIERSTREAM_REDIS_URL)")
+@click.option("--redis-url", default=None,
+              help="Redis for the workers' tier store (default TIERSTREAM_REDIS_URL, else an embedded Valkey)")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="keep the sample and the broker/worker logs here (default: a temporary directory)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -68,15 +69,15 @@ def bench(customers: int, suppliers: int, days: int, seed: int, sample_path: Pat
     (events/s, start-to-ready, state per entity), offline scorer, latency at a
     fixed input rate, recovery over a pre-filled changelog, two workers;
     with --rekeyed, one worker with every event taking the repartition hop.
-    Needs nothing running: the broker is started and stopped here, and so are
-    the workers. See benchmarks/README.md.
+    Needs nothing running: the broker (and, without TIERSTREAM_REDIS_URL, an
+    embedded Valkey) is started and stopped here, and so are the workers. See benchmarks/README.md.
     """
     from tierstream.streams.bench.run import BenchConfig, render, run_bench, write_json
 
     if not modes:
         raise click.BadParameter("give at least one mode", param_hint="--modes")
     if redis_url is None:
-        redis_url = os.environ.get("TIERSTREAM_REDIS_URL", "redis://127.0.0.1:6379/0")
+        redis_url = os.environ.get("TIERSTREAM_REDIS_URL")
     cfg = BenchConfig(
         customers=customers, suppliers=suppliers, days=days, seed=seed, sample=sample_path,
         partitions=partitions, modes=modes, latency_rate=latency_rate, latency_seconds=latency_seconds,

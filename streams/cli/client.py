@@ -19,15 +19,19 @@ from tierstream.streams.cli.main import cli_rules, cli_settings, parse_instant, 
 
 if TYPE_CHECKING:
     from tierstream.schemas.outputs import Direction, TierChange
+    from tierstream.schemas.settings import Settings
     from tierstream.streams.client import EntityTypeFilter
 
-__all__ = ["format_change", "publish_cmd", "snapshot_cmd", "watch_cmd"]
+__all__ = ["client_settings", "format_change", "publish_cmd", "snapshot_cmd", "watch_cmd"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _KAFKA_ENV = """\b
 Environment (prefix TIERSTREAM_):
-  KAFKA_BOOTSTRAP            host:port[,host:port]  (--bootstrap overrides it)
+  KAFKA_BOOTSTRAP            host:port[,host:port]  (--bootstrap overrides it; unset:
+                             the broker of a running `tierstream dev`, else 127.0.0.1:9092)
+  DEV_FILE                   where `tierstream dev` writes its endpoints
+                             (default ${XDG_STATE_HOME:-~/.local/state}/tierstream/dev.json)
   KAFKA_SECURITY_PROTOCOL    PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
   KAFKA_SASL_MECHANISM       PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD
@@ -41,6 +45,40 @@ def _bootstrap_option(func: F) -> F:
         metavar="HOST:PORT[,...]",
         help="Kafka bootstrap servers (overrides TIERSTREAM_KAFKA_BOOTSTRAP)",
     )(func)
+
+
+def client_settings(bootstrap: str | None) -> Settings:
+    """Return the settings of a client command, the broker found, or exit with one line saying where to look.
+
+    The broker is ``--bootstrap``, else ``TIERSTREAM_KAFKA_BOOTSTRAP``, else the one of a
+    running ``tierstream dev`` (its endpoints file, which also gives its Redis unless
+    ``TIERSTREAM_REDIS_URL`` is set), else 127.0.0.1:9092. Nothing listening there ends
+    the command within about 3 seconds instead of the Kafka client's 10.
+    """
+    from tierstream.streams.dev.endpoints import endpoints_path, read_endpoints
+    from tierstream.streams.kafka.reach import reachable
+
+    settings = cli_settings(bootstrap)
+    if bootstrap is not None:
+        origin = "--bootstrap"
+    elif "kafka_bootstrap" in settings.model_fields_set:
+        origin = "TIERSTREAM_KAFKA_BOOTSTRAP"
+    else:
+        path = endpoints_path(settings)
+        found, note = read_endpoints(path)
+        if note is not None:
+            click.echo(note, err=True)
+        if found is None:
+            origin = "the default"
+        else:
+            settings = settings.with_fallback({"kafka_bootstrap": found.kafka_bootstrap, "redis_url": found.redis_url})
+            origin = f"the tierstream dev endpoints in {path}"
+    if not reachable(settings, timeout_s=3.0):
+        raise click.ClickException(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} (from {origin}); "
+            "start `tierstream dev` or set TIERSTREAM_KAFKA_BOOTSTRAP"
+        )
+    return settings
 
 
 def _count_lines(path: Path) -> int | None:
@@ -103,7 +141,7 @@ def publish_cmd(events: Path, rate: float | None, bootstrap: str | None) -> None
     """
     from tierstream.streams.client import ClientError, publish
 
-    settings = cli_settings(bootstrap)
+    settings = client_settings(bootstrap)
     stdin = str(events) == "-"
     total = None if stdin else _count_lines(events)
     fh = sys.stdin.buffer if stdin else events.open("rb")
@@ -175,7 +213,7 @@ def watch_cmd(
     """
     from tierstream.streams.client import ClientError, watch
 
-    settings = cli_settings(bootstrap)
+    settings = client_settings(bootstrap)
     try:
         stream = watch(
             settings,
@@ -245,7 +283,7 @@ def snapshot_cmd(
     from tierstream.streams.client import ClientError, snapshot
     from tierstream.streams.offline.score import write_snapshots
 
-    settings = cli_settings(bootstrap)
+    settings = client_settings(bootstrap)
     instant = parse_instant(as_of)
     rules = cli_rules(rules_path or settings.rules)
     try:

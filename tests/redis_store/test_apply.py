@@ -6,10 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.redis_store.helpers import Store, change, needs_redis
+from tests.redis_store.helpers import Store, change
 from tierstream.streams.store.redis import changes_stream_key, history_key, tier_key
-
-pytestmark = needs_redis
 
 
 def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:

@@ -7,11 +7,9 @@ import asyncio
 import redis
 from pydantic import SecretStr
 
-from tests.redis_store.helpers import REDIS_URL, change, needs_redis
+from tests.redis_store.helpers import REDIS_URL, change
 from tierstream.schemas.settings import Settings
 from tierstream.streams.store.redis import AsyncTierStore, changes_stream_key, tier_key
-
-pytestmark = needs_redis
 
 
 def test_async_apply_many_one_batch(prefix: str) -> None:

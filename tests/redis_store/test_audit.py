@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.redis_store.helpers import REDIS_URL, T0, Store, needs_redis, open_store
+from tests.redis_store.helpers import REDIS_URL, T0, Store, open_store
 from tierstream.schemas.outputs import AuditEntry
 from tierstream.streams.store.redis import AUDIT_CAP, audit_key, key_layout
-
-pytestmark = needs_redis
 
 
 def entry(n: int, entity_id: str = "s-1", status: str = "accepted") -> AuditEntry:

@@ -6,11 +6,9 @@ import time
 
 import redis
 
-from tests.redis_store.helpers import REDIS_URL, Store, change, needs_redis, open_store
+from tests.redis_store.helpers import REDIS_URL, Store, change, open_store
 from tierstream.schemas.outputs import TierChange
 from tierstream.streams.store.redis import HISTORY_CAP, change_channel, changes_stream_key, history_key
-
-pytestmark = needs_redis
 
 
 def test_history_newest_first_and_capped(prefix: str) -> None:

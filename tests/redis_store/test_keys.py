@@ -6,10 +6,8 @@ import json
 
 import pytest
 
-from tests.redis_store.helpers import change, needs_redis
+from tests.redis_store.helpers import change
 from tierstream.streams.store.redis import key_layout, parse_seq
-
-pytestmark = needs_redis
 
 
 def test_parse_seq() -> None:

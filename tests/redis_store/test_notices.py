@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 
 import redis
 
-from tests.redis_store.helpers import REDIS_URL, needs_redis
+from tests.redis_store.helpers import REDIS_URL
 from tierstream.schemas.outputs import TierNotice
 from tierstream.streams.store.redis import AsyncTierStore, notice_channel
-
-pytestmark = needs_redis
 
 
 def notice(entity_type: str, entity_id: str, n: int) -> TierNotice:

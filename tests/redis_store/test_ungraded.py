@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 import redis
 
-from tests.redis_store.helpers import REDIS_URL, _redis_up
+from tests.redis_store.helpers import REDIS_URL
 from tests.scorers.helpers import RULES, changes, delivery, feed, purchase
 from tests.scorers.test_evidence import NO_DELIVERY
 from tests.test_web import serve
@@ -21,9 +20,6 @@ from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.engine import Grader
 from tierstream.streams.store.keys import changes_stream_key
 from tierstream.streams.store.redis import AsyncTierStore
-
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
-
 
 
 def test_ungraded_is_stored_streamed_and_served_then_replaced_by_a_first_tier(prefix: str) -> None:
