@@ -163,6 +163,13 @@ class TierChange(_Out):
     )
     ungraded_reason_code: MessageCode | None = Field(None, description="the ungraded reason as a message")
     next_tier_codes: NextTierCodes | None = Field(None, description="the next tier's hints as messages")
+    segment: str | None = Field(None, description="customers: the RFM segment at the change, as on the snapshot; "
+                                "None: a supplier, or no order yet")
+    loyalty: str | None = Field(None, description="customers: loyal, potentially_loyal or disloyal at the change, as "
+                                "on the snapshot; None: a supplier, no order yet, or no loyalty rules")
+    group: str | None = Field(None, description="the customer group it is graded in, as on the snapshot")
+    profile: dict[str, Any] | None = Field(None, description="the latest profile at the change, as on the snapshot "
+                                           "(the fields it states); None: no profile")
 
 
 class SupplierAlert(_Out):
