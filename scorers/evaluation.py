@@ -24,13 +24,13 @@ from tierstream.schemas.outputs import (
 )
 from tierstream.schemas.rules import CustomerRules, Tier
 from tierstream.scorers.assessed import assessments_of
-from tierstream.scorers.cases import open_case, reassess
+from tierstream.scorers.cases import case_in_state, open_case, reassess
 from tierstream.scorers.credit import delay_note_codes
 from tierstream.scorers.explain import change_reason_codes, held_by_hysteresis, next_tier_with_codes
 from tierstream.scorers.grading import rfm_segment, tier_index
 from tierstream.scorers.messages import code, render_all
 from tierstream.scorers.metrics import Metrics, aggregates_of
-from tierstream.scorers.notices import raise_notices
+from tierstream.scorers.notices import in_force, raise_notices
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, rules_cause, utc
 from tierstream.scorers.state import EntityState
 from tierstream.scorers.tiering import Tiering
@@ -225,6 +225,8 @@ class Evaluator(Tiering):
             rules_version=self.rules.version,
             ungraded_reason=g.ungraded,
             actions=self._actions(tiers, g),
+            notices=in_force(s),
+            open_case=case_in_state(s),
             ungraded_reason_code=g.ungraded_code,
             next_tier_codes=nxt_codes,
         )

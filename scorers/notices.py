@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, cast
 
 from tierstream.schemas.events import EntityType
 from tierstream.schemas.notices import NoticeKind
-from tierstream.schemas.outputs import UNGRADED, TierNotice
+from tierstream.schemas.outputs import UNGRADED, NoticeInForce, TierNotice
 from tierstream.schemas.rules import Hysteresis, Tier
 from tierstream.scorers.explain import held_by_hysteresis, next_tier
 from tierstream.scorers.grading import Track, raw_tier_index
@@ -41,7 +41,10 @@ from tierstream.scorers.state import EntityState, Manual
 if TYPE_CHECKING:
     from tierstream.scorers.tiering import Tiering
 
-__all__ = ["expiring_from", "lapse_day", "raise_notices"]
+__all__ = ["expiring_from", "in_force", "lapse_day", "raise_notices", "watch_of"]
+
+#: The slots of ``EntityState.announced`` that hold an assessment expiring, and the assessment each watches.
+_ASSESSMENT_SLOTS = ("override", "prospect")
 
 
 def lapse_day(hyst: Hysteresis, tier: Tier, score: float, track: Track) -> int | None:
@@ -121,7 +124,7 @@ def raise_notices(tg: Tiering, state: EntityState, g: Grade, now: int, cause: st
     risk_new = _slot(state, "at_risk", risk if "at_risk" in kinds else None)
     watch_new = _slot(state, "supplier_watch", watch if "supplier_watch" in kinds and state.kind == "supplier"
                       else None)
-    if risk_new or watch_new:
+    if risk_new or watch_new:  # the watch slot's key is "<held tier>><raw tier>": see watch_of
         t, raw = tiers[idx], tiers[raw_tier_index(tiers, score)]
         lapse = lapse_day(rules.hysteresis, t, score, tg.hold_track(state, now, idx, score))
         when = tg.day(now) if lapse is None else lapse
@@ -192,3 +195,35 @@ def _expiring(b: _Notices, days: int) -> None:
             b.add("assessment_expiring", None, tg.day(manual.expires), None, [],
                   f"prospect assessment by {manual.author} ({float(manual.value):g}) expires on {on}; "
                   "the newcomer is then graded on its own figures")
+
+
+def watch_of(state: EntityState) -> tuple[str, str] | None:
+    """Return the held tier and the tier the score alone gives of the supplier_watch in force, if one is."""
+    key = state.announced.get("supplier_watch")
+    if key is None:
+        return None
+    held, _, raw = key.partition(">")
+    return held, raw
+
+
+def in_force(state: EntityState) -> list[NoticeInForce]:
+    """Return the notices sent and still in force, as the state notes them (kind order, override first)."""
+    out: list[NoticeInForce] = []
+    announced = state.announced
+    if (tier := announced.get("at_risk")) is not None:
+        out.append(NoticeInForce.model_construct(kind="at_risk", tier=tier, target_tier=None, assessment_id=None,
+                                                 expires_at=None))
+    if (watch := watch_of(state)) is not None:
+        out.append(NoticeInForce.model_construct(kind="supplier_watch", tier=watch[0], target_tier=watch[1],
+                                                 assessment_id=None, expires_at=None))
+    if (target := announced.get("approaching")) is not None:
+        out.append(NoticeInForce.model_construct(kind="approaching", tier=None, target_tier=target,
+                                                 assessment_id=None, expires_at=None))
+    for slot in _ASSESSMENT_SLOTS:
+        if (eid := announced.get(slot)) is None:
+            continue
+        manual: Manual | None = getattr(state, slot)
+        expires = utc(manual.expires) if manual is not None and manual.event_id == eid else None
+        out.append(NoticeInForce.model_construct(kind="assessment_expiring", tier=None, target_tier=None,
+                                                 assessment_id=eid, expires_at=expires))
+    return out

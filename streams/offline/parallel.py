@@ -210,7 +210,7 @@ def _shard(
         res.final_cases = [(("supplier", c.supplier_id), c.model_dump_json().encode()) for c in scorer.take_cases()]
         if want_snapshots:
             res.snapshots = [
-                ((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+                ((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.line()))
                 for s in scorer.snapshots(run_as_of)
             ]
         res.latest = scorer.latest
@@ -376,7 +376,7 @@ def _one_process(
     scorer = OfflineScorer(rules, as_of=as_of, language=language)
     run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out,
                     notices_out=notices_out, cases_out=cases_out)
-    snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+    snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.line()))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []
     scorer.report.seconds = time.perf_counter() - started
     return ParallelRun(run_as_of, scorer.report, snaps, 1, fell_back=why)

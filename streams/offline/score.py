@@ -308,6 +308,6 @@ def write_snapshots(snaps: Iterable[EntitySnapshot], out: IO[bytes]) -> int:
     """Write one JSON line per snapshot (the format of ``tierstream score --out``); return how many."""
     n = 0
     for s in snaps:
-        out.write(orjson.dumps(s.model_dump(mode="json")) + b"\n")
+        out.write(orjson.dumps(s.line()) + b"\n")
         n += 1
     return n

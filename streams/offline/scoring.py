@@ -135,7 +135,7 @@ def score_file(
     scorer = OfflineScorer(rules, as_of=instant, language=language)
     graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out,
                     notices_out=notices_out, cases_out=cases_out)
-    rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+    rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.line()))
             for s in scorer.snapshots(graded_at)]
     scorer.report.seconds = time.perf_counter() - started  # as the parallel run counts it
     return ScoreResult(graded_at, scorer.report, rows, 1)
