@@ -9,12 +9,18 @@ context, one entity's state and its grade as of the review; each yields rows of 
   instant it expires);
 * ``held_by_hysteresis``: the tier is kept only by hysteresis, its score under the
   tier's minimum with no override setting it (the snapshot's ``next_tier.keep_gap``
-  is set; ``due``: the as-of instant, it is due now).
+  is set; ``due``: the as-of instant, it is due now);
+* ``rectification_open``: a supplier's rectification case is open, whatever its
+  deadline (``due``: the deadline, when it is re-assessed);
+* ``supplier_watch``: a supplier_watch notice is in force, the supplier's score
+  alone giving a worse tier than hysteresis keeps (``due``: the as-of instant, for
+  procurement now; the detail says when the tier lapses if the score stays).
 
-New kinds plug in by adding a finder to :data:`FINDERS` under their name (e.g.
-``rectification_open`` for an open rectification case, ``supplier_watch`` for a
-supplier whose raw score left its tier); the CLI, CSV/JSON output and HTTP view
-take every kind as it comes.
+Open cases and notices in force are read as the state holds them: as of the
+entity's last grade (its latest event or review).
+
+New kinds plug in by adding a finder to :data:`FINDERS` under their name; the CLI,
+CSV/JSON output and HTTP view take every kind as it comes.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tierstream.scorers.cases import case_in_state
 from tierstream.scorers.evaluation import Evaluator
 from tierstream.scorers.explain import held_by_hysteresis
+from tierstream.scorers.notices import lapse_day, watch_of
 from tierstream.scorers.outcome import Grade, iso_day, utc
 from tierstream.scorers.state import EntityState, Manual
 
@@ -113,10 +121,45 @@ def _held(ctx: ReviewContext, state: EntityState, g: Grade) -> Iterator[ReviewRo
     yield ctx.row(state, "held_by_hysteresis", ctx.as_of, g.tier, detail)
 
 
+def _rectification(ctx: ReviewContext, state: EntityState, g: Grade) -> Iterator[ReviewRow]:
+    """Yield a row for a supplier's open rectification case, due at its deadline."""
+    case = case_in_state(state)
+    if case is None or state.case_open is None:
+        return
+    opened, deadline = state.case_open
+    days = (deadline - ctx.as_of) / DAY_S
+    when = f"in {days:.1f} days" if days >= 0 else f"{-days:.1f} days overdue"
+    detail = (f"rectification case {case.case_id} opened {ctx.date(opened)}: re-assessed at its deadline "
+              f"{ctx.date(deadline)} ({when}); score {g.comp.score:g} in {g.tier}")
+    yield ctx.row(state, "rectification_open", deadline, g.tier, detail)
+
+
+def _watch(ctx: ReviewContext, state: EntityState, g: Grade) -> Iterator[ReviewRow]:
+    """Yield a row for a supplier on watch: its score left the tier hysteresis keeps (a supplier_watch in force)."""
+    watch = watch_of(state)
+    if watch is None:
+        return
+    held, raw = watch
+    grader, now = ctx.grader, max(ctx.as_of, state.clock)
+    tiers = grader.tiers_for(state)
+    detail = f"on watch: its score left {held} for {raw}; score {g.comp.score:g}"
+    still = g.tier_idx >= 0 and tiers[g.tier_idx].name == held
+    if still and held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now):
+        t = tiers[g.tier_idx]
+        track = grader.hold_track(state, now, g.tier_idx, g.comp.score)
+        lapse = lapse_day(grader.rules_for(state).hysteresis, t, g.comp.score, track)
+        detail += f" under {held}'s minimum {t.min_score:g}"
+        if lapse is not None:
+            detail += f"; the downgrade takes effect on {iso_day(lapse)} if nothing changes"
+    yield ctx.row(state, "supplier_watch", ctx.as_of, g.tier, detail)
+
+
 #: Every kind of row, by name, with its finder: the extension point for new kinds.
 FINDERS: dict[str, Finder] = {
     "assessment_expiring": _expiring,
     "held_by_hysteresis": _held,
+    "rectification_open": _rectification,
+    "supplier_watch": _watch,
 }
 
 

@@ -43,6 +43,11 @@ def review(events: Path | None, rules_path: Path | None, as_of: str | None, with
       held_by_hysteresis   the tier is kept only by hysteresis: the score is under
                            the tier's minimum (due: the as-of; the detail says by
                            how much and what gets it back)
+      rectification_open   a supplier's rectification case is open, whatever its
+                           deadline (due: the deadline, when it is re-assessed)
+      supplier_watch       a supplier's score left the tier hysteresis keeps (a
+                           supplier_watch notice in force; due: the as-of; the
+                           detail says when the downgrade takes effect)
 
     \b
     Columns: due_date (rules' time zone), entity_type, entity_id, kind, tier, detail.
