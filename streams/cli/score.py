@@ -35,6 +35,10 @@ __all__ = ["score"]
 @click.option("--cases", type=click.Path(dir_okay=False, path_type=Path),
               help="write every supplier rectification case event (SupplierCase: opened, closed, escalated) "
                    "in the order it happened, as the stream's supplier-cases topic has them")
+@click.option("--audit", "audit", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the audit record (AuditEntry: kind, value, author, reason, occurred_at, expires_at, "
+                   "status accepted or refused: <why>) of every manual assessment and override graded, in file "
+                   "order, as the stream's audit topic has them (GET /audit serves them)")
 @click.option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="write every rejected line (invalid, too old, too new) as a JSON line: "
                    "line, field, value, message, kind")
@@ -51,7 +55,8 @@ __all__ = ["score"]
               help="break the tier distribution down by a profile field or attribute (business_nature, "
                    "need_type, region...), group, segment or loyalty")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, notices: Path | None, cases: Path | None, rejects: Path | None, strict: bool,
+          changes: Path | None, notices: Path | None, cases: Path | None, audit: Path | None,
+          rejects: Path | None, strict: bool,
           sources_path: Path | None, workers: int | None, language: str | None, by: str | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
@@ -64,7 +69,7 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     first: a line that does not map is rejected with kind mapping_error.
     With several cores the entities are split between processes (referral
     partners stay together) and the results merged in file order: STATE,
-    CHANGES, NOTICES and CASES are byte for byte those of one process.
+    CHANGES, NOTICES, CASES and AUDIT are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
     from tierstream.schemas.outputs import TierChange
@@ -77,6 +82,7 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     rejects_fh = rejects.open("wb") if rejects else None
     notices_fh = notices.open("wb") if notices else None
     cases_fh = cases.open("wb") if cases else None
+    audit_fh = audit.open("wb") if audit else None
     try:
         with ExitStack() as stack:
             graded = events
@@ -91,12 +97,12 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
             if changes_fh is not None and language != "en":
                 worded_changes = cast(IO[bytes], RewordedLines(changes_fh, TierChange, language))
             res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, notices_fh,
-                         cases_fh)
+                         cases_fh, audit_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
     finally:
-        for fh in (changes_fh, rejects_fh, notices_fh, cases_fh):
+        for fh in (changes_fh, rejects_fh, notices_fh, cases_fh, audit_fh):
             if fh:
                 fh.close()
     rep = res.report
@@ -132,14 +138,15 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
            changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None, language: str = "en",
-           notices_fh: IO[bytes] | None = None, cases_fh: IO[bytes] | None = None) -> ScoreResult:
+           notices_fh: IO[bytes] | None = None, cases_fh: IO[bytes] | None = None,
+           audit_fh: IO[bytes] | None = None) -> ScoreResult:
     """``score_file`` with a progress bar over ``events``."""
     from tierstream.streams.offline.scoring import score_file
 
     with progress_bar(events.stat().st_size, "scoring", "B", unit_scale=True) as advance:
         return score_file(events, rules, as_of=instant, workers=workers, strict=strict,
                           changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh, language=language,
-                          notices_out=notices_fh, cases_out=cases_fh)
+                          notices_out=notices_fh, cases_out=cases_fh, audit_out=audit_fh)
 
 
 def _setting_language() -> str:
