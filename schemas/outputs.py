@@ -217,6 +217,9 @@ class TierNotice(_Out):
     rules_version: str
     occurred_at: AwareDatetime = Field(description="event time of the evaluation that raised it")
     cause: str = Field(description="event_id that triggered it, or 're-review'")
+    message_code: MessageCode | None = Field(None, description="the message as a message, to word it in another "
+                                             "language")
+    hint_codes: list[MessageCode] = Field(default_factory=list, description="the hints as messages")
 
 
 class SupplierCase(_Out):

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 import click
 
-from tierstream.streams.cli.main import cli_rules, cli_sources, parse_instant, progress_bar
+from tierstream.streams.cli.main import cli_language, cli_rules, cli_sources, parse_instant, progress_bar
 
 if TYPE_CHECKING:
     from tierstream.schemas.rules import Rules
@@ -50,7 +50,8 @@ __all__ = ["score"]
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
 @click.option("--language", type=click.Choice(["en", "zh", "es"]), default=None,
-              help="the language of reasons and hints in STATE and CHANGES (default: TIERSTREAM_LANGUAGE, else en)")
+              help="the language of reasons, hints and messages in STATE, CHANGES and NOTICES (default: "
+                   "TIERSTREAM_LANGUAGE, else en)")
 @click.option("--by", "by", metavar="ATTRIBUTE",
               help="break the tier distribution down by a profile field or attribute (business_nature, "
                    "need_type, region...), group, segment or loyalty")
@@ -72,12 +73,12 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     CHANGES, NOTICES, CASES and AUDIT are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
-    from tierstream.schemas.outputs import TierChange
+    from tierstream.schemas.outputs import TierChange, TierNotice
     from tierstream.scorers.wording import RewordedLines
 
     rules = cli_rules(rules_path)
     instant = parse_instant(as_of)
-    language = language or _setting_language()
+    language = language or cli_language()
     changes_fh = changes.open("wb") if changes else None
     rejects_fh = rejects.open("wb") if rejects else None
     notices_fh = notices.open("wb") if notices else None
@@ -94,9 +95,13 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
                 with progress_bar(events.stat().st_size, "mapping", "B", unit_scale=True) as advance:
                     graded = stack.enter_context(mapped_file(events, sources, advance))
             worded_changes: IO[bytes] | None = changes_fh
-            if changes_fh is not None and language != "en":
-                worded_changes = cast(IO[bytes], RewordedLines(changes_fh, TierChange, language))
-            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, notices_fh,
+            worded_notices: IO[bytes] | None = notices_fh
+            if language != "en":
+                if changes_fh is not None:
+                    worded_changes = cast(IO[bytes], RewordedLines(changes_fh, TierChange, language))
+                if notices_fh is not None:
+                    worded_notices = cast(IO[bytes], RewordedLines(notices_fh, TierNotice, language))
+            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, worded_notices,
                          cases_fh, audit_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
@@ -148,14 +153,3 @@ def _score(events: Path, rules: Rules, instant: int | None, workers: int | None,
                           changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh, language=language,
                           notices_out=notices_fh, cases_out=cases_fh, audit_out=audit_fh)
 
-
-def _setting_language() -> str:
-    """The service's language setting (``TIERSTREAM_LANGUAGE``), read alone: the other settings may be unset."""
-    import os
-
-    from tierstream.schemas.settings import ENV_PREFIX
-
-    value = os.environ.get(f"{ENV_PREFIX}LANGUAGE", "en").strip().lower()
-    if value not in ("en", "zh", "es"):
-        raise click.BadParameter(f"{ENV_PREFIX}LANGUAGE={value!r}: expected en, zh or es")
-    return value

@@ -315,7 +315,7 @@ class Processor:
             self.metrics.supplier_alerts.labels(severity=a.severity).inc()
         for n in out.notices:
             msgs.append(Outgoing(self.names.tier_notices, entity_key(n.entity_type, n.entity_id).encode(),
-                                 n.model_dump_json().encode()))
+                                 reworded(n, language).model_dump_json().encode()))
             self.metrics.tier_notices.labels(kind=n.kind).inc()
         for k in out.cases:
             msgs.append(Outgoing(self.names.supplier_cases, entity_key("supplier", k.supplier_id).encode(),

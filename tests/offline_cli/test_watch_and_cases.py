@@ -3,6 +3,8 @@
 The default rules with the supplier section replaced: graded on the on-time rate alone (0..1 -> 0..100),
 tiers good 70, qualified 40, unqualified 0; hysteresis: margin 5 (hold lines good 65, qualified 35),
 no minimum days, no grace, held at most 30 days; a rectification case has 10 days. Time zone UTC.
+The tiers are labelled in Chinese (良好供应商, 合格供应商, 不合格供应商) and Spanish (bueno, calificado,
+no calificado); in English they show their names.
 Each delivery is of 10, all accepted; "late" is delivered a day after its promise.
 
 * s1: 2025-01-01 two on time (1.0, score 100): good. 2025-01-11 12:00 one late: 2/3 = 66.67, under
@@ -26,9 +28,11 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from tests.offline_cli.helpers import invoke
 from tierstream.schemas.rules import load_rules
+from tierstream.streams.cli.main import main
 
 AS_OF = "2025-01-12T00:00:00Z"
 
@@ -57,8 +61,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     rules["supplier"] = {
         "window_days": 180,
         "dimensions": {"on_time": {"metric": "on_time_rate", "weight": 1, "scale": [[0, 0], [1, 100]]}},
-        "tiers": [{"name": "good", "min_score": 70}, {"name": "qualified", "min_score": 40},
-                  {"name": "unqualified", "min_score": 0}],
+        "tiers": [{"name": "good", "min_score": 70, "label": {"zh": "良好供应商", "es": "bueno"}},
+                  {"name": "qualified", "min_score": 40, "label": {"zh": "合格供应商", "es": "calificado"}},
+                  {"name": "unqualified", "min_score": 0, "label": {"zh": "不合格供应商", "es": "no calificado"}}],
         "hysteresis": {"downgrade_margin": 5, "min_days_in_tier": 0, "grace_days": 0, "hold_days": 30},
         "rectification": {"deadline_days": 10},
     }
@@ -111,3 +116,52 @@ def test_after_the_deadline_and_the_lapse_nothing_is_due(files: tuple[Path, Path
     result = invoke("review", events, "--rules", rules, "--as-of", "2025-03-01T00:00:00Z", "--format", "csv")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["due_date,entity_type,entity_id,kind,tier,detail"]
+
+
+def test_review_details_in_chinese_and_spanish(files: tuple[Path, Path]) -> None:
+    # The rows of test_review_lists_the_open_case_and_the_supplier_on_watch, worded by the zh and es templates
+    # (scorers/messages): the tiers by their labels, Spanish numbers with a decimal comma. Chinese by
+    # --language, Spanish by the setting TIERSTREAM_LANGUAGE.
+    events, rules = files
+    args = ["review", str(events), "--rules", str(rules), "--as-of", AS_OF, "--format", "json"]
+    zh = CliRunner().invoke(main, [*args, "--language", "zh"], catch_exceptions=False)
+    es = CliRunner().invoke(main, args, env={"TIERSTREAM_LANGUAGE": "es"}, catch_exceptions=False)
+    assert zh.exit_code == es.exit_code == 0, zh.output + es.output
+    assert [r["detail"] for r in json.loads(zh.stdout)["rows"]] == [
+        "依靠滞后规则保持良好供应商：评分 66.67 低于其最低分 70 共 3.33 分；保持办法：准时交货率达到 70.0%",
+        "观察中：评分已离开良好供应商，落入合格供应商；评分 66.67 低于良好供应商的最低分 70；"
+        "如无变化，降级将于 2025-02-09 生效",
+        "整改案例 sc:s2:1 于 2025-01-06 开启：将于截止日 2025-01-16 复评（还有 4.0 天）；评分 33.33，不合格供应商",
+    ]
+    assert [r["detail"] for r in json.loads(es.stdout)["rows"]] == [
+        "se mantiene en bueno por histéresis: la puntuación 66,67 está 3,33 puntos por debajo de su mínimo 70; "
+        "para mantenerlo: una tasa de entregas puntuales de 70,0%",
+        "en observación: su puntuación salió de bueno hacia calificado; puntuación 66,67 por debajo del mínimo 70 "
+        "de bueno; la bajada se aplica el 2025-02-09 si nada cambia",
+        "caso de rectificación sc:s2:1 abierto el 2025-01-06: se reevalúa en su plazo 2025-01-16 (en 4,0 días); "
+        "puntuación 33,33 en no calificado",
+    ]
+
+
+def test_notices_in_spanish_and_chinese(files: tuple[Path, Path], tmp_path: Path) -> None:
+    # s1's notices of 2025-01-11 (held in good at 66.67, lapsing on 2025-02-09), worded by the templates;
+    # the ids and the dates are those of the English file.
+    events, rules = files
+    worded: dict[str, dict[str, dict[str, Any]]] = {}
+    for language in ("en", "es", "zh"):
+        out = tmp_path / f"notices-{language}.jsonl"
+        result = invoke("score", events, "--rules", rules, "--as-of", AS_OF, "--notices", out, "--language", language)
+        assert result.exit_code == 0, result.output
+        worded[language] = {n["notice_id"]: n for n in map(json.loads, out.read_text().splitlines())}
+    assert worded["en"].keys() == worded["es"].keys() == worded["zh"].keys()
+    risk, watch = "tn:supplier:s1:at_risk:1", "tn:supplier:s1:supplier_watch:1"
+    assert worded["en"][risk]["message"] == ("good is held by hysteresis: score 66.67 is under its minimum 70; "
+                                             "it lapses to qualified on 2025-02-09 unless the score reaches 70")
+    assert worded["es"][risk]["message"] == (
+        "bueno se mantiene por histéresis: la puntuación 66,67 está por debajo de su mínimo 70; pasa a calificado "
+        "el 2025-02-09 salvo que la puntuación alcance 70")
+    assert worded["es"][risk]["hints"] == ["una tasa de entregas puntuales de 70,0%"]
+    assert worded["zh"][watch]["message"] == (
+        "供应商 s1：评分 66.67 已离开良好供应商（最低 70），落入合格供应商；如无变化，降级将于 2025-02-09 生效")
+    assert worded["zh"][watch]["hints"] == ["准时交货率达到 70.0%"]
+    assert worded["zh"][watch]["refers_to"] == worded["en"][watch]["refers_to"] == "2025-02-09"
