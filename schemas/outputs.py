@@ -27,6 +27,8 @@ __all__ = [
     "MessageCode",
     "NextTier",
     "NextTierCodes",
+    "NoticeInForce",
+    "OpenCase",
     "ReferralCredit",
     "SupplierAlert",
     "SupplierCase",
@@ -163,6 +165,13 @@ class TierChange(_Out):
     )
     ungraded_reason_code: MessageCode | None = Field(None, description="the ungraded reason as a message")
     next_tier_codes: NextTierCodes | None = Field(None, description="the next tier's hints as messages")
+    segment: str | None = Field(None, description="customers: the RFM segment at the change, as on the snapshot; "
+                                "None: a supplier, or no order yet")
+    loyalty: str | None = Field(None, description="customers: loyal, potentially_loyal or disloyal at the change, as "
+                                "on the snapshot; None: a supplier, no order yet, or no loyalty rules")
+    group: str | None = Field(None, description="the customer group it is graded in, as on the snapshot")
+    profile: dict[str, Any] | None = Field(None, description="the latest profile at the change, as on the snapshot "
+                                           "(the fields it states); None: no profile")
 
 
 class SupplierAlert(_Out):
@@ -208,6 +217,9 @@ class TierNotice(_Out):
     rules_version: str
     occurred_at: AwareDatetime = Field(description="event time of the evaluation that raised it")
     cause: str = Field(description="event_id that triggered it, or 're-review'")
+    message_code: MessageCode | None = Field(None, description="the message as a message, to word it in another "
+                                             "language")
+    hint_codes: list[MessageCode] = Field(default_factory=list, description="the hints as messages")
 
 
 class SupplierCase(_Out):
@@ -233,6 +245,30 @@ class SupplierCase(_Out):
     rules_version: str
     occurred_at: AwareDatetime = Field(description="event time: the downgrade, or the deadline")
     cause: str = Field(description="event_id that triggered it, or 're-review'")
+
+
+class NoticeInForce(_Out):
+    """An early warning sent and still in force: its condition held when the entity was last graded.
+
+    A notice is sent once while its condition holds; the state remembers which
+    hold, so a snapshot shows what was announced and is not over yet.
+    """
+
+    kind: NoticeKind
+    tier: str | None = Field(None, description="at_risk, supplier_watch: the tier hysteresis keeps")
+    target_tier: str | None = Field(
+        None, description="supplier_watch: the tier the score alone gives; approaching: the tier within reach"
+    )
+    assessment_id: str | None = Field(None, description="assessment_expiring: the event id of the assessment")
+    expires_at: AwareDatetime | None = Field(None, description="assessment_expiring: when the assessment expires")
+
+
+class OpenCase(_Out):
+    """A supplier's rectification case still open: re-assessed at its deadline (see :class:`SupplierCase`)."""
+
+    case_id: str = Field(description="sc:<supplier_id>:<n>, the supplier's n-th case")
+    opened_at: AwareDatetime
+    deadline: AwareDatetime
 
 
 class WindowInfo(_Out):
@@ -270,10 +306,28 @@ class EntitySnapshot(_Out):
     actions: list[TierAction] = Field(
         default_factory=list, description="what the tier entitles or triggers (the rules' tier actions)"
     )
+    # History, kept apart from the dump: ``model_dump()`` of a snapshot is a function of the set
+    # of events (any arrival order gives the same, tested); what was announced or opened depends
+    # on the order the entity's events were graded in, as its tier changes do. A snapshot line
+    # (:meth:`line`) has both.
+    notices: list[NoticeInForce] = Field(
+        default_factory=list, exclude=True, description="history: the early warnings sent and still in force "
+        "when the entity was last graded (at its latest event or review)",
+    )
+    open_case: OpenCase | None = Field(
+        None, exclude=True, description="history, suppliers: the rectification case open when last graded"
+    )
     # Kept on the object to word it again (``scorers.wording.reworded``), not in its JSON: a
     # snapshot line keeps its documented keys.
     ungraded_reason_code: MessageCode | None = Field(None, exclude=True)
     next_tier_codes: NextTierCodes | None = Field(None, exclude=True)
+
+    def line(self) -> dict[str, Any]:
+        """Return the snapshot as a line of STATE.jsonl: its dump, then its history (``notices``, ``open_case``)."""
+        doc = self.model_dump(mode="json")
+        doc["notices"] = [n.model_dump(mode="json") for n in self.notices]
+        doc["open_case"] = None if self.open_case is None else self.open_case.model_dump(mode="json")
+        return doc
 
 
 class ReferralCredit(_Out):

@@ -3,18 +3,20 @@
 The grader refuses an override naming a tier the entity's rules do not have
 (:func:`override_refusal`, the one check, used by :class:`~scorers.engine.Grader`);
 the worker records every assessment it receives, with what became of it
-(:func:`audit_entry`), for ``GET /audit/{type}/{id}``.
+(:func:`audit_of`), for ``GET /audit/{type}/{id}``; the offline scorer writes the
+same records (``tierstream score --audit``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tierstream.schemas.events import AssessmentEvent
+from tierstream.schemas.events import AnyEvent, AssessmentEvent
 from tierstream.schemas.outputs import AssessmentKind, AuditEntry
 from tierstream.schemas.rules import Tier
+from tierstream.scorers.outcome import Outcome
 
-__all__ = ["ACCEPTED", "assessment_kind", "audit_entry", "override_refusal", "refused"]
+__all__ = ["ACCEPTED", "assessment_kind", "audit_entry", "audit_of", "override_refusal", "refused"]
 
 #: The status of an assessment the grader took into the entity's state.
 ACCEPTED = "accepted"
@@ -54,3 +56,16 @@ def audit_entry(event: AssessmentEvent, status: str) -> AuditEntry:
         kind=assessment_kind(event), value=value, dimension=event.dimension, author=event.author, reason=event.reason,
         occurred_at=event.occurred_at, expires_at=event.expires_at, status=status,
     )
+
+
+def audit_of(event: AnyEvent, out: Outcome) -> AuditEntry | None:
+    """Return the audit record of a manual assessment with what grading it did (``out``).
+
+    ``None`` for any other event, and for a duplicate (the first copy has its record).
+    Taken into the state (``applied``, or ``history``: before the window) it is
+    ``accepted``; anything else (invalid, too old, too new) is refused, saying why.
+    """
+    if not isinstance(event, AssessmentEvent) or out.status == "duplicate":
+        return None
+    status = ACCEPTED if out.status in ("applied", "history") else refused(out.detail or out.status)
+    return audit_entry(event, status)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from tierstream.schemas.outputs import SupplierCase
+from tierstream.schemas.outputs import OpenCase, SupplierCase
 from tierstream.scorers.outcome import Grade, iso_day, utc
 from tierstream.scorers.state import EntityState
 
 if TYPE_CHECKING:
     from tierstream.scorers.tiering import Tiering
 
-__all__ = ["open_case", "reassess"]
+__all__ = ["case_in_state", "open_case", "reassess"]
 
 Status = Literal["opened", "closed", "escalated"]
 _RECOMMENDATION: dict[Status, Literal["rectify", "phase_out", "none"]] = {
@@ -30,15 +30,23 @@ _RECOMMENDATION: dict[Status, Literal["rectify", "phase_out", "none"]] = {
 
 def _case(tg: Tiering, state: EntityState, g: Grade, now: int, cause: str, status: Status,
           reasons: list[str]) -> SupplierCase:
-    assert state.case_open is not None
-    opened_at, deadline = state.case_open
-    case_id = f"sc:{state.entity_id}:{state.cases_opened}"
+    case = case_in_state(state)
+    assert case is not None
     return SupplierCase.model_construct(
-        event_id=f"{case_id}:{status}", case_id=case_id, status=status, recommendation=_RECOMMENDATION[status],
-        supplier_id=state.entity_id, tier=g.tier, score=g.comp.score, components=g.comp.components,
-        reasons=reasons, opened_at=utc(opened_at), deadline=utc(deadline), rules_version=tg.rules.version,
-        occurred_at=utc(now), cause=cause,
+        event_id=f"{case.case_id}:{status}", case_id=case.case_id, status=status,
+        recommendation=_RECOMMENDATION[status], supplier_id=state.entity_id, tier=g.tier, score=g.comp.score,
+        components=g.comp.components, reasons=reasons, opened_at=case.opened_at, deadline=case.deadline,
+        rules_version=tg.rules.version, occurred_at=utc(now), cause=cause,
     )
+
+
+def case_in_state(state: EntityState) -> OpenCase | None:
+    """Return the supplier's open case as the state holds it (``None``: none open)."""
+    if state.case_open is None:
+        return None
+    opened_at, deadline = state.case_open
+    return OpenCase.model_construct(case_id=f"sc:{state.entity_id}:{state.cases_opened}", opened_at=utc(opened_at),
+                                    deadline=utc(deadline))
 
 
 def _weakest(tg: Tiering, state: EntityState, g: Grade) -> list[str]:

@@ -24,13 +24,13 @@ from tierstream.schemas.outputs import (
 )
 from tierstream.schemas.rules import CustomerRules, Tier
 from tierstream.scorers.assessed import assessments_of
-from tierstream.scorers.cases import open_case, reassess
+from tierstream.scorers.cases import case_in_state, open_case, reassess
 from tierstream.scorers.credit import delay_note_codes
 from tierstream.scorers.explain import change_reason_codes, held_by_hysteresis, next_tier_with_codes
 from tierstream.scorers.grading import rfm_segment, tier_index
 from tierstream.scorers.messages import code, render_all
-from tierstream.scorers.metrics import aggregates_of
-from tierstream.scorers.notices import raise_notices
+from tierstream.scorers.metrics import Metrics, aggregates_of
+from tierstream.scorers.notices import in_force, raise_notices
 from tierstream.scorers.outcome import REREVIEW, Grade, Outcome, iso_day, rules_cause, utc
 from tierstream.scorers.state import EntityState
 from tierstream.scorers.tiering import Tiering
@@ -115,6 +115,7 @@ class Evaluator(Tiering):
         nxt, nxt_codes = (None, None) if g.ungraded else next_tier_with_codes(
             rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
             held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now))
+        _, segment, loyalty = self._standing(state, now, g)
         state.seq += 1
         # Outputs are built from the engine's own typed values (mypy checks every field):
         # validation, pydantic's __init__, is for input, and cost a fifth of an offline run.
@@ -139,6 +140,10 @@ class Evaluator(Tiering):
             reason_codes=codes,
             ungraded_reason_code=g.ungraded_code,
             next_tier_codes=nxt_codes,
+            segment=segment,
+            loyalty=loyalty,
+            group=self.group_of(state),
+            profile=None if state.profile is None else state.profile.fields(),
         )
         out.changes.append(change)
         if state.kind == "supplier" and direction == "downgrade":
@@ -164,6 +169,21 @@ class Evaluator(Tiering):
         state.published_score = g.comp.score
         state.published_components = g.comp.components
 
+    def _standing(self, state: EntityState, now: int, g: Grade) -> tuple[Metrics, str | None, str | None]:
+        """Return the metrics with purchase regularity, and a customer's RFM segment and loyalty class at ``now``.
+
+        Shown on every change and snapshot alike; loyalty goes with the segment,
+        so it is set once the customer ordered (and the rules classify loyalty).
+        """
+        m = self.loyalty_metrics(state, now, g.metrics)
+        rules = self._rules[state.kind]
+        segment = loyalty = None
+        if isinstance(rules, CustomerRules):
+            segment = rfm_segment(rules.rfm_for(self.group_of(state)), m)
+            if segment is not None and rules.loyalty is not None:
+                loyalty = rules.loyalty.classify(m)
+        return m, segment, loyalty
+
     @staticmethod
     def _actions(tiers: Sequence[Tier], g: Grade) -> list[TierAction]:
         """What the graded tier entitles or triggers (nothing while ``ungraded``)."""
@@ -179,12 +199,7 @@ class Evaluator(Tiering):
         rules = self._rules[s.kind]
         tiers = self.tiers_for(s)
         group = self.group_of(s)
-        m = self.loyalty_metrics(s, now, g.metrics)
-        segment = loyalty = None
-        if isinstance(rules, CustomerRules):
-            segment = rfm_segment(rules.rfm_for(group), m)
-            if segment is not None and rules.loyalty is not None:  # shown with the segment: once it ordered
-                loyalty = rules.loyalty.classify(m)
+        m, segment, loyalty = self._standing(s, now, g)
         aggregates = aggregates_of(s, self.totals_at(s, now), m)
         nxt, nxt_codes = (None, None) if g.ungraded else next_tier_with_codes(
             rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
@@ -210,6 +225,8 @@ class Evaluator(Tiering):
             rules_version=self.rules.version,
             ungraded_reason=g.ungraded,
             actions=self._actions(tiers, g),
+            notices=in_force(s),
+            open_case=case_in_state(s),
             ungraded_reason_code=g.ungraded_code,
             next_tier_codes=nxt_codes,
         )

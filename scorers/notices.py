@@ -30,18 +30,23 @@ from typing import TYPE_CHECKING, cast
 
 from tierstream.schemas.events import EntityType
 from tierstream.schemas.notices import NoticeKind
-from tierstream.schemas.outputs import UNGRADED, TierNotice
+from tierstream.schemas.outputs import UNGRADED, NoticeInForce, TierNotice
 from tierstream.schemas.rules import Hysteresis, Tier
-from tierstream.scorers.explain import held_by_hysteresis, next_tier
+from tierstream.scorers.explain import held_by_hysteresis, next_tier_with_codes
 from tierstream.scorers.grading import Track, raw_tier_index
 from tierstream.scorers.layout import DAY
+from tierstream.scorers.messages import Code, code, render, render_all
 from tierstream.scorers.outcome import Grade, iso_day, utc
 from tierstream.scorers.state import EntityState, Manual
+from tierstream.scorers.terms import tier_term
 
 if TYPE_CHECKING:
     from tierstream.scorers.tiering import Tiering
 
-__all__ = ["expiring_from", "lapse_day", "raise_notices"]
+__all__ = ["expiring_from", "in_force", "lapse_day", "raise_notices", "watch_of"]
+
+#: The slots of ``EntityState.announced`` that hold an assessment expiring, and the assessment each watches.
+_ASSESSMENT_SLOTS = ("override", "prospect")
 
 
 def lapse_day(hyst: Hysteresis, tier: Tier, score: float, track: Track) -> int | None:
@@ -87,16 +92,18 @@ class _Notices:
         self.tg, self.state, self.g, self.now, self.cause = tg, state, g, now, cause
         self.out: list[TierNotice] = []
 
-    def add(self, kind: NoticeKind, target: str | None, refers_to: int, gap: float | None, hints: list[str],
-            message: str) -> None:
+    def add(self, kind: NoticeKind, target: str | None, refers_to: int, gap: float | None, hints: list[Code],
+            message: Code) -> None:
+        """Add a notice of ``kind``: its hints and message as messages, worded in English beside them."""
         s, g = self.state, self.g
         n = s.notice_counts.get(kind, 0) + 1
         s.notice_counts[kind] = n
         self.out.append(TierNotice.model_construct(
             notice_id=f"tn:{s.kind}:{s.entity_id}:{kind}:{n}", kind=kind, entity_type=cast(EntityType, s.kind),
             entity_id=s.entity_id, tier=g.tier, score=g.comp.score, target_tier=target,
-            refers_to=iso_day(refers_to), gap=gap, hints=hints, message=message,
+            refers_to=iso_day(refers_to), gap=gap, hints=render_all(hints), message=render(message),
             rules_version=self.tg.rules.version, occurred_at=utc(self.now), cause=self.cause,
+            message_code=message, hint_codes=hints,
         ))
 
 
@@ -121,20 +128,22 @@ def raise_notices(tg: Tiering, state: EntityState, g: Grade, now: int, cause: st
     risk_new = _slot(state, "at_risk", risk if "at_risk" in kinds else None)
     watch_new = _slot(state, "supplier_watch", watch if "supplier_watch" in kinds and state.kind == "supplier"
                       else None)
-    if risk_new or watch_new:
+    if risk_new or watch_new:  # the watch slot's key is "<held tier>><raw tier>": see watch_of
         t, raw = tiers[idx], tiers[raw_tier_index(tiers, score)]
         lapse = lapse_day(rules.hysteresis, t, score, tg.hold_track(state, now, idx, score))
         when = tg.day(now) if lapse is None else lapse
-        nt = next_tier(rules, tiers, t.name, g.comp, g.metrics, tg.scales_for(state), held=True)
-        keep = ([], None) if nt is None else (nt.keep_hints, nt.keep_gap)
+        nt, codes = next_tier_with_codes(rules, tiers, t.name, g.comp, g.metrics, tg.scales_for(state), held=True)
+        gap = None if nt is None else nt.keep_gap
+        hints = [] if codes is None else codes.keep_hints
+        held_tier, raw_tier = tier_term(tiers, t.name), tier_term(tiers, raw.name)
         if risk_new:
-            b.add("at_risk", raw.name, when, keep[1], keep[0],
-                  f"{t.name} is held by hysteresis: score {score:g} is under its minimum {t.min_score:g}; "
-                  f"it lapses to {raw.name} on {iso_day(when)} unless the score reaches {t.min_score:g}")
+            b.add("at_risk", raw.name, when, gap, hints,
+                  code("notice.at_risk", tier=held_tier, score=score, minimum=t.min_score, target=raw_tier,
+                       date=iso_day(when)))
         if watch_new:
-            b.add("supplier_watch", raw.name, when, keep[1], keep[0],
-                  f"supplier {state.entity_id}: score {score:g} left {t.name} (minimum {t.min_score:g}) for "
-                  f"{raw.name}; the downgrade takes effect on {iso_day(when)} if nothing changes")
+            b.add("supplier_watch", raw.name, when, gap, hints,
+                  code("notice.supplier_watch", supplier=state.entity_id, score=score, tier=held_tier,
+                       minimum=t.min_score, target=raw_tier, date=iso_day(when)))
     _approaching(b, cfg.approaching_gap, cfg.approaching_cooldown_days, held, "approaching" in kinds)
     if "assessment_expiring" in kinds:
         _expiring(b, cfg.assessment_expiring_days)
@@ -162,10 +171,11 @@ def _approaching(b: _Notices, most: float, cooldown: int, held: bool, wanted: bo
     assert key is not None
     state.approached_at = now
     rules = tg.rules_for(state)
-    nt = next_tier(rules, tiers, g.tier, comp, g.metrics, tg.scales_for(state))
+    nt, codes = next_tier_with_codes(rules, tiers, g.tier, comp, g.metrics, tg.scales_for(state))
     gap = None if nt is None else nt.score_gap
-    b.add("approaching", key, tg.day(now), gap, [] if nt is None else nt.hints,
-          f"score {comp.score:g} is {gap:g} points from {key} (minimum {tiers[idx - 1].min_score:g})")
+    b.add("approaching", key, tg.day(now), gap, [] if codes is None else codes.hints,
+          code("notice.approaching", score=comp.score, gap=gap, target=tier_term(tiers, key),
+               minimum=tiers[idx - 1].min_score))
 
 
 def _expiring(b: _Notices, days: int) -> None:
@@ -182,13 +192,45 @@ def _expiring(b: _Notices, days: int) -> None:
         assert manual is not None
         on = iso_day(tg.day(manual.expires))
         if slot == "override":
-            missing = tg.missing_evidence(state, g.comp)
+            missing = tg.missing_evidence_code(state, g.comp)
             raw = UNGRADED if missing else tiers[raw_tier_index(tiers, g.comp.score)].name
-            after = (f"without it the entity is {UNGRADED}: {missing}" if missing
-                     else f"the score {g.comp.score:g} alone places it in {raw}")
+            after = (code("notice.without_override_ungraded", why=missing) if missing
+                     else code("notice.without_override_tier", score=g.comp.score, tier=tier_term(tiers, raw)))
             b.add("assessment_expiring", raw, tg.day(manual.expires), None, [],
-                  f"manual override to {manual.value} by {manual.author} expires on {on}; {after}")
+                  code("notice.override_expiring", tier=tier_term(tiers, str(manual.value)), author=manual.author,
+                       date=on, then=after))
         else:
             b.add("assessment_expiring", None, tg.day(manual.expires), None, [],
-                  f"prospect assessment by {manual.author} ({float(manual.value):g}) expires on {on}; "
-                  "the newcomer is then graded on its own figures")
+                  code("notice.prospect_expiring", author=manual.author, score=float(manual.value), date=on))
+
+
+def watch_of(state: EntityState) -> tuple[str, str] | None:
+    """Return the held tier and the tier the score alone gives of the supplier_watch in force, if one is."""
+    key = state.announced.get("supplier_watch")
+    if key is None:
+        return None
+    held, _, raw = key.partition(">")
+    return held, raw
+
+
+def in_force(state: EntityState) -> list[NoticeInForce]:
+    """Return the notices sent and still in force, as the state notes them (kind order, override first)."""
+    out: list[NoticeInForce] = []
+    announced = state.announced
+    if (tier := announced.get("at_risk")) is not None:
+        out.append(NoticeInForce.model_construct(kind="at_risk", tier=tier, target_tier=None, assessment_id=None,
+                                                 expires_at=None))
+    if (watch := watch_of(state)) is not None:
+        out.append(NoticeInForce.model_construct(kind="supplier_watch", tier=watch[0], target_tier=watch[1],
+                                                 assessment_id=None, expires_at=None))
+    if (target := announced.get("approaching")) is not None:
+        out.append(NoticeInForce.model_construct(kind="approaching", tier=None, target_tier=target,
+                                                 assessment_id=None, expires_at=None))
+    for slot in _ASSESSMENT_SLOTS:
+        if (eid := announced.get(slot)) is None:
+            continue
+        manual: Manual | None = getattr(state, slot)
+        expires = utc(manual.expires) if manual is not None and manual.event_id == eid else None
+        out.append(NoticeInForce.model_construct(kind="assessment_expiring", tier=None, target_tier=None,
+                                                 assessment_id=eid, expires_at=expires))
+    return out

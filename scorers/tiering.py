@@ -131,6 +131,10 @@ class Tiering:
         """Return why ``comp`` is below the rules' minimum evidence (``None``: enough to grade on)."""
         return self._evidence[state.kind].missing(comp.components)
 
+    def missing_evidence_code(self, state: EntityState, comp: Composite) -> Code | None:
+        """Return :meth:`missing_evidence` as a message (``None``: enough to grade on)."""
+        return self._evidence[state.kind].missing_code(comp.components)
+
     def hold_track(self, state: EntityState, now: int, tier_idx: int, score: float) -> Track:
         """Return what tier ``tier_idx`` remembers of the lookback before ``now``'s day (``score``: now's)."""
         tracks = self._tracks(state, now, self.tiers_for(state), tier_idx + 1, self.totals_at(state, now), score)

@@ -1,9 +1,10 @@
 """Outputs worded again in another language from the messages they carry (``reason_codes``...).
 
 Works on the JSON form of a :class:`~schemas.outputs.TierChange`, an
-:class:`~schemas.outputs.EntitySnapshot` or a :class:`~schemas.outputs.SupplierAlert`
-(as Redis and the output files hold them). A document without messages (written
-before they existed) keeps its words.
+:class:`~schemas.outputs.EntitySnapshot`, a :class:`~schemas.outputs.SupplierAlert`,
+a :class:`~schemas.outputs.TierNotice` or a review row (as Redis, the output files
+and ``tierstream review`` hold them). A document without messages (written before
+they existed) keeps its words.
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ __all__ = ["RewordedLines", "pick_language", "reword", "reworded"]
 
 M = TypeVar("M", bound=BaseModel)
 
+#: (field in words, field holding it as a message) of one message each: a notice's, a review row's
+_SINGLE = (("message", "message_code"), ("detail", "detail_code"))
+
 
 def reword(doc: dict[str, Any], language: str) -> dict[str, Any]:
-    """Return ``doc`` with its reasons, ungraded reason and next-tier hints in words of ``language``."""
+    """Return ``doc`` with its reasons, ungraded reason, next-tier hints, message, hints and detail in ``language``."""
     out = dict(doc)
+    for words, message in _SINGLE:
+        if doc.get(message):
+            out[words] = render(doc[message], language)
+    if doc.get("hint_codes"):
+        out["hints"] = render_all(doc["hint_codes"], language)
     codes = doc.get("reason_codes")
     if codes:
         out["reasons"] = render_all(codes, language)
@@ -68,6 +77,11 @@ def reworded(output: M, language: str) -> M:
     if language == DEFAULT_LANGUAGE:
         return output
     update: dict[str, Any] = {}
+    for words, message in _SINGLE:
+        if (m := getattr(output, message, None)) is not None:
+            update[words] = render(m, language)
+    if hint_codes := getattr(output, "hint_codes", None):
+        update["hints"] = render_all(hint_codes, language)
     codes = getattr(output, "reason_codes", None)
     if codes:
         update["reasons"] = render_all(codes, language)

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import orjson
 from kafka import KafkaAdminClient
@@ -57,7 +58,9 @@ __all__ = ["Change", "Notice", "Pacer", "cases_per_supplier", "features", "notic
            "offline_changes", "offline_notices", "paced", "per_entity", "raced_ahead", "timer_dependent"]
 
 Key = tuple[str, str]
-Change = tuple[int, str | None, str, str, str]  # seq, previous tier, tier, cause, occurred_at (UTC)
+#: seq, previous tier, tier, cause, occurred_at (UTC), then what the change shows with the tier (issue 12,
+#: points 5 and 6): segment, loyalty, group, profile (JSON, keys sorted)
+Change = tuple[int, str | None, str, str, str, str | None, str | None, str | None, str]
 Notice = tuple[str, str, str | None, str, str]  # notice_id, tier, target tier, refers_to, occurred_at (UTC)
 
 
@@ -68,7 +71,8 @@ def per_entity(changes: Iterable[TierChange]) -> dict[Key, list[Change]]:
     for c in unique.values():
         seq = int(c.change_id.rsplit(":", 1)[1])
         out.setdefault((c.entity_type, c.entity_id), []).append(
-            (seq, c.previous_tier, c.tier, c.cause, c.occurred_at.astimezone(UTC).isoformat()))
+            (seq, c.previous_tier, c.tier, c.cause, c.occurred_at.astimezone(UTC).isoformat(),
+             c.segment, c.loyalty, c.group, orjson.dumps(c.profile, option=orjson.OPT_SORT_KEYS).decode()))
     return {k: sorted(v) for k, v in out.items()}
 
 
@@ -82,7 +86,7 @@ def raced_ahead(want: list[Change], got: list[Change]) -> bool:
     (re-review). Those pairs removed, the sequence must be the file's.
     """
     w, g = [c[1:] for c in want], [c[1:] for c in got]
-    kept: list[tuple[str | None, str, str, str]] = []
+    kept: list[tuple[Any, ...]] = []
     i = 0
     while i < len(g):
         late = i + 1 < len(g) and kept and g[i][2] != "re-review" and g[i][3] < kept[-1][3]

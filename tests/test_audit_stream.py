@@ -6,13 +6,16 @@ Published: an override of s1 to ``good`` (sent twice: one event id), an override
 rules version of each change; ``GET /review`` lists the override expiring 5 days after the
 worker's latest event time (2025-01-10T00:00Z + 5 days = 2025-01-15) and the prospect
 expiring 9 days after it, not the 40-day one; so does ``tierstream review`` without a file.
+``tierstream score --audit`` of the same lines writes exactly the records the audit trails store.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from tests.streaming import Stream, poll
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.cli.main import main
 from tierstream.streams.client import publish
+from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +54,7 @@ def _get(port: int, path: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def test_audit_keeps_each_assessment_once_with_its_status(stream: Stream) -> None:
+def test_audit_keeps_each_assessment_once_with_its_status(stream: Stream, tmp_path: Path) -> None:
     worker = stream.start_worker()
     assert publish(stream.settings, enumerate(LINES, 1)).failed == 0
 
@@ -94,3 +98,14 @@ def test_audit_keeps_each_assessment_once_with_its_status(stream: Stream) -> Non
     result = CliRunner().invoke(main, ["review", "--format", "json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["rows"] == review["rows"]
+
+    # offline, the same lines: the audit file holds what the stream's audit trails store, each record once
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(LINES) + b"\n")
+    buf = io.BytesIO()
+    run(OfflineScorer(load_rules()), read_lines(path), audit_out=buf)
+    offline = [json.loads(line) for line in buf.getvalue().splitlines()]
+    c2 = poll(lambda: trail("customer", "c2", 1), 20, "c2's prospect assessment")
+    stored = [*s1, c1, *c2]
+    assert sorted(offline, key=lambda e: e["event_id"]) == sorted(stored, key=lambda e: e["event_id"])
+    assert [e["event_id"] for e in offline] == ["a1", "a2", "p1", "p2"]  # in file order, a1 once

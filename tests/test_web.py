@@ -64,6 +64,14 @@ def test_tier_and_history(prefix: str) -> None:
         # what the tier entitles, for a downstream system that does not know the thresholds
         assert [a["name"] for a in data["actions"]] == ["discount", "priority_service"]
         assert data["actions"][0]["value"] == 0.05
+        assert (data["segment"], data["loyalty"], data["group"], data["profile"]) == (None, None, None, None)
+        shown = change(3, entity_id="c/9").model_copy(update={
+            "segment": "general_value", "loyalty": "loyal", "group": "retail", "profile": {"need_type": "price"}})
+        assert await store.apply_many([shown])
+        r = await client.get("/tiers/customer/c%2F9")
+        data = await r.json()
+        assert (data["segment"], data["loyalty"], data["group"], data["profile"]) == (
+            "general_value", "loyal", "retail", {"need_type": "price"})
 
         r = await client.get("/tiers/customer/a%2Fb/history?limit=1")
         assert r.status == 200

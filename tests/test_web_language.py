@@ -20,7 +20,8 @@ from tests.scorers.helpers import assessment, changes, feed, key_customer
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.engine import Grader
-from tierstream.scorers.messages import render_all
+from tierstream.scorers.messages import code, render, render_all, term
+from tierstream.scorers.review import ReviewRow
 from tierstream.streams.store.redis import AsyncTierStore
 from tierstream.streams.worker.metrics import ServiceMetrics
 from tierstream.streams.worker.web import register_web
@@ -95,3 +96,30 @@ def test_the_history_in_the_language_asked_for_else_the_setting(prefix: str) -> 
     assert setting["changes"][-1]["reasons"][0].startswith("首次分级：评分 ")
     assert asked["changes"][-1]["reasons"][0].startswith("primera clasificación: la puntuación ")
     assert asked["changes"][0]["reasons"] == render_all(last.reason_codes, "es")
+
+
+def test_the_review_details_in_the_language_asked_for_else_the_setting(prefix: str) -> None:
+    # One open case row (as the reviewer of the worker gives it), read with the setting es, then asking zh.
+    detail = code("review.case_in_days", case="sc:s2:1", opened="2025-01-06", deadline="2025-01-16", days=4.0,
+                  score=33.33, tier=term("unqualified", {"zh": "不合格供应商", "es": "no calificado"}))
+    row = ReviewRow("supplier", "s2", "rectification_open", 1736985600, "2025-01-16", "unqualified",
+                    render(detail), detail)
+
+    async def reviewer(as_of: int | None, within_days: int, entity_type: str | None) -> tuple[int, list[Any]]:
+        return 1736640000, [row.as_dict()]
+
+    async def run() -> list[dict[str, Any]]:
+        app = faust.App(f"tierstream-lang-test-{uuid.uuid4().hex[:8]}", web_host="127.0.0.1", web_port=6066)
+        store = AsyncTierStore.from_url(REDIS_URL, prefix=prefix)
+        register_web(app, store, lambda: {"ok": True}, ServiceMetrics(), reviewer=reviewer, language="es")
+        try:
+            async with TestClient(TestServer(await app.web.wsgi())) as client:
+                return [await (await client.get("/review", headers=h)).json() for h in ({}, {"Accept-Language": "zh"})]
+        finally:
+            await store.close()
+
+    setting, asked = asyncio.run(run())
+    assert setting["rows"][0]["detail"] == ("caso de rectificación sc:s2:1 abierto el 2025-01-06: se reevalúa en su "
+                                            "plazo 2025-01-16 (en 4,0 días); puntuación 33,33 en no calificado")
+    assert asked["rows"][0]["detail"] == ("整改案例 sc:s2:1 于 2025-01-06 开启：将于截止日 2025-01-16 复评"
+                                          "（还有 4.0 天）；评分 33.33，不合格供应商")

@@ -34,3 +34,25 @@ def test_the_published_change_is_in_the_worker_s_language() -> None:
     assert zh["reasons"] == render_all(en["reason_codes"], "zh")  # type: ignore[arg-type]
     assert {k: v for k, v in zh.items() if k not in ("reasons", "next_tier")} == \
            {k: v for k, v in en.items() if k not in ("reasons", "next_tier")}
+
+
+def test_the_published_notice_is_in_the_worker_s_language() -> None:
+    # An override of c2 to general until 2026-06-03, made on 2026-05-30: within the 14 days of the default
+    # rules, announced at once. c2 has no order: without it ungraded (no order yet). general is labelled
+    # 一般客户 in Chinese.
+    override = json.dumps({"type": "assessment", "event_id": "a1", "occurred_at": "2026-05-30T10:00:00Z",
+                           "entity_type": "customer", "entity_id": "c2", "tier_override": "general", "author": "ana",
+                           "reason": "visit", "expires_at": "2026-06-03T00:00:00Z"}).encode()
+    notices = {}
+    for language in ("en", "zh"):
+        proc = Processor(Settings(topic_prefix="lang.", app_id="lang", partitions=1, language=language),
+                         load_rules(), wall_clock=lambda: NOW)
+        store = BatchStore({})
+        proc.process(store, proc.names.inbound("assessment"), 0, 0, b"customer:c2", override)
+        store.flush()
+        (notices[language],) = [json.loads(m.value) for m in store.take_outbox()
+                                if m.topic == proc.names.tier_notices]
+    assert notices["en"]["message"] == ("manual override to general by ana expires on 2026-06-03; "
+                                        "without it the entity is ungraded: no order yet")
+    assert notices["zh"]["message"] == "ana 将等级人工调整为一般客户，将于 2026-06-03 到期；到期后将未分级：尚无订单"
+    assert notices["zh"]["notice_id"] == notices["en"]["notice_id"] == "tn:customer:c2:assessment_expiring:1"

@@ -102,4 +102,30 @@ TEMPLATES: dict[str, str] = {
                             "on time, complete and all accepted",
     # --- metrics named in words ---
     **{f"metric.{name}": name.replace("_", " ") for name in METRIC_NAMES},
+    # --- early warnings (tier-notices) ---
+    "notice.at_risk": "{tier} is held by hysteresis: score {score:g} is under its minimum {minimum:g}; "
+                      "it lapses to {target} on {date} unless the score reaches {minimum:g}",
+    "notice.supplier_watch": "supplier {supplier}: score {score:g} left {tier} (minimum {minimum:g}) for {target}; "
+                             "the downgrade takes effect on {date} if nothing changes",
+    "notice.approaching": "score {score:g} is {gap:g} points from {target} (minimum {minimum:g})",
+    "notice.override_expiring": "manual override to {tier} by {author} expires on {date}; {then}",
+    "notice.without_override_ungraded": "without it the entity is ungraded: {why}",
+    "notice.without_override_tier": "the score {score:g} alone places it in {tier}",
+    "notice.prospect_expiring": "prospect assessment by {author} ({score:g}) expires on {date}; "
+                                "the newcomer is then graded on its own figures",
+    # --- what is due for review (tierstream review) ---
+    "review.override_expiring": "tier override to {tier} by {author} expires {date} (in {days:.1f} days): "
+                                "{reason} [{event}]",
+    "review.prospect_expiring": "prospect assessment {score:g} by {author} expires {date} (in {days:.1f} days): "
+                                "{reason} [{event}]",
+    "review.held": "held in {tier} by hysteresis: score {score:g} is {gap:g} points under its minimum {minimum:g}",
+    "review.held_keep": "{held}; to keep it: {hints:join: or }",
+    "review.case_in_days": "rectification case {case} opened {opened}: re-assessed at its deadline {deadline} "
+                           "(in {days:.1f} days); score {score:g} in {tier}",
+    "review.case_overdue": "rectification case {case} opened {opened}: re-assessed at its deadline {deadline} "
+                           "({days:.1f} days overdue); score {score:g} in {tier}",
+    "review.watch": "on watch: its score left {tier} for {target}; score {score:g}",
+    "review.watch_held": "on watch: its score left {tier} for {target}; score {score:g} under {tier}'s minimum "
+                         "{minimum:g}",
+    "review.watch_lapse": "{watch}; the downgrade takes effect on {date} if nothing changes",
 }

@@ -109,4 +109,29 @@ TEMPLATES: dict[str, str] = {
     "metric.avg_first_response_hours": "horas medias hasta la primera respuesta",
     "metric.deliveries": "entregas",
     "metric.purchase_count": "órdenes de compra",
+    "notice.at_risk": "{tier} se mantiene por histéresis: la puntuación {score:g} está por debajo de su mínimo "
+                      "{minimum:g}; pasa a {target} el {date} salvo que la puntuación alcance {minimum:g}",
+    "notice.supplier_watch": "proveedor {supplier}: la puntuación {score:g} salió de {tier} (mínimo {minimum:g}) "
+                             "hacia {target}; la bajada se aplica el {date} si nada cambia",
+    "notice.approaching": "la puntuación {score:g} está a {gap:g} puntos de {target} (mínimo {minimum:g})",
+    "notice.override_expiring": "el ajuste manual a {tier} de {author} vence el {date}; {then}",
+    "notice.without_override_ungraded": "sin él queda sin clasificar: {why}",
+    "notice.without_override_tier": "la puntuación {score:g} por sí sola lo sitúa en {tier}",
+    "notice.prospect_expiring": "la evaluación de perspectivas de {author} ({score:g}) vence el {date}; "
+                                "el recién llegado se clasifica entonces por sus propias cifras",
+    "review.override_expiring": "ajuste manual a {tier} de {author} vence el {date} (en {days:.1f} días): "
+                                "{reason} [{event}]",
+    "review.prospect_expiring": "evaluación de perspectivas {score:g} de {author} vence el {date} "
+                                "(en {days:.1f} días): {reason} [{event}]",
+    "review.held": "se mantiene en {tier} por histéresis: la puntuación {score:g} está {gap:g} puntos por debajo "
+                   "de su mínimo {minimum:g}",
+    "review.held_keep": "{held}; para mantenerlo: {hints:join: o }",
+    "review.case_in_days": "caso de rectificación {case} abierto el {opened}: se reevalúa en su plazo {deadline} "
+                           "(en {days:.1f} días); puntuación {score:g} en {tier}",
+    "review.case_overdue": "caso de rectificación {case} abierto el {opened}: se reevalúa en su plazo {deadline} "
+                           "(vencido hace {days:.1f} días); puntuación {score:g} en {tier}",
+    "review.watch": "en observación: su puntuación salió de {tier} hacia {target}; puntuación {score:g}",
+    "review.watch_held": "en observación: su puntuación salió de {tier} hacia {target}; puntuación {score:g} "
+                         "por debajo del mínimo {minimum:g} de {tier}",
+    "review.watch_lapse": "{watch}; la bajada se aplica el {date} si nada cambia",
 }

@@ -101,4 +101,26 @@ TEMPLATES: dict[str, str] = {
     "metric.avg_first_response_hours": "平均首次响应小时数",
     "metric.deliveries": "交货次数",
     "metric.purchase_count": "采购订单数",
+    "notice.at_risk": "{tier}依靠滞后规则保持：评分 {score:g} 低于其最低分 {minimum:g}；"
+                      "若评分未回到 {minimum:g}，将于 {date} 降为{target}",
+    "notice.supplier_watch": "供应商 {supplier}：评分 {score:g} 已离开{tier}（最低 {minimum:g}），落入{target}；"
+                             "如无变化，降级将于 {date} 生效",
+    "notice.approaching": "评分 {score:g} 距{target}还差 {gap:g} 分（最低 {minimum:g}）",
+    "notice.override_expiring": "{author} 将等级人工调整为{tier}，将于 {date} 到期；{then}",
+    "notice.without_override_ungraded": "到期后将未分级：{why}",
+    "notice.without_override_tier": "仅凭评分 {score:g} 将定为{tier}",
+    "notice.prospect_expiring": "{author} 的发展前景评估（{score:g}）将于 {date} 到期；届时新合作对象按自身数据分级",
+    "review.override_expiring": "{author} 将等级人工调整为{tier}，{date} 到期（还有 {days:.1f} 天）："
+                                "{reason} [{event}]",
+    "review.prospect_expiring": "{author} 的发展前景评估 {score:g}，{date} 到期（还有 {days:.1f} 天）："
+                                "{reason} [{event}]",
+    "review.held": "依靠滞后规则保持{tier}：评分 {score:g} 低于其最低分 {minimum:g} 共 {gap:g} 分",
+    "review.held_keep": "{held}；保持办法：{hints:join:，或}",
+    "review.case_in_days": "整改案例 {case} 于 {opened} 开启：将于截止日 {deadline} 复评（还有 {days:.1f} 天）；"
+                           "评分 {score:g}，{tier}",
+    "review.case_overdue": "整改案例 {case} 于 {opened} 开启：截止日 {deadline} 已过 {days:.1f} 天，待复评；"
+                           "评分 {score:g}，{tier}",
+    "review.watch": "观察中：评分已离开{tier}，落入{target}；评分 {score:g}",
+    "review.watch_held": "观察中：评分已离开{tier}，落入{target}；评分 {score:g} 低于{tier}的最低分 {minimum:g}",
+    "review.watch_lapse": "{watch}；如无变化，降级将于 {date} 生效",
 }

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from tierstream.schemas.settings import Settings
     from tierstream.schemas.sources import SourcesFile
 
-__all__ = ["LazyGroup", "cli_rules", "cli_settings", "cli_sources", "main", "parse_instant", "progress_bar"]
+__all__ = ["LazyGroup", "cli_language", "cli_rules", "cli_settings", "cli_sources", "main", "parse_instant",
+           "progress_bar"]
 
 _DT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
@@ -175,6 +176,18 @@ def main() -> None:
       tierstream publish | watch | snapshot    the client side
       tierstream review                        the same review over the service's state
     """
+
+
+def cli_language() -> str:
+    """The service's language setting (``TIERSTREAM_LANGUAGE``), read alone: the other settings may be unset."""
+    import os
+
+    from tierstream.schemas.settings import ENV_PREFIX
+
+    value = os.environ.get(f"{ENV_PREFIX}LANGUAGE", "en").strip().lower()
+    if value not in ("en", "zh", "es"):
+        raise click.BadParameter(f"{ENV_PREFIX}LANGUAGE={value!r}: expected en, zh or es")
+    return value
 
 
 if __name__ == "__main__":

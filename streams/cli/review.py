@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tierstream.streams.cli.main import cli_rules, cli_settings, parse_instant, progress_bar
+from tierstream.streams.cli.main import cli_language, cli_rules, cli_settings, parse_instant, progress_bar
 
 if TYPE_CHECKING:
     from tierstream.scorers.review import ReviewRow
@@ -26,10 +26,12 @@ __all__ = ["review"]
               help="list the assessments expiring within N days (N x 24 hours) of the as-of")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--entity-type", type=click.Choice(["customer", "supplier"]), help="only this kind of entity")
+@click.option("--language", type=click.Choice(["en", "zh", "es"]), default=None,
+              help="the language of the detail column (default: TIERSTREAM_LANGUAGE, else en)")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               metavar="SECONDS", help="without EVENTS: give up if the table changelog cannot be read in time")
 def review(events: Path | None, rules_path: Path | None, as_of: str | None, within_days: int, fmt: str,
-           entity_type: str | None, timeout_s: float) -> None:
+           entity_type: str | None, language: str | None, timeout_s: float) -> None:
     """List what is due for a person to review as of an instant (定期复审), soonest first.
 
     With EVENTS.jsonl, over the file graded offline as `tierstream score`
@@ -43,6 +45,11 @@ def review(events: Path | None, rules_path: Path | None, as_of: str | None, with
       held_by_hysteresis   the tier is kept only by hysteresis: the score is under
                            the tier's minimum (due: the as-of; the detail says by
                            how much and what gets it back)
+      rectification_open   a supplier's rectification case is open, whatever its
+                           deadline (due: the deadline, when it is re-assessed)
+      supplier_watch       a supplier's score left the tier hysteresis keeps (a
+                           supplier_watch notice in force; due: the as-of; the
+                           detail says when the downgrade takes effect)
 
     \b
     Columns: due_date (rules' time zone), entity_type, entity_id, kind, tier, detail.
@@ -55,7 +62,9 @@ def review(events: Path | None, rules_path: Path | None, as_of: str | None, with
       2026-03-06  supplier     s1         assessment_expiring  good  tier override to good by ana expires ...
       tierstream review --within-days 30 --format csv > due.csv      # the running service
       tierstream review events.jsonl --entity-type supplier --format json
+      tierstream review events.jsonl --language zh   # details in Chinese (or es)
     """
+    language = language or cli_language()
     if events is not None:
         instant, rows = _from_file(events, rules_path, parse_instant(as_of), within_days, entity_type)
     else:
@@ -64,6 +73,7 @@ def review(events: Path | None, rules_path: Path | None, as_of: str | None, with
     from tierstream.streams.offline.review import render
 
     when = utc(instant).isoformat().replace("+00:00", "Z")
+    rows = [r.worded(language) for r in rows]
     sys.stdout.write(render(rows, fmt, when))  # type: ignore[arg-type]  # click.Choice checked it
     click.echo(f"as of {when}: {len(rows):,} rows due for review", err=True)
 

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 import click
 
-from tierstream.streams.cli.main import cli_rules, cli_sources, parse_instant, progress_bar
+from tierstream.streams.cli.main import cli_language, cli_rules, cli_sources, parse_instant, progress_bar
 from tierstream.streams.cli.tables import Format, format_option, rows_text
 
 if TYPE_CHECKING:
@@ -37,6 +37,10 @@ __all__ = ["score"]
 @click.option("--cases", type=click.Path(dir_okay=False, path_type=Path),
               help="write every supplier rectification case event (SupplierCase: opened, closed, escalated) "
                    "in the order it happened, as the stream's supplier-cases topic has them")
+@click.option("--audit", "audit", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the audit record (AuditEntry: kind, value, author, reason, occurred_at, expires_at, "
+                   "status accepted or refused: <why>) of every manual assessment and override graded, in file "
+                   "order, as the stream's audit topic has them (GET /audit serves them)")
 @click.option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="write every rejected line (invalid, too old, too new) as a JSON line: "
                    "line, field, value, message, kind")
@@ -48,7 +52,8 @@ __all__ = ["score"]
               help="processes to score in (default: one per core, at most 8); the output is the same "
                    "for any N")
 @click.option("--language", type=click.Choice(["en", "zh", "es"]), default=None,
-              help="the language of reasons and hints in STATE and CHANGES (default: TIERSTREAM_LANGUAGE, else en)")
+              help="the language of reasons, hints and messages in STATE, CHANGES and NOTICES (default: "
+                   "TIERSTREAM_LANGUAGE, else en)")
 @click.option("--by", "by", metavar="ATTRIBUTE",
               help="break the tier distribution down by a profile field or attribute (business_nature, "
                    "need_type, region...), group, segment or loyalty")
@@ -58,9 +63,9 @@ __all__ = ["score"]
                    "matrix of the history's tier changes, the top movers with their reasons, tiers by RFM "
                    "segment and by group")
 def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | None,
-          changes: Path | None, notices: Path | None, cases: Path | None, rejects: Path | None, strict: bool,
-          sources_path: Path | None, workers: int | None, language: str | None, by: str | None, fmt: Format,
-          report: Path | None) -> None:
+          changes: Path | None, notices: Path | None, cases: Path | None, audit: Path | None,
+          rejects: Path | None, strict: bool, sources_path: Path | None, workers: int | None,
+          language: str | None, by: str | None, fmt: Format, report: Path | None) -> None:
     """Grade EVENTS.jsonl offline with the same scorers as the stream.
 
     Events are taken in file order (unsorted input works). Rejected lines
@@ -74,20 +79,21 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
     writes a page to open in a browser (no network needed).
     With several cores the entities are split between processes (referral
     partners stay together) and the results merged in file order: STATE,
-    CHANGES, NOTICES and CASES are byte for byte those of one process.
+    CHANGES, NOTICES, CASES and AUDIT are byte for byte those of one process.
     """
     from tierstream.schemas.errors import InputError
-    from tierstream.schemas.outputs import TierChange
+    from tierstream.schemas.outputs import TierChange, TierNotice
     from tierstream.scorers.wording import RewordedLines
 
     rules = cli_rules(rules_path)
     instant = parse_instant(as_of)
-    language = language or _setting_language()
+    language = language or cli_language()
     changes_fh = changes.open("wb") if changes else None
     rejects_fh = rejects.open("wb") if rejects else None
     notices_fh = notices.open("wb") if notices else None
     cases_fh = cases.open("wb") if cases else None
     tally = _tally(changes_fh) if report is not None else None
+    audit_fh = audit.open("wb") if audit else None
     try:
         with ExitStack() as stack:
             graded = events
@@ -99,15 +105,19 @@ def score(events: Path, rules_path: Path | None, as_of: str | None, out: Path | 
                 with progress_bar(events.stat().st_size, "mapping", "B", unit_scale=True) as advance:
                     graded = stack.enter_context(mapped_file(events, sources, advance))
             worded_changes: IO[bytes] | None = cast("IO[bytes]", tally) if tally is not None else changes_fh
-            if worded_changes is not None and language != "en":
-                worded_changes = cast(IO[bytes], RewordedLines(worded_changes, TierChange, language))
-            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, notices_fh,
-                         cases_fh)
+            worded_notices: IO[bytes] | None = notices_fh
+            if language != "en":
+                if worded_changes is not None:
+                    worded_changes = cast(IO[bytes], RewordedLines(worded_changes, TierChange, language))
+                if notices_fh is not None:
+                    worded_notices = cast(IO[bytes], RewordedLines(notices_fh, TierNotice, language))
+            res = _score(graded, rules, instant, workers, strict, worded_changes, rejects_fh, language, worded_notices,
+                         cases_fh, audit_fh)
     except InputError as exc:
         click.echo(f"error: {events}:{exc}", err=True)
         sys.exit(2)
     finally:
-        for fh in (changes_fh, rejects_fh, notices_fh, cases_fh):
+        for fh in (changes_fh, rejects_fh, notices_fh, cases_fh, audit_fh):
             if fh:
                 fh.close()
     rep = res.report
@@ -169,23 +179,13 @@ def _distribution_rows(res: ScoreResult, by: str | None) -> tuple[list[str], lis
 
 def _score(events: Path, rules: Rules, instant: int | None, workers: int | None, strict: bool,
            changes_fh: IO[bytes] | None, rejects_fh: IO[bytes] | None, language: str = "en",
-           notices_fh: IO[bytes] | None = None, cases_fh: IO[bytes] | None = None) -> ScoreResult:
+           notices_fh: IO[bytes] | None = None, cases_fh: IO[bytes] | None = None,
+           audit_fh: IO[bytes] | None = None) -> ScoreResult:
     """``score_file`` with a progress bar over ``events``."""
     from tierstream.streams.offline.scoring import score_file
 
     with progress_bar(events.stat().st_size, "scoring", "B", unit_scale=True) as advance:
         return score_file(events, rules, as_of=instant, workers=workers, strict=strict,
                           changes_out=changes_fh, on_progress=advance, rejects_out=rejects_fh, language=language,
-                          notices_out=notices_fh, cases_out=cases_fh)
+                          notices_out=notices_fh, cases_out=cases_fh, audit_out=audit_fh)
 
-
-def _setting_language() -> str:
-    """The service's language setting (``TIERSTREAM_LANGUAGE``), read alone: the other settings may be unset."""
-    import os
-
-    from tierstream.schemas.settings import ENV_PREFIX
-
-    value = os.environ.get(f"{ENV_PREFIX}LANGUAGE", "en").strip().lower()
-    if value not in ("en", "zh", "es"):
-        raise click.BadParameter(f"{ENV_PREFIX}LANGUAGE={value!r}: expected en, zh or es")
-    return value

@@ -144,6 +144,7 @@ class ShardResult:
     notices: list[tuple[LineKey, bytes]] = field(default_factory=list)
     final_notices: list[tuple[Key, bytes]] = field(default_factory=list)
     cases: list[tuple[LineKey, bytes]] = field(default_factory=list)
+    audits: list[tuple[LineKey, bytes]] = field(default_factory=list)
     final_cases: list[tuple[Key, bytes]] = field(default_factory=list)
     snapshots: list[tuple[Key, str, bytes]] = field(default_factory=list)  # (key, tier, JSON line)
     latest: int = 0
@@ -190,6 +191,7 @@ def _shard(
                 res.notices += [((lineno, i), n.model_dump_json().encode())
                                 for i, n in enumerate(scorer.take_notices())]
                 res.cases += [((lineno, i), c.model_dump_json().encode()) for i, c in enumerate(scorer.take_cases())]
+                res.audits += [((lineno, i), a.model_dump_json().encode()) for i, a in enumerate(scorer.take_audits())]
             if want_changes:
                 for i, c in enumerate(changes):
                     res.changes.append(((lineno, i), c.model_dump_json().encode()))
@@ -210,7 +212,7 @@ def _shard(
         res.final_cases = [(("supplier", c.supplier_id), c.model_dump_json().encode()) for c in scorer.take_cases()]
         if want_snapshots:
             res.snapshots = [
-                ((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+                ((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.line()))
                 for s in scorer.snapshots(run_as_of)
             ]
         res.latest = scorer.latest
@@ -271,6 +273,7 @@ def score_parallel(
     language: str = "en",
     notices_out: IO[bytes] | None = None,
     cases_out: IO[bytes] | None = None,
+    audit_out: IO[bytes] | None = None,
 ) -> ParallelRun:
     """Score ``path`` in ``workers`` shards; write changes (notices, case events) in file order.
 
@@ -291,7 +294,7 @@ def score_parallel(
             target=_shard, name=f"tierstream-score-{me}",
             args=(child_end, path, rules, as_of, received_at, split, me, changes_out is not None,
                   want_snapshots, rejects_out is not None, done, language,
-                  notices_out is not None or cases_out is not None),
+                  any(f is not None for f in (notices_out, cases_out, audit_out))),
         )
         p.start()
         child_end.close()
@@ -332,7 +335,7 @@ def score_parallel(
     mismatch = next((p.mismatch for p in parts if p.mismatch), None)
     if mismatch is not None:
         return _one_process(path, rules, as_of, changes_out, want_snapshots, started, mismatch, finish_at,
-                            rejects_out, language, notices_out, cases_out)
+                            rejects_out, language, notices_out, cases_out, audit_out)
     if changes_out is not None:
         for _, line in heapq.merge(*(p.changes for p in parts)):
             changes_out.write(line + b"\n")
@@ -343,6 +346,9 @@ def score_parallel(
             notices_out.write(line + b"\n")
         for _, line in heapq.merge(*(p.final_notices for p in parts)):
             notices_out.write(line + b"\n")
+    if audit_out is not None:  # graded lines only: no review makes one
+        for _, line in heapq.merge(*(p.audits for p in parts)):
+            audit_out.write(line + b"\n")
     if cases_out is not None:
         for _, line in heapq.merge(*(p.cases for p in parts)):
             cases_out.write(line + b"\n")
@@ -369,14 +375,14 @@ def _one_process(
     path: Path, rules: Rules, as_of: int | None, changes_out: IO[bytes] | None, want_snapshots: bool,
     started: float, why: str, finish_at: int | None = None, rejects_out: IO[bytes] | None = None,
     language: str = "en",
-    notices_out: IO[bytes] | None = None, cases_out: IO[bytes] | None = None,
+    notices_out: IO[bytes] | None = None, cases_out: IO[bytes] | None = None, audit_out: IO[bytes] | None = None,
 ) -> ParallelRun:
     from tierstream.streams.offline.score import run
 
     scorer = OfflineScorer(rules, as_of=as_of, language=language)
     run_as_of = run(scorer, read_lines(path), changes_out, finish_at=finish_at, rejects_out=rejects_out,
-                    notices_out=notices_out, cases_out=cases_out)
-    snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+                    notices_out=notices_out, cases_out=cases_out, audit_out=audit_out)
+    snaps = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.line()))
              for s in scorer.snapshots(run_as_of)] if want_snapshots else []
     scorer.report.seconds = time.perf_counter() - started
     return ParallelRun(run_as_of, scorer.report, snaps, 1, fell_back=why)

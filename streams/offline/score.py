@@ -18,8 +18,9 @@ from pydantic import ValidationError
 
 from tierstream.schemas.errors import ForeignCredit, InputError
 from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
-from tierstream.schemas.outputs import EntitySnapshot, ReferralCredit, SupplierCase, TierChange, TierNotice
+from tierstream.schemas.outputs import AuditEntry, EntitySnapshot, ReferralCredit, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import Rules
+from tierstream.scorers.audit import audit_of
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
@@ -116,9 +117,11 @@ class OfflineScorer:
         self.latest = NEVER  # the latest event time applied (events may be older than 1970)
         self.report = Report()
         #: the notices and case events raised since :meth:`take_notices` / :meth:`take_cases` last
-        #: took them, in the order they happened (kept only with ``keep_notices``; counted in any case)
+        #: took them, in the order they happened (kept only with ``keep_notices``; counted in any case),
+        #: and the audit records of the assessments graded (:meth:`take_audits`, with ``keep_notices``)
         self.notices: list[TierNotice] = []
         self.cases: list[SupplierCase] = []
+        self.audits: list[AuditEntry] = []
         self.keep_notices = False
         #: set by a shard of a parallel run: which entities it holds (a referral credit for
         #: any other is a :class:`ForeignCredit`, see :mod:`streams.offline.parallel`)
@@ -151,6 +154,8 @@ class OfflineScorer:
         if prior is not None and prior.next_review is not None and prior.next_review <= t:
             due = self._settle(self.grader.review_due(prior, t))  # as the stream's timer would
         state, out = self.grader.apply(prior, event, self.received_at, at=t)
+        if self.keep_notices and (entry := audit_of(event, out)) is not None:
+            self.audits.append(entry)  # refused ones too: the stream's audit topic has them all
         if prior is not None or out.status in ("applied", "history"):  # the stream writes its table by the same rule
             self.states[key] = state
         self.report.count(out)
@@ -168,6 +173,11 @@ class OfflineScorer:
         """The notices raised since the last call, in the order they happened (the stream's, per entity)."""
         notices, self.notices = self.notices, []
         return notices
+
+    def take_audits(self) -> list[AuditEntry]:
+        """The audit records of the assessments graded since the last call, in file order."""
+        audits, self.audits = self.audits, []
+        return audits
 
     def take_cases(self) -> list[SupplierCase]:
         """The supplier case events raised since the last call, in the order they happened."""
@@ -258,12 +268,13 @@ def run(
     rejects_out: IO[bytes] | None = None,
     notices_out: IO[bytes] | None = None,
     cases_out: IO[bytes] | None = None,
+    audit_out: IO[bytes] | None = None,
 ) -> int:
-    """Feed lines; write tier changes (notices, case events, and rejected lines, to ``rejects_out``) as they
-    happen; return the as-of instant (``finish_at`` if given, else ``--as-of``, else the latest event time)."""
+    """Feed lines; write tier changes (notices, case events, audit records, and rejected lines, to ``rejects_out``)
+    as they happen; return the as-of instant (``finish_at`` if given, else ``--as-of``, else the latest event time)."""
     started = time.perf_counter()
     rep = scorer.report
-    scorer.keep_notices = scorer.keep_notices or notices_out is not None or cases_out is not None
+    scorer.keep_notices = scorer.keep_notices or any(f is not None for f in (notices_out, cases_out, audit_out))
     if rejects_out is not None:
         def write_reject(r: Reject) -> None:
             rejects_out.write(r.to_json() + b"\n")
@@ -281,7 +292,7 @@ def run(
         finally:
             if on_line is not None:
                 on_line(1)
-            write_notices(scorer, notices_out, cases_out)  # a line refused may follow the reviews due before it
+            write_notices(scorer, notices_out, cases_out, audit_out)  # a line refused may follow the reviews due
         if changes_out is not None:
             for c in changes:
                 changes_out.write(c.model_dump_json().encode() + b"\n")
@@ -289,13 +300,17 @@ def run(
     if changes_out is not None:
         for c in final:
             changes_out.write(c.model_dump_json().encode() + b"\n")
-    write_notices(scorer, notices_out, cases_out)
+    write_notices(scorer, notices_out, cases_out, audit_out)
     rep.seconds = time.perf_counter() - started
     return as_of
 
 
-def write_notices(scorer: OfflineScorer, out: IO[bytes] | None, cases_out: IO[bytes] | None = None) -> None:
-    """Write the notices and case events the scorer raised since the last call (JSON lines), or drop them."""
+def write_notices(scorer: OfflineScorer, out: IO[bytes] | None, cases_out: IO[bytes] | None = None,
+                  audit_out: IO[bytes] | None = None) -> None:
+    """Write what the scorer made since the last call (audit records, notices, case events) as JSON lines."""
+    for a in scorer.take_audits():
+        if audit_out is not None:
+            audit_out.write(a.model_dump_json().encode() + b"\n")
     for n in scorer.take_notices():
         if out is not None:
             out.write(n.model_dump_json().encode() + b"\n")
@@ -308,6 +323,6 @@ def write_snapshots(snaps: Iterable[EntitySnapshot], out: IO[bytes]) -> int:
     """Write one JSON line per snapshot (the format of ``tierstream score --out``); return how many."""
     n = 0
     for s in snaps:
-        out.write(orjson.dumps(s.model_dump(mode="json")) + b"\n")
+        out.write(orjson.dumps(s.line()) + b"\n")
         n += 1
     return n

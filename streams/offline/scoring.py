@@ -96,6 +96,7 @@ def score_file(
     language: str = "en",
     notices_out: IO[bytes] | None = None,
     cases_out: IO[bytes] | None = None,
+    audit_out: IO[bytes] | None = None,
 ) -> ScoreResult:
     """Grade a JSONL events file with the scorers the stream uses; return every entity's tier.
 
@@ -108,7 +109,8 @@ def score_file(
     (line, field, value, message, kind), in line order. Every
     :class:`TierChange` is written to ``changes_out`` (JSON lines) in the order
     it happened, every :class:`TierNotice` to ``notices_out`` and :class:`SupplierCase`
-    to ``cases_out`` likewise. ``workers``
+    to ``cases_out`` likewise, and the :class:`AuditEntry` of every manual assessment
+    graded to ``audit_out`` (accepted or refused, as the stream's ``audit`` topic has them). ``workers``
     processes share the entities (default: one per core, at most 8; ``strict`` uses
     one); the result is the same for any number.
     ``on_progress`` is given the number of bytes read since its last call.
@@ -122,7 +124,7 @@ def score_file(
         with mapped_file(Path(path), Sources(sources, rules.timezone)) as mapped:
             return score_file(mapped, rules, as_of=as_of, workers=workers, strict=strict, changes_out=changes_out,
                               on_progress=on_progress, rejects_out=rejects_out, language=language,
-                              notices_out=notices_out, cases_out=cases_out)
+                              notices_out=notices_out, cases_out=cases_out, audit_out=audit_out)
     started = time.perf_counter()
     events = Path(path)
     instant = _epoch(as_of)
@@ -130,12 +132,12 @@ def score_file(
     if processes > 1:
         res = score_parallel(events, rules, processes, instant, changes_out, on_progress=on_progress,
                              rejects_out=rejects_out, language=language, notices_out=notices_out,
-                             cases_out=cases_out)
+                             cases_out=cases_out, audit_out=audit_out)
         return ScoreResult(res.as_of, res.report, res.snapshots, res.shards, res.fell_back)
     scorer = OfflineScorer(rules, as_of=instant, language=language)
     graded_at = run(scorer, read_lines(events, on_progress), changes_out, strict=strict, rejects_out=rejects_out,
-                    notices_out=notices_out, cases_out=cases_out)
-    rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.model_dump(mode="json")))
+                    notices_out=notices_out, cases_out=cases_out, audit_out=audit_out)
+    rows = [((s.entity_type, s.entity_id), s.tier, orjson.dumps(s.line()))
             for s in scorer.snapshots(graded_at)]
     scorer.report.seconds = time.perf_counter() - started  # as the parallel run counts it
     return ScoreResult(graded_at, scorer.report, rows, 1)

@@ -14,8 +14,11 @@ may itself contain ``:``):
     change_id suffix), ``occurred_at`` (ISO-8601 event time of the change),
     ``ungraded_reason`` (why the tier is ``ungraded``, e.g. ``no delivery in the 180-day
     window``; empty string when graded), ``actions`` (JSON list: what the tier entitles or
-    triggers, ``[{"name": "discount", "value": 0.1, "label": ...}]``) and ``updated_at``
-    (ISO-8601 wall clock of the write).
+    triggers, ``[{"name": "discount", "value": 0.1, "label": ...}]``), ``segment`` (the
+    customer's RFM segment), ``loyalty`` (``loyal``/``potentially_loyal``/``disloyal``) and
+    ``group`` (the customer group it is graded in), each empty when none, ``profile`` (JSON
+    object of the latest profile's fields, or ``null``) and ``updated_at`` (ISO-8601 wall
+    clock of the write).
 
 ``{prefix}:history:{entity_type}:{entity_id}`` (list)
     TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
@@ -126,7 +129,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             " none), direction, components (JSON), reasons (JSON), next_tier (JSON or null),"
             " rules_version, change_id, seq (int, suffix of change_id `tc:<type>:<id>:<seq>`),"
             " occurred_at (event time), ungraded_reason (empty when graded), actions (JSON: what"
-            " the tier entitles or triggers), updated_at (wall clock of the write)",
+            " the tier entitles or triggers), segment, loyalty, group (customers: RFM segment, loyalty"
+            " class, group; empty when none), profile (JSON or null), updated_at (wall clock of the write)",
             f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
             f" JSON, newest first, at most {HISTORY_CAP}",
             f"- `{audit_key(prefix, '{entity_type}', '{entity_id}')}` (list): the entity's manual"

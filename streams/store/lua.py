@@ -99,6 +99,10 @@ def script_call(
         "occurred_at", dumped["occurred_at"],
         "ungraded_reason", change.ungraded_reason or "",
         "actions", json.dumps(dumped["actions"], ensure_ascii=False),
+        "segment", change.segment or "",
+        "loyalty", change.loyalty or "",
+        "group", change.group or "",
+        "profile", json.dumps(dumped["profile"], ensure_ascii=False),
         "updated_at", datetime.now(UTC).isoformat(timespec="milliseconds"),
     ]  # fmt: skip
     keys = [tier_key(prefix, et, eid), history_key(prefix, et, eid), changes_stream_key(prefix)]

@@ -81,15 +81,17 @@ def _decode_current(entity_type: str, entity_id: str, raw: dict[str, str]) -> di
     """The stored hash as plain JSON-ready values (JSON fields parsed, numbers typed)."""
     if not raw:
         return None
-    out: dict[str, Any] = {"entity_type": entity_type, "entity_id": entity_id, "ungraded_reason": None}
+    # every field present, also when an older worker wrote the hash without some
+    out: dict[str, Any] = {"entity_type": entity_type, "entity_id": entity_id, "ungraded_reason": None,
+                           "segment": None, "loyalty": None, "group": None, "profile": None}
     for name, value in raw.items():
-        if name in ("components", "reasons", "next_tier", "actions"):
+        if name in ("components", "reasons", "next_tier", "actions", "profile"):
             out[name] = json.loads(value)
         elif name == "score":
             out[name] = float(value)
         elif name == "seq":
             out[name] = int(value)
-        elif name in ("previous_tier", "ungraded_reason"):
+        elif name in ("previous_tier", "ungraded_reason", "segment", "loyalty", "group"):
             out[name] = value or None
         else:
             out[name] = value

@@ -34,12 +34,12 @@ import orjson
 from pydantic import ValidationError
 
 from tierstream.schemas.errors import MappingError, describe, error_kind
-from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, AssessmentEvent, entity_of
+from tierstream.schemas.events import INBOUND_ADAPTER, AnyEvent, entity_of
 from tierstream.schemas.mapping import SourceMapper, Sources
 from tierstream.schemas.outputs import ReferralCredit, TierChange
 from tierstream.schemas.rules import Rules
 from tierstream.schemas.settings import Settings
-from tierstream.scorers.audit import ACCEPTED, audit_entry, refused
+from tierstream.scorers.audit import audit_of
 from tierstream.scorers.engine import Grader, Outcome, ts
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.state import EntityState
@@ -284,10 +284,8 @@ class Processor:
 
     def _audit(self, event: AnyEvent, out: Outcome, ekey: bytes) -> list[Outgoing]:
         """The audit record of a manual assessment, with what became of it (none for a duplicate)."""
-        if not isinstance(event, AssessmentEvent) or out.status == "duplicate":
-            return []
-        status = ACCEPTED if out.status in ("applied", "history") else refused(out.detail or out.status)
-        return [Outgoing(self.names.audit, ekey, audit_entry(event, status).model_dump_json().encode())]
+        entry = audit_of(event, out)
+        return [] if entry is None else [Outgoing(self.names.audit, ekey, entry.model_dump_json().encode())]
 
     def _count(self, out: Outcome) -> None:
         if out.status == "duplicate":
@@ -317,7 +315,7 @@ class Processor:
             self.metrics.supplier_alerts.labels(severity=a.severity).inc()
         for n in out.notices:
             msgs.append(Outgoing(self.names.tier_notices, entity_key(n.entity_type, n.entity_id).encode(),
-                                 n.model_dump_json().encode()))
+                                 reworded(n, language).model_dump_json().encode()))
             self.metrics.tier_notices.labels(kind=n.kind).inc()
         for k in out.cases:
             msgs.append(Outgoing(self.names.supplier_cases, entity_key("supplier", k.supplier_id).encode(),

@@ -4,9 +4,9 @@
                                                   and its ``ungraded_reason`` below the rules' min_evidence)
 ``GET /tiers/{entity_type}/{entity_id}/history``  past changes, newest first (``?limit=N``)
 
-Both word their reasons and hints in the language of the request's ``Accept-Language``
-(``en``, ``zh``, ``es``, regional tags and q-values understood), else the service's
-``TIERSTREAM_LANGUAGE``.
+Both, and ``/review``'s details, word their reasons and hints in the language of the request's
+``Accept-Language`` (``en``, ``zh``, ``es``, regional tags and q-values understood), else the
+service's ``TIERSTREAM_LANGUAGE``.
 ``GET /audit/{entity_type}/{entity_id}``          manual assessments and overrides with their status, latest first
 ``GET /review?within_days=14``                    what is due for review over this worker's partitions
                                                   (``&as_of=RFC3339``, ``&entity_type=``)
@@ -157,7 +157,8 @@ def register_web(
                 return self.error(503, "review not available")
             at, rows = await reviewer(as_of, int(raw), entity_type)
             return self.json({"as_of": datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z"),
-                              "scope": "this worker's partitions", "count": len(rows), "rows": rows})
+                              "scope": "this worker's partitions", "count": len(rows),
+                              "rows": [worded(request, r) for r in rows]})
 
     class CaseView(View):
         """The latest rectification case of one supplier."""

@@ -58,7 +58,7 @@ SUPPLIER_AGGREGATES = {
 SNAPSHOT_KEYS = {
     "entity_type", "entity_id", "tier", "score", "segment", "loyalty", "group", "profile", "components",
     "aggregates", "window",
-    "next_tier", "as_of", "rules_version", "ungraded_reason", "actions",
+    "next_tier", "as_of", "rules_version", "ungraded_reason", "actions", "notices", "open_case",
 }
 REJECTED = re.compile(r"^rejected (?P<file>.+):line (?P<line>\d+): (?P<what>[a-z_]+(\.[a-z_]+)?): ")
 

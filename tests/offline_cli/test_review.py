@@ -15,6 +15,9 @@ The default rules, time zone UTC; as of 2026-03-01T00:00:00Z (call it A):
   rescaled over 0.70: (30 + 0 + 15) / 0.70 = 64.2857 -> 64.29, under excellent's 85 (and
   good's 70). The last day whose end-of-day score reached 85 is 02-24; on 03-01 that is
   5 days back, under min_days_in_tier 14: excellent is kept by hysteresis -> a row due A.
+  Its score alone gives qualified (64.29 >= 55): a supplier_watch (excellent -> qualified) is in force
+  -> a row due A. Excellent is kept until q + 14 = 2026-03-10 (the grace, h + 7 = 03-03, is shorter
+  than that): the downgrade takes effect on 2026-03-10.
 """
 
 from __future__ import annotations
@@ -72,14 +75,17 @@ def _json(events: Path, *extra: str) -> dict[str, Any]:
 
 def test_rows_due_within_14_days(events: Path) -> None:
     doc = _json(events)
-    assert doc["as_of"] == AS_OF and doc["count"] == 3
+    assert doc["as_of"] == AS_OF and doc["count"] == 4
     got = [(r["due_date"], r["entity_id"], r["kind"], r["tier"]) for r in doc["rows"]]
     assert got == [
         ("2026-03-01", "s3", "held_by_hysteresis", "excellent"),
+        ("2026-03-01", "s3", "supplier_watch", "excellent"),
         ("2026-03-06", "s1", "assessment_expiring", "good"),
         ("2026-03-10", "c1", "assessment_expiring", "key"),
     ]
-    held, s1, c1 = doc["rows"]
+    held, watch, s1, c1 = doc["rows"]
+    assert watch["detail"] == ("on watch: its score left excellent for qualified; score 64.29 under excellent's "
+                               "minimum 85; the downgrade takes effect on 2026-03-10 if nothing changes")
     assert held["detail"].startswith("held in excellent by hysteresis: score 64.29 is ")
     assert "points under its minimum 85" in held["detail"]
     assert held["due_at"] == AS_OF
@@ -90,7 +96,7 @@ def test_rows_due_within_14_days(events: Path) -> None:
 
 def test_within_40_days_takes_the_later_override_too(events: Path) -> None:
     rows = _json(events, "--within-days", "40")["rows"]
-    assert [r["entity_id"] for r in rows] == ["s3", "s1", "c1", "s2"]  # s2: A + 40 days exactly
+    assert [r["entity_id"] for r in rows] == ["s3", "s3", "s1", "c1", "s2"]  # s2: A + 40 days exactly
     assert rows[-1]["due_date"] == "2026-04-10"
 
 
@@ -101,6 +107,7 @@ def test_entity_type_and_csv_shape(events: Path) -> None:
     assert rows[0] == ["due_date", "entity_type", "entity_id", "kind", "tier", "detail"]
     assert [r[:5] for r in rows[1:]] == [
         ["2026-03-01", "supplier", "s3", "held_by_hysteresis", "excellent"],
+        ["2026-03-01", "supplier", "s3", "supplier_watch", "excellent"],
         ["2026-03-06", "supplier", "s1", "assessment_expiring", "good"],
     ]
 
@@ -110,8 +117,8 @@ def test_table_is_aligned_and_says_when_nothing_is_due(events: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["due_date", "entity_type", "entity_id", "kind", "tier", "detail"]
-    assert len(lines) == 4
-    assert len({line.index("held_by") if "held_by" in line else line.index("assessment_") for line in lines[1:]}) == 1
+    assert len(lines) == 5
+    assert len({line.index(line.split()[3]) for line in lines}) == 1  # the kind column aligned
     # As of 2026-05-01 every assessment has expired, and s3's hold is long over (60 hold days, grace 7).
     later = invoke("review", events, "--as-of", "2026-05-01T00:00:00Z")
     assert later.stdout == "nothing due for review as of 2026-05-01T00:00:00Z\n"
@@ -121,4 +128,5 @@ def test_help_teaches_with_an_example() -> None:
     result = invoke("review", "--help")
     assert result.exit_code == 0
     assert "tierstream review events.jsonl --as-of" in result.output
-    assert "held_by_hysteresis" in result.output and "assessment_expiring" in result.output
+    for kind in ("held_by_hysteresis", "assessment_expiring", "rectification_open", "supplier_watch"):
+        assert kind in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,8 +41,12 @@ def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     assert set(raw) == {
         "tier", "score", "previous_tier", "direction", "components", "reasons", "next_tier",
         "rules_version", "change_id", "seq", "occurred_at", "ungraded_reason", "actions", "updated_at",
+        "segment", "loyalty", "group", "profile",
     }  # fmt: skip
     assert raw["ungraded_reason"] == "" and got["ungraded_reason"] is None  # graded
+    # none of segment, loyalty, group, profile: empty strings and null in the hash, None read back
+    assert (raw["segment"], raw["loyalty"], raw["group"], raw["profile"]) == ("", "", "", "null")
+    assert (got["segment"], got["loyalty"], got["group"], got["profile"]) == (None, None, None, None)
     assert raw["seq"] == "2"
 
 
@@ -107,3 +112,25 @@ def test_entities_are_independent(store: Store) -> None:
     s = store.get("supplier", "a")
     assert a is not None and b is not None and s is not None
     assert (a["seq"], b["seq"], s["seq"]) == (5, 1, 1)
+
+
+def test_segment_loyalty_group_and_profile_are_stored_with_the_tier(store: Store, prefix: str) -> None:
+    profile = {"business_nature": "wholesale", "group": "wholesale", "attributes": {"region": "north"}}
+    c = change(1, entity_id="c-9").model_copy(update={
+        "segment": "important_value", "loyalty": "potentially_loyal", "group": "wholesale", "profile": profile})
+    assert store.apply(c) is True
+    raw = store.raw.hgetall(tier_key(prefix, "customer", "c-9"))
+    assert (raw["segment"], raw["loyalty"], raw["group"]) == ("important_value", "potentially_loyal", "wholesale")
+    assert json.loads(raw["profile"]) == profile
+    got = store.get("customer", "c-9")
+    assert got is not None
+    assert (got["segment"], got["loyalty"], got["group"], got["profile"]) == (
+        "important_value", "potentially_loyal", "wholesale", profile)
+
+
+def test_a_hash_written_before_these_fields_reads_them_as_none(store: Store, prefix: str) -> None:
+    assert store.apply(change(1, entity_id="c-old")) is True
+    store.raw.hdel(tier_key(prefix, "customer", "c-old"), "segment", "loyalty", "group", "profile")
+    got = store.get("customer", "c-old")
+    assert got is not None and got["tier"] == "bronze"
+    assert (got["segment"], got["loyalty"], got["group"], got["profile"]) == (None, None, None, None)

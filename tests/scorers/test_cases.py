@@ -55,6 +55,13 @@ def test_a_fall_to_the_lowest_tier_opens_a_case_with_its_deadline() -> None:
     assert case.reasons[0] == changes[-1].reasons[0]  # why it fell, as the change says
     assert case.reasons[-2:] == ["rectify by 2025-01-16", "weakest: on_time 33.33"]
     assert state.next_review == ts(at(15, 0))  # the deadline: no event needed
+    # the snapshot shows the case open until it is re-assessed at its deadline
+    snap = G.snapshot(state, state.clock)
+    assert snap.open_case is not None
+    assert snap.open_case.model_dump(mode="json") == {
+        "case_id": "sc:s1:1", "opened_at": "2025-01-06T12:00:00Z", "deadline": "2025-01-16T00:00:00Z"}
+    G.review_due(state, ts(at(30)))
+    assert G.snapshot(state, state.clock).open_case is None
 
 
 def test_back_above_the_line_at_the_deadline_closes_the_case() -> None:

@@ -8,6 +8,7 @@ the Spanish separators (``2.000``, ``19,99``), the rules' tier labels per langua
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from tests.scorers.test_explain import DEFAULT, NO_HYSTERESIS, THIRDS_10, THIRDS
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.outputs import Language
 from tierstream.schemas.rules import parse_rules
+from tierstream.scorers import notices as notices_module
 from tierstream.scorers.catalog import METRICS
 from tierstream.scorers.engine import Grader, ts
 from tierstream.scorers.messages import LANGUAGES, TEMPLATES, code, field_names, render, render_all
@@ -39,6 +41,14 @@ def test_every_message_exists_in_each_language_with_the_same_parameters(lang: st
         # a list is joined, a count picks a plural, in every language alike (plural is optional)
         joins = {n for n, kind in _SPEC.findall(template) if kind == "join"}
         assert joins == {n for n, kind in _SPEC.findall(other[message_id]) if kind == "join"}, message_id
+
+
+def test_the_notice_and_review_messages_are_those_the_scorers_use() -> None:
+    """Every notice and review detail the scorers build is in the catalog (so in every language), and only those."""
+    source = "".join(p.read_text() for p in Path(notices_module.__file__).parent.glob("*.py"))
+    used = set(re.findall(r'"((?:notice|review)\.[a-z_]+)"', source))
+    assert used == {m for m in TEMPLATES["en"] if m.split(".")[0] in ("notice", "review")}
+    assert len(used) == 16
 
 
 def test_every_metric_has_its_name_hint_and_absence_in_the_catalog() -> None:

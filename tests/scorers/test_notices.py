@@ -192,3 +192,36 @@ def test_disabled_kinds_are_not_sent_and_bad_notice_rules_are_refused() -> None:
         _rules(notices={"approaching_gap": 0})
     with pytest.raises(RulesError, match=r"notices\.kinds"):
         _rules(notices={"kinds": ["soon"]})
+
+
+def test_the_snapshot_shows_the_notices_in_force() -> None:
+    # As in the first test: on day 10 s1 is held in good (66.67), its score alone giving qualified:
+    # at_risk (good) and supplier_watch (good -> qualified) are in force, and shown by the snapshot.
+    g = Grader(ON_TIME)
+    state, _ = feed(g, [delivery(0, "p1", 1, 10, 10, 10), delivery(0, "p2", 1, 10, 10, 10)])
+    assert g.snapshot(state, state.clock).notices == []
+    state, _ = feed(g, [delivery(10, "p3", 9, 10, 10, 10)], state)
+    shown = [n.model_dump(mode="json") for n in g.snapshot(state, state.clock).notices]
+    assert shown == [
+        {"kind": "at_risk", "tier": "good", "target_tier": None, "assessment_id": None, "expires_at": None},
+        {"kind": "supplier_watch", "tier": "good", "target_tier": "qualified", "assessment_id": None,
+         "expires_at": None},
+    ]
+    # the hold lapses on 2025-02-09: downgraded, nothing in force any more
+    g.review_due(state, ts(at(45)))
+    assert g.snapshot(state, state.clock).notices == []
+
+
+def test_the_snapshot_shows_an_expiring_assessment_and_an_approached_tier() -> None:
+    # The override of the test above, announced on day 86: in force until it expires on day 100 (12:00).
+    g = Grader(DEFAULT)
+    override = assessment(0, "c1", 100, override="key")
+    state, _ = feed(g, [override])
+    assert g.snapshot(state, state.clock).notices == []  # day 0: not yet within 14 days
+    g.review_due(state, ts(at(90)))
+    (n,) = g.snapshot(state, ts(at(90))).notices
+    assert (n.kind, n.assessment_id, n.expires_at) == ("assessment_expiring", override.event_id, at(100))
+    # A customer 4 points under key (66 of 70): approaching key, in force.
+    r = Grader(REVENUE)
+    c, _ = feed(r, [order(0, "o1", amount=6600.0, cost=None)])
+    assert [(x.kind, x.target_tier) for x in r.snapshot(c, c.clock).notices] == [("approaching", "key")]
