@@ -1,0 +1,1 @@
+"""Scripts run by hand (``python scripts/<name>.py``) and, for some, by the tests."""
