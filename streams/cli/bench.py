@@ -15,7 +15,7 @@ import click
 
 __all__ = ["bench"]
 
-_PHASES = ("offline", "raw", "latency", "recovery", "two-workers")
+_PHASES = ("offline", "raw", "quix", "latency", "recovery", "two-workers")
 _MODES = ("batch", "per-event")
 
 
