@@ -40,7 +40,7 @@ from kafka.errors import KafkaError
 from tierstream.schemas.rules import load_rules
 from tierstream.scorers.state import EntityState
 from tierstream.streams.bench.common import Budget, rate, say
-from tierstream.streams.bench.throughput import Loaded
+from tierstream.streams.bench.throughput import PROGRESS_EVERY_S, Loaded
 from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.worker.letters import Outgoing
 from tierstream.streams.worker.processor import Processor
@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 __all__ = ["INSTALL_HINT", "Progress", "QuixStore", "missing", "quix_phase"]
 
 INSTALL_HINT = "pip install -e '.[bench]'"
-#: Tansu answers a JoinGroup only after session timeout / 2: librdkafka's 45 s default
-#: holds the join for 23 s; the worker's embedded profile uses the same 4 s / 1 s
+#: Tansu answers a JoinGroup only after session timeout / 2: the values of the worker's
+#: embedded profile (streams/worker/profiles.py), not librdkafka's defaults
 TANSU_CONSUMER = {"session.timeout.ms": 4000, "heartbeat.interval.ms": 1000}
 #: Tansu 0.6 keeps everything, but its DescribeConfigs has no retention.ms, which Quix
 #: copies from the inbound topics to the changelog topic it creates
@@ -113,6 +113,7 @@ class Progress:
         self.last: float | None = None
         self.stopped_by_us = False
         self.stop: Callable[[], None] = lambda: None  # the app's stop(), once the app exists
+        self._said_at, self._said_done = time.monotonic(), 0
 
     def processed(self, topic: str, partition: int, offset: int) -> None:
         now = time.monotonic()
@@ -121,6 +122,10 @@ class Progress:
         self.last = now
         self.counts[topic] += 1
         self.done += 1
+        if now - self._said_at >= PROGRESS_EVERY_S:
+            speed = (self.done - self._said_done) / (now - self._said_at)
+            say(f"quix: {self.done:,}/{self.total:,} processed ({speed:,.0f}/s, {now - self.first:.0f}s)")
+            self._said_at, self._said_done = now, self.done
         if self.done >= self.total or now >= self.deadline:
             self.stopped_by_us = True
             self.stop()
