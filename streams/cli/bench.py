@@ -65,7 +65,9 @@ def bench(customers: int, suppliers: int, days: int, seed: int, sample_path: Pat
 
     \b
     Figures: raw aiokafka consume + decode, one worker over a pre-loaded sample
-    (events/s, start-to-ready, state per entity), offline scorer, latency at a
+    (events/s, start-to-ready, state per entity), Quix Streams running the same
+    Processor over the same topics (quix_eps, vs_quix; needs
+    pip install -e '.[bench]', else skipped), offline scorer, latency at a
     fixed input rate, recovery over a pre-filled changelog, two workers;
     with --rekeyed, one worker with every event taking the repartition hop.
     Needs nothing running: the broker is started and stopped here, and so are
