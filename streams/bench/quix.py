@@ -113,12 +113,12 @@ class Progress:
         self.last: float | None = None
         self.stopped_by_us = False
         self.stop: Callable[[], None] = lambda: None  # the app's stop(), once the app exists
-        self._said_at, self._said_done = time.monotonic(), 0
+        self._said_at, self._said_done = 0.0, 0
 
     def processed(self, topic: str, partition: int, offset: int) -> None:
         now = time.monotonic()
         if self.first is None:
-            self.first = now
+            self.first = self._said_at = now
         self.last = now
         self.counts[topic] += 1
         self.done += 1
