@@ -12,8 +12,9 @@ from tierstream.streams.cli.main import main
 
 pytestmark = pytest.mark.integration
 
-KEYS = ("raw_eps", "pipeline_eps", "ratio", "offline_eps", "p50_ms", "p99_ms", "bytes_per_entity",
-        "ready_s", "recovery_s", "two_workers_eps", "rekeyed_eps", "rekeyed_ratio", "machine", "versions")
+KEYS = ("raw_eps", "pipeline_eps", "ratio", "quix_eps", "vs_quix", "offline_eps", "p50_ms", "p99_ms",
+        "bytes_per_entity", "ready_s", "recovery_s", "two_workers_eps", "rekeyed_eps", "rekeyed_ratio", "machine",
+        "versions")
 
 
 def test_bench_smoke(tmp_path: Path) -> None:
@@ -33,7 +34,15 @@ def test_bench_smoke(tmp_path: Path) -> None:
     rekeyed = doc["phases"]["rekeyed"]
     assert rekeyed["complete"] is True and rekeyed["hops"] > 0
     assert rekeyed["events_rekeyed"] == rekeyed["hops"]  # every event off its partition took the hop once
+    pipeline = doc["phases"]["pipeline-batch"]
+    quix = doc["phases"]["quix"]  # Quix Streams running the same Processor over the same topics
+    assert quix["complete"] is True, quix
+    assert quix["events"] == pipeline["published"]  # every inbound message, each once
+    assert quix["per_topic"] == pipeline["published_per_topic"]
+    assert quix["tier_changes"] > 0 and quix["events_rekeyed"] == 0
+    assert doc["quix_eps"] is not None and doc["vs_quix"] is not None
     assert "pipeline (batch, 1 worker)" in result.stdout and "re-keyed (batch, 1 worker)" in result.stdout
+    assert "Quix Streams, same Processor" in result.stdout
 
 
 def test_offline_floor_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

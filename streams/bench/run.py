@@ -5,7 +5,9 @@ Order (each streaming phase on a fresh deployment, see :mod:`tierstream.streams.
 1. sample file, then the offline scorer on it (no broker running yet);
 2. the broker; the sample published to deployment A; raw consume baseline;
    one worker over it (pipeline events/s, start-to-ready, RSS growth), then
-   the changelog bytes per entity; with ``--rekeyed``, one worker over the same
+   Quix Streams running the same ``Processor`` over the same topics
+   (:mod:`.quix`, if the ``bench`` extra is installed), then the changelog
+   bytes per entity; with ``--rekeyed``, one worker over the same
    sample published keyed by order id or unkeyed, off each entity's partition,
    so every event takes the repartition hop (deployment A');
 3. latency at a fixed input rate (deployment B);
@@ -35,6 +37,7 @@ from typing import Any
 import orjson
 
 from tierstream.streams.bench import latency as latency_mod
+from tierstream.streams.bench import quix as quix_mod
 from tierstream.streams.bench import recovery as recovery_mod
 from tierstream.streams.bench import throughput as tp
 from tierstream.streams.bench.common import Budget, say
@@ -46,7 +49,7 @@ from tierstream.streams.dev.valkey import EmbeddedRedis
 
 __all__ = ["PHASES", "BenchConfig", "Phases", "figures", "render", "run_bench", "write_json"]
 
-PHASES = ("offline", "raw", "latency", "recovery", "two-workers")
+PHASES = ("offline", "raw", "quix", "latency", "recovery", "two-workers")
 
 
 @dataclass
@@ -166,15 +169,31 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 f"({loaded.publish_eps:,.0f}/s)")
             if "raw" not in cfg.skip:
                 phases.run("raw", lambda: tp.raw_baseline(loaded))
-            res: dict[str, Any] = {"published": loaded.total, "publish_s": loaded.publish_s}
+            res: dict[str, Any] = {"published": loaded.total, "published_per_topic": loaded.published,
+                                   "publish_s": loaded.publish_s}
             res.update(tp.pipeline(loaded, main_mode == "batch", budget))
             started = time.monotonic()
             dep.stop_workers()  # the changelog is complete once the worker has stopped
             res["stop_s"] = time.monotonic() - started
-            res["state"], templates = tp.state_size(dep)
-            say(f"pipeline: worker stopped in {res['stop_s']:.1f}s, changelog read in "
-                f"{res['state']['read_s']:.1f}s")
+            say(f"pipeline: worker stopped in {res['stop_s']:.1f}s")
+            if "quix" not in cfg.skip:  # the same topics, a consumer group of its own
+                quix(loaded)
+            try:
+                res["state"], templates = tp.state_size(dep)
+            except TimeoutError as exc:  # the figures above stand; the recovery phase then has no templates
+                res["state"] = {"error": f"{type(exc).__name__}: {exc}"}
+                say(f"pipeline: changelog not read: {exc}")
+            else:
+                say(f"pipeline: changelog read in {res['state']['read_s']:.1f}s")
             return res
+
+        def quix(loaded: tp.Loaded) -> None:
+            why = quix_mod.missing()
+            if why is None:
+                phases.run("quix", lambda: quix_mod.quix_phase(loaded, budget))
+            else:
+                say(f"quix: skipped: {why}")
+                phases.results["quix"] = {"skipped": why}
 
         phases.run(f"pipeline-{main_mode}", fresh(main_pipeline))
         if cfg.rekeyed:  # right after the pipeline it is compared with, on the same sample
@@ -223,11 +242,14 @@ def figures(doc: dict[str, Any], main_mode: str) -> dict[str, Any]:
     lat = ph.get("latency", {})
     state = pipe.get("state", {})
     raw_eps, pipe_eps = raw.get("eps"), pipe.get("eps")
+    quix_eps = ph.get("quix", {}).get("eps")
     rekeyed_eps = ph.get("rekeyed", {}).get("eps")
     out: dict[str, Any] = {
         "raw_eps": raw_eps,
         "pipeline_eps": pipe_eps,
         "ratio": pipe_eps / raw_eps if raw_eps and pipe_eps else None,
+        "quix_eps": quix_eps,
+        "vs_quix": pipe_eps / quix_eps if quix_eps and pipe_eps else None,
         "offline_eps": ph.get("offline", {}).get("eps"),
         "p50_ms": lat.get("p50_ms"),
         "p99_ms": lat.get("p99_ms"),
@@ -278,19 +300,23 @@ def render(doc: dict[str, Any]) -> str:
     ph, main_mode = doc["phases"], doc["config"]["modes"][0]
     pipe = ph.get(f"pipeline-{main_mode}", {})
     raw, off, lat = ph.get("raw", {}), ph.get("offline", {}), ph.get("latency", {})
-    rec, two = ph.get("recovery", {}), ph.get("two-workers", {})
+    rec, two, quix = ph.get("recovery", {}), ph.get("two-workers", {}), ph.get("quix", {})
     state = pipe.get("state", {})
     rows: list[tuple[str, str, str]] = [
         ("raw consume + decode", _num(doc["raw_eps"], " ev/s"), f"{raw.get('events', 0):,} events " + _note(raw)),
         (f"pipeline ({main_mode}, 1 worker)", _num(doc["pipeline_eps"], " ev/s"),
          f"{pipe.get('events', 0):,} events in {_num(pipe.get('seconds'), 's', 1)} " + _note(pipe)),
         ("ratio pipeline / raw", _num(doc["ratio"], "", 3), ""),
+        ("Quix Streams, same Processor", _num(doc["quix_eps"], " ev/s"),
+         f"{quix.get('events', 0):,} events in {_num(quix.get('seconds'), 's', 1)} " + _note(quix)),
+        ("ratio pipeline / Quix", _num(doc["vs_quix"], "", 3), ""),
         ("offline scorer", _num(doc["offline_eps"], " ev/s"), f"{off.get('entities', 0):,} entities " + _note(off)),
         (f"latency p50 @ {_num(lat.get('rate_target'))}/s", _num(doc["p50_ms"], " ms"),
          f"{lat.get('changes', 0):,} tier changes "
          + ("(latency grows: the worker falls behind the input) " if lat.get("overloaded") else "") + _note(lat)),
         ("latency p99", _num(doc["p99_ms"], " ms"), f"max {_num(lat.get('max_ms'), ' ms')}"),
-        ("changelog bytes / entity", _num(doc["bytes_per_entity"], " B"), f"{state.get('entities', 0):,} entities"),
+        ("changelog bytes / entity", _num(doc["bytes_per_entity"], " B"),
+         f"{state.get('entities', 0):,} entities " + _note(state)),
         ("worker RSS growth / entity", _num(doc["rss_bytes_per_entity"], " B"),
          f"{pipe.get('entities_in_table', 0):,} in table"),
         ("worker RSS / recovered entity", _num(doc["rss_bytes_per_entity_recovered"], " B"),

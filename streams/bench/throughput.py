@@ -29,8 +29,8 @@ from tierstream.streams.dev.upstream import publish_upstream
 from tierstream.streams.offline.parallel import default_workers, score_parallel
 from tierstream.streams.offline.score import OfflineScorer, read_lines, run
 
-__all__ = ["READY_TIMEOUT_S", "ConsumeResult", "Loaded", "consume_all", "offline", "pipeline", "preload",
-           "preload_upstream", "raw_baseline", "rekeyed", "state_size", "two_workers", "wait_processed"]
+__all__ = ["PROGRESS_EVERY_S", "READY_TIMEOUT_S", "ConsumeResult", "Loaded", "consume_all", "offline", "pipeline",
+           "preload", "preload_upstream", "raw_baseline", "rekeyed", "state_size", "two_workers", "wait_processed"]
 
 READY_TIMEOUT_S = 120.0
 PROGRESS_EVERY_S = 15.0

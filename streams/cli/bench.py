@@ -15,7 +15,7 @@ import click
 
 __all__ = ["bench"]
 
-_PHASES = ("offline", "raw", "latency", "recovery", "two-workers")
+_PHASES = ("offline", "raw", "quix", "latency", "recovery", "two-workers")
 _MODES = ("batch", "per-event")
 
 
@@ -66,7 +66,9 @@ def bench(customers: int, suppliers: int, days: int, seed: int, sample_path: Pat
 
     \b
     Figures: raw aiokafka consume + decode, one worker over a pre-loaded sample
-    (events/s, start-to-ready, state per entity), offline scorer, latency at a
+    (events/s, start-to-ready, state per entity), Quix Streams running the same
+    Processor over the same topics (quix_eps, vs_quix; needs
+    pip install -e '.[bench]', else skipped), offline scorer, latency at a
     fixed input rate, recovery over a pre-filled changelog, two workers;
     with --rekeyed, one worker with every event taking the repartition hop.
     Needs nothing running: the broker (and, without TIERSTREAM_REDIS_URL, an
