@@ -14,8 +14,9 @@ may itself contain ``:``):
     change_id suffix), ``occurred_at`` (ISO-8601 event time of the change),
     ``ungraded_reason`` (why the tier is ``ungraded``, e.g. ``no delivery in the 180-day
     window``; empty string when graded), ``actions`` (JSON list: what the tier entitles or
-    triggers, ``[{"name": "discount", "value": 0.1, "label": ...}]``) and ``updated_at``
-    (ISO-8601 wall clock of the write).
+    triggers, ``[{"name": "discount", "value": 0.1, "label": ...}]``), ``updated_at``
+    (ISO-8601 wall clock of the write) and ``counted_in`` (the field of the ``dist`` hash
+    this entity is counted in, see below).
 
 ``{prefix}:history:{entity_type}:{entity_id}`` (list)
     TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
@@ -31,6 +32,19 @@ may itself contain ``:``):
 
 ``{prefix}:changes:{entity_type}`` (pub/sub channel)
     The TierChange JSON of every applied change, for live listeners (fire and forget).
+
+``{prefix}:dist:{entity_type}`` (hash)
+    The tier distribution, counted as changes are applied (never by a scan): field
+    ``["<tier>","<segment>","<group>"]`` (a JSON array; ``""`` when the change has no segment
+    or group), value how many entities of that type are stored with that tier, segment and
+    group. The apply script moves an entity from the cell in its ``counted_in`` field to
+    the cell of the new change, only when the change is applied, so a redelivered or older
+    change counts nothing twice; emptied cells are deleted. An entity stored before these
+    counters existed is counted from its next change on.
+
+``{prefix}:alerts:supplier`` (pub/sub channel)
+    The SupplierAlert JSON of every supplier downgrade alert on ``supplier-alerts`` (fire
+    and forget, like the notices).
 
 ``{prefix}:case:supplier:{supplier_id}`` (hash)
     The supplier's latest rectification case event: ``n`` (its case number), ``status``
@@ -64,11 +78,13 @@ __all__ = [
     "ENTITY_TYPES",
     "HISTORY_CAP",
     "STREAM_MAXLEN",
+    "alert_channel",
     "audit_key",
     "case_key",
     "change_channel",
     "changes_stream_key",
     "check_entity_type",
+    "dist_key",
     "history_key",
     "key_layout",
     "notice_channel",
@@ -117,6 +133,16 @@ def notice_channel(prefix: str, entity_type: str) -> str:
     return f"{prefix}:notices:{entity_type}"
 
 
+def dist_key(prefix: str, entity_type: str) -> str:
+    """Return the key of an entity type's tier counters (cell ``[tier, segment, group]`` -> entities)."""
+    return f"{prefix}:dist:{entity_type}"
+
+
+def alert_channel(prefix: str) -> str:
+    """Return the pub/sub channel of supplier alerts."""
+    return f"{prefix}:alerts:supplier"
+
+
 def key_layout(prefix: str = "tierstream") -> str:
     """The key layout as Markdown, for the README and ``--help`` texts."""
     return "\n".join(
@@ -126,7 +152,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             " none), direction, components (JSON), reasons (JSON), next_tier (JSON or null),"
             " rules_version, change_id, seq (int, suffix of change_id `tc:<type>:<id>:<seq>`),"
             " occurred_at (event time), ungraded_reason (empty when graded), actions (JSON: what"
-            " the tier entitles or triggers), updated_at (wall clock of the write)",
+            " the tier entitles or triggers), updated_at (wall clock of the write), counted_in (its"
+            " cell of the dist hash)",
             f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
             f" JSON, newest first, at most {HISTORY_CAP}",
             f"- `{audit_key(prefix, '{entity_type}', '{entity_id}')}` (list): the entity's manual"
@@ -137,6 +164,10 @@ def key_layout(prefix: str = "tierstream") -> str:
             " `change` = TierChange JSON, one entry per applied change",
             f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"
             " JSON of every applied change",
+            f"- `{dist_key(prefix, '{entity_type}')}` (hash): tier counters kept by the apply script,"
+            ' field `["<tier>","<segment>","<group>"]` (JSON, `""` when none), value the number of'
+            " entities stored in that cell",
+            f"- `{alert_channel(prefix)}` (pub/sub channel): SupplierAlert JSON of every supplier alert",
             f"- `{case_key(prefix, '{supplier_id}')}` (hash): the supplier's latest rectification case"
             " event: n (case number), status (`opened` while open, then `closed` or `escalated`), case (JSON)",
             f"- `{notice_channel(prefix, '{entity_type}')}` (pub/sub channel): TierNotice"

@@ -2,7 +2,8 @@
 
 The script compares the change's sequence number with the stored ``seq`` and
 only when it is strictly newer updates the hash, pushes the history, appends to
-the stream and publishes, atomically (see :mod:`.keys` for what each key holds).
+the stream, publishes and moves the entity in the tier counters, atomically (see
+:mod:`.keys` for what each key holds).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tierstream.streams.store.keys import (
     audit_key,
     change_channel,
     changes_stream_key,
+    dist_key,
     history_key,
     parse_seq,
     tier_key,
@@ -24,7 +26,7 @@ from tierstream.streams.store.keys import (
 
 __all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "CASE_LUA", "audit_call", "script_call"]
 
-# KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream
+# KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream, KEYS[4] tier counters (dist hash)
 # ARGV[1] seq, ARGV[2] change JSON, ARGV[3] history cap, ARGV[4] stream maxlen,
 # ARGV[5] pub/sub channel, ARGV[6..] field/value pairs for the hash (seq included).
 # Returns 1 when applied, 0 when the stored seq is already >= this one.
@@ -41,6 +43,20 @@ redis.call('LPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'change', ARGV[2])
 redis.call('PUBLISH', ARGV[5], ARGV[2])
+-- tier counters of the dashboard: move the entity from the cell it was counted in to the
+-- new change's [tier, segment, group] (segment and group read defensively: absent or null -> '')
+local doc = cjson.decode(ARGV[2])
+local function text(v) if type(v) == 'string' then return v end return '' end
+local cell = cjson.encode({text(doc['tier']), text(doc['segment']), text(doc['group'])})
+local counted = redis.call('HGET', KEYS[1], 'counted_in')
+if counted ~= cell then
+  if counted and redis.call('HINCRBY', KEYS[4], counted, -1) <= 0 then
+    redis.call('HDEL', KEYS[4], counted)
+  end
+  redis.call('HINCRBY', KEYS[4], cell, 1)
+  redis.call('HSET', KEYS[1], 'counted_in', cell)
+end
+-- end of the tier counters
 return 1
 """
 APPLY_SHA: Final = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
@@ -101,7 +117,7 @@ def script_call(
         "actions", json.dumps(dumped["actions"], ensure_ascii=False),
         "updated_at", datetime.now(UTC).isoformat(timespec="milliseconds"),
     ]  # fmt: skip
-    keys = [tier_key(prefix, et, eid), history_key(prefix, et, eid), changes_stream_key(prefix)]
+    keys = [tier_key(prefix, et, eid), history_key(prefix, et, eid), changes_stream_key(prefix), dist_key(prefix, et)]
     args: list[str | int] = [
         seq,
         change_json,
