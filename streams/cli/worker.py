@@ -49,7 +49,8 @@ def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int,
 
     Starts the Kafka-compatible broker Tansu on a free loopback port (memory
     storage), a worker, optionally replays a file, and prints tier changes as
-    they happen. Ctrl-C stops everything.
+    they happen; the dashboard is at http://127.0.0.1:<web-port>/. Ctrl-C stops
+    everything.
     """
     from tierstream.streams.client import publish, watch
     from tierstream.streams.dev.broker import EmbeddedBroker
@@ -67,6 +68,7 @@ def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int,
             click.echo(f"broker {broker.bootstrap}; worker ready in {time.monotonic() - started:.1f}s; "
                        f"http://127.0.0.1:{web_port}/health, /metrics, /tiers/<type>/<id>; log {log}",
                        err=True)
+            click.echo(f"dashboard http://127.0.0.1:{web_port}/", err=True)
             if replay:
                 from tierstream.streams.offline.score import read_lines
 
