@@ -37,7 +37,10 @@ def test_this_checkout_packages_only_tierstream(tmp_path: Path) -> None:
                 if line not in ("README.md", "pyproject.toml") and not line.startswith("meta/")]
     assert packaged and all(line.startswith("tierstream/") for line in packaged), packaged
     for needed in ("tierstream/__init__.py", "tierstream/py.typed", "tierstream/schemas/default_rules.yaml",
-                   "tierstream/streams/cli/main.py", "tierstream/streams/offline/scoring.py"):
+                   "tierstream/streams/cli/main.py", "tierstream/streams/offline/scoring.py",
+                   # the dashboard's files ship inside the package (no CDN)
+                   "tierstream/streams/assets/dashboard.html", "tierstream/streams/assets/dashboard.js",
+                   "tierstream/streams/assets/dashboard.css", "tierstream/streams/assets/vendor/chart.umd.min.js"):
         assert needed in packaged
     requires = (info / "requires.txt").read_text().splitlines()
     assert any(line.startswith("tqdm") for line in requires)
