@@ -24,11 +24,12 @@ from tierstream.streams.store.keys import (
     tier_key,
 )
 
-__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "CASE_LUA", "audit_call", "script_call"]
+__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "CASE_LUA", "audit_call", "count_cell", "script_call"]
 
 # KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream, KEYS[4] tier counters (dist hash)
 # ARGV[1] seq, ARGV[2] change JSON, ARGV[3] history cap, ARGV[4] stream maxlen,
-# ARGV[5] pub/sub channel, ARGV[6..] field/value pairs for the hash (seq included).
+# ARGV[5] pub/sub channel, ARGV[6] the change's counters cell (count_cell),
+# ARGV[7..] field/value pairs for the hash (seq included).
 # Returns 1 when applied, 0 when the stored seq is already >= this one.
 APPLY_LUA: Final = """
 local seq = tonumber(ARGV[1])
@@ -37,17 +38,15 @@ if stored and tonumber(stored) and tonumber(stored) >= seq then
   return 0
 end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('LPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'change', ARGV[2])
 redis.call('PUBLISH', ARGV[5], ARGV[2])
 -- tier counters of the dashboard: move the entity from the cell it was counted in to the
--- new change's [tier, segment, group] (segment and group read defensively: absent or null -> '')
-local doc = cjson.decode(ARGV[2])
-local function text(v) if type(v) == 'string' then return v end return '' end
-local cell = cjson.encode({text(doc['tier']), text(doc['segment']), text(doc['group'])})
+-- change's cell (ARGV[6], made in Python: decoding the change JSON here would double the cost)
+local cell = ARGV[6]
 local counted = redis.call('HGET', KEYS[1], 'counted_in')
 if counted ~= cell then
   if counted and redis.call('HINCRBY', KEYS[4], counted, -1) <= 0 then
@@ -124,10 +123,21 @@ def script_call(
         history_cap,
         stream_maxlen,
         change_channel(prefix, et),
+        count_cell(change),
         *fields,
     ]
     return keys, args
 
+
+
+def count_cell(change: TierChange) -> str:
+    """Return the counters cell of a change: ``["<tier>","<segment>","<group>"]``, ``""`` when it has none.
+
+    ``segment`` and ``group`` are read when the change carries them (a TierChange
+    without those fields counts in ``["<tier>","",""]``).
+    """
+    segment, group = getattr(change, "segment", None), getattr(change, "group", None)
+    return json.dumps([change.tier, segment or "", group or ""], ensure_ascii=False, separators=(",", ":"))
 
 
 def audit_call(prefix: str, entry: AuditEntry, cap: int) -> tuple[list[str], list[str | int]]:

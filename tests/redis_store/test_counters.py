@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.redis_store.helpers import Store, change, needs_redis
 from tierstream.schemas.outputs import TierChange
 from tierstream.streams.store.counters import Cell, summarize
-from tierstream.streams.store.lua import APPLY_LUA, script_call
+from tierstream.streams.store.lua import count_cell
 from tierstream.streams.store.redis import dist_key, tier_key
 
 pytestmark = needs_redis
@@ -17,11 +15,20 @@ def counts(store: Store, entity_type: str = "customer") -> dict[tuple[str, str, 
     return {(c.tier, c.segment, c.group): c.count for c in store.run(store.store.distribution(entity_type))}
 
 
+def carrying(c: TierChange, segment: str | None, group: str | None) -> TierChange:
+    """Return ``c`` with a segment and a group, as a TierChange that carries them."""
+    return c.model_copy(update={"segment": segment, "group": group})
+
+
 def apply_with(store: Store, c: TierChange, segment: str | None, group: str | None) -> int:
-    """Apply ``c`` with ``segment`` and ``group`` in its JSON, as a TierChange that carries them does."""
-    keys, args = script_call(store.store.prefix, c, store.store.history_cap, store.store.stream_maxlen)
-    args[1] = json.dumps({**json.loads(str(args[1])), "segment": segment, "group": group})
-    return int(store.raw.eval(APPLY_LUA, len(keys), *keys, *args))  # type: ignore[no-untyped-call]
+    return int(store.apply(carrying(c, segment, group)))
+
+
+def test_the_cell_of_a_change() -> None:
+    assert count_cell(change(1, tier="key")) == '["key","",""]'  # a change without segment and group
+    assert count_cell(carrying(change(1, tier="key"), "general_value", None)) == '["key","general_value",""]'
+    assert count_cell(carrying(change(1, tier="key"), None, 'chain "Nord"/Süd')) == \
+        '["key","","chain \\"Nord\\"/Süd"]'
 
 
 def test_each_entity_is_counted_once_in_its_latest_tier(store: Store) -> None:
@@ -58,6 +65,9 @@ def test_segment_and_group_move_with_the_entity_and_emptied_cells_go(store: Stor
     assert counts(store) == {("key", "important_value", "retail"): 1, ("general", "general_retention", ""): 1}
     assert set(store.raw.hkeys(dist_key(prefix, "customer"))) == {
         '["key","important_value","retail"]', '["general","general_retention",""]'}
+    # a group with quotes and non-ASCII letters reads back as it was
+    assert apply_with(store, change(1, "c-9", tier="key"), None, 'chain "Nord"/Süd') == 1
+    assert counts(store)[("key", "", 'chain "Nord"/Süd')] == 1
 
 
 def test_an_entity_stored_before_the_counters_is_counted_from_its_next_change(store: Store, prefix: str) -> None:
