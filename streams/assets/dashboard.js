@@ -160,6 +160,7 @@ async function showEntity(type, id) {
   $("#overview").hidden = true;
   $("#entity").hidden = false;
   $("#e-title").textContent = `${type} ${id}`;
+  $("#s-type").value = type;
   const base = `/tiers/${type}/${encodeURIComponent(id)}`;
   const [current, history] = await Promise.all([fetch(base), fetch(`${base}/history?limit=100`)]);
   const missing = $("#e-missing");
