@@ -1,8 +1,9 @@
 """The dashboard in a real browser: headless Chromium (Debian's, through Selenium) on a running worker.
 
 It sees a non-empty distribution, a tier change published while it watches appear in the
-live feed, and that entity's page with its score and history; screenshots go to the
-test's tmp dir. ``.ci/run`` installs ``chromium`` and ``chromium-driver`` when missing.
+live feed, the type filter hide and show it, that entity's page with its score and
+history, and the search open another; screenshots go to the test's tmp dir.
+``.ci/run`` installs ``chromium`` and ``chromium-driver`` when missing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -78,6 +79,14 @@ def test_dashboard_shows_the_distribution_a_live_change_and_the_entity(
     assert item.get_attribute("data-type") == "customer"
     browser.save_screenshot(str(tmp_path / "live.png"))
 
+    # the type filter hides the customers' chart and their changes, and brings them back
+    kind = Select(browser.find_element(By.ID, "f-type"))
+    kind.select_by_visible_text("supplier")
+    customers = browser.find_element(By.CSS_SELECTOR, 'figure[data-type="customer"]')
+    wait.until(lambda d: not customers.is_displayed() and not item.is_displayed(), "the type filter hid nothing")
+    kind.select_by_visible_text("all")
+    wait.until(lambda d: customers.is_displayed() and item.is_displayed(), "the customers never came back")
+
     item.find_element(By.LINK_TEXT, "c-live").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#e-history li"), "c-live's history never showed")
     with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/tiers/customer/c-live", timeout=5) as r:
@@ -87,3 +96,7 @@ def test_dashboard_shows_the_distribution_a_live_change_and_the_entity(
     assert browser.find_element(By.ID, "e-score").text.startswith(f"score {stored['score']:.1f}")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#e-reasons li")) == len(stored["reasons"])
     browser.save_screenshot(str(tmp_path / "entity.png"))
+
+    # the search opens another entity's page
+    browser.find_element(By.ID, "s-id").send_keys("c3\n")
+    wait.until(lambda d: d.find_element(By.ID, "e-title").text == "customer c3", "the search never opened c3")
