@@ -11,9 +11,15 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Cell", "parse_cells", "summarize"]
+import redis.asyncio as aredis
+
+from tierstream.streams.store.keys import ENTITY_TYPES, dist_key, recounted_key, tier_key
+from tierstream.streams.store.lua import COUNT_LUA, cell_of
+
+__all__ = ["Cell", "count_uncounted", "parse_cells", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +68,43 @@ def summarize(cells: Iterable[Cell], tier_order: list[str], segment: str | None 
         "segments": dict(sorted(segments.items())),
         "groups": dict(sorted(groups.items())),
     }
+
+
+async def count_uncounted(client: aredis.Redis[str], prefix: str, batch: int = 1000) -> int:
+    """Count the entities stored before the tier counters existed, once per store; return how many.
+
+    One pass over the tier hashes (``SCAN``), ``batch`` to a round trip; each entity is
+    counted by a script that does nothing when it is counted already, so a change applied
+    meanwhile, or another worker doing the same pass, counts nothing twice. The pass is
+    marked done in ``{prefix}:dist-recounted``, so later starts skip it.
+    """
+    if await client.exists(recounted_key(prefix)):
+        return 0
+    counted = 0
+    for entity_type in ENTITY_TYPES:
+        dist = dist_key(prefix, entity_type)
+        keys: list[str] = []
+        async for key in client.scan_iter(match=tier_key(prefix, entity_type, "*"), count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                counted += await _count(client, dist, keys)
+                keys = []
+        counted += await _count(client, dist, keys)
+    await client.set(recounted_key(prefix), datetime.now(UTC).isoformat(timespec="seconds"))
+    return counted
+
+
+async def _count(client: aredis.Redis[str], dist: str, keys: list[str]) -> int:
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, ["tier", "segment", "group", "counted_in"])
+        rows: list[list[str | None]] = await pipe.execute()
+    todo = [(key, cell_of(tier, segment, group))
+            for key, (tier, segment, group, counted) in zip(keys, rows, strict=True)
+            if tier is not None and counted is None]
+    if not todo:
+        return 0
+    async with client.pipeline(transaction=False) as pipe:
+        for key, cell in todo:
+            pipe.eval(COUNT_LUA, 2, key, dist, cell)
+        return sum(int(r) for r in await pipe.execute())

@@ -39,8 +39,11 @@ may itself contain ``:``):
     or group), value how many entities of that type are stored with that tier, segment and
     group. The apply script moves an entity from the cell in its ``counted_in`` field to
     the cell of the new change, only when the change is applied, so a redelivered or older
-    change counts nothing twice; emptied cells are deleted. An entity stored before these
-    counters existed is counted from its next change on.
+    change counts nothing twice; emptied cells are deleted. Entities stored before these
+    counters existed are counted once by the first worker that starts (``count_uncounted``).
+
+``{prefix}:dist-recounted`` (string)
+    When that one pass over the tier hashes ended (ISO-8601); later starts skip it.
 
 ``{prefix}:alerts:supplier`` (pub/sub channel)
     The SupplierAlert JSON of every supplier downgrade alert on ``supplier-alerts`` (fire
@@ -89,6 +92,7 @@ __all__ = [
     "key_layout",
     "notice_channel",
     "parse_seq",
+    "recounted_key",
     "rules_key",
     "tier_key",
 ]
@@ -138,6 +142,11 @@ def dist_key(prefix: str, entity_type: str) -> str:
     return f"{prefix}:dist:{entity_type}"
 
 
+def recounted_key(prefix: str) -> str:
+    """Return the key that marks the one pass counting entities stored before the counters as done."""
+    return f"{prefix}:dist-recounted"
+
+
 def alert_channel(prefix: str) -> str:
     """Return the pub/sub channel of supplier alerts."""
     return f"{prefix}:alerts:supplier"
@@ -167,6 +176,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             f"- `{dist_key(prefix, '{entity_type}')}` (hash): tier counters kept by the apply script,"
             ' field `["<tier>","<segment>","<group>"]` (JSON, `""` when none), value the number of'
             " entities stored in that cell",
+            f"- `{recounted_key(prefix)}` (string): when the entities stored before the counters were"
+            " counted (one pass at a worker's start)",
             f"- `{alert_channel(prefix)}` (pub/sub channel): SupplierAlert JSON of every supplier alert",
             f"- `{case_key(prefix, '{supplier_id}')}` (hash): the supplier's latest rectification case"
             " event: n (case number), status (`opened` while open, then `closed` or `escalated`), case (JSON)",

@@ -24,7 +24,8 @@ from tierstream.streams.store.keys import (
     tier_key,
 )
 
-__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "CASE_LUA", "audit_call", "count_cell", "script_call"]
+__all__ = ["APPLY_LUA", "APPLY_SHA", "AUDIT_LUA", "AUDIT_SHA", "CASE_LUA", "COUNT_LUA", "audit_call", "cell_of",
+           "count_cell", "script_call"]
 
 # KEYS[1] tier hash, KEYS[2] history list, KEYS[3] changes stream, KEYS[4] tier counters (dist hash)
 # ARGV[1] seq, ARGV[2] change JSON, ARGV[3] history cap, ARGV[4] stream maxlen,
@@ -74,6 +75,18 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
 return 1
 """
 AUDIT_SHA: Final = hashlib.sha1(AUDIT_LUA.encode()).hexdigest()
+
+# KEYS[1] tier hash, KEYS[2] tier counters; ARGV[1] the cell of the stored tier (count_cell).
+# Counts an entity stored before the counters existed, once: returns 1 when counted, 0 when
+# it is counted already (its counted_in is set, by this script or by a change applied since).
+COUNT_LUA: Final = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'counted_in') == 1 then
+  return 0
+end
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('HSET', KEYS[1], 'counted_in', ARGV[1])
+return 1
+"""
 
 # KEYS[1] case hash; ARGV[1] case number, ARGV[2] rank (1 opened, 2 closed or escalated),
 # ARGV[3] status, ARGV[4] SupplierCase JSON. Only forward: returns 1 when written, 0 otherwise.
@@ -136,8 +149,12 @@ def count_cell(change: TierChange) -> str:
     ``segment`` and ``group`` are read when the change carries them (a TierChange
     without those fields counts in ``["<tier>","",""]``).
     """
-    segment, group = getattr(change, "segment", None), getattr(change, "group", None)
-    return json.dumps([change.tier, segment or "", group or ""], ensure_ascii=False, separators=(",", ":"))
+    return cell_of(change.tier, getattr(change, "segment", None), getattr(change, "group", None))
+
+
+def cell_of(tier: str, segment: str | None, group: str | None) -> str:
+    """Return the counters cell of a tier, segment and group (the one format of the ``dist`` fields)."""
+    return json.dumps([tier, segment or "", group or ""], ensure_ascii=False, separators=(",", ":"))
 
 
 def audit_call(prefix: str, entry: AuditEntry, cap: int) -> tuple[list[str], list[str | int]]:

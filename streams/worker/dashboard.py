@@ -10,7 +10,8 @@
 ``GET /live``                   server-sent events: ``change``, ``alert``, ``notice`` (see :mod:`.live`)
 
 The distribution is read from the counters the store keeps as changes are applied, so
-it costs the same with a hundred entities or a hundred thousand.
+it costs the same with a hundred entities or a hundred thousand; a worker's start counts,
+once per store, the entities stored before those counters existed.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any, Final, cast
 import faust
 from aiohttp import web
 from faust.web import Request, Response, View
+from redis.exceptions import RedisError
 
 from tierstream.schemas.rules import EntityRules, Rules
 from tierstream.schemas.tiers import Dimension
 from tierstream.streams.assets import CHART_JS, asset_bytes
-from tierstream.streams.store.counters import summarize
+from tierstream.streams.store.counters import count_uncounted, summarize
 from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.live import LiveFeed
 
@@ -68,6 +70,19 @@ def register_dashboard(app: faust.App, store: AsyncTierStore, rules: Callable[[]
 
     # aiohttp's shutdown signal ends the open feeds before it waits for the handlers to return.
     cast(Any, app.web).web_app.on_shutdown.append(stop_feeds)
+
+    async def count_earlier_entities() -> None:
+        """Count the entities stored before the tier counters existed (once per store, see keys.py)."""
+        try:
+            counted = await count_uncounted(store.client, store.prefix)
+        except (RedisError, OSError) as exc:
+            log.warning("could not count the entities stored before the tier counters (%s); the next "
+                        "start tries again", type(exc).__name__)
+            return
+        if counted:
+            log.info("counted %d entities stored before the tier counters", counted)
+
+    app.task(count_earlier_entities)
 
     class DashboardView(View):
         """The dashboard page."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tests.redis_store.helpers import Store, change, needs_redis
 from tierstream.schemas.outputs import TierChange
-from tierstream.streams.store.counters import Cell, summarize
+from tierstream.streams.store.counters import Cell, count_uncounted, summarize
+from tierstream.streams.store.keys import recounted_key
 from tierstream.streams.store.lua import count_cell
 from tierstream.streams.store.redis import dist_key, tier_key
 
@@ -70,13 +71,30 @@ def test_segment_and_group_move_with_the_entity_and_emptied_cells_go(store: Stor
     assert counts(store)[("key", "", 'chain "Nord"/Süd')] == 1
 
 
-def test_an_entity_stored_before_the_counters_is_counted_from_its_next_change(store: Store, prefix: str) -> None:
+def test_entities_stored_before_the_counters_are_counted_once(store: Store, prefix: str) -> None:
     assert store.apply(change(1, "c-1"))
-    # as a store written by an earlier version left it: no counters, no counted_in
+    assert store.apply(change(1, "c-2"))
+    # as a store written by an earlier version left them: no counters, no counted_in; c-1's hash
+    # has a segment and a group, as the hashes of changes that carry them do
     store.raw.delete(dist_key(prefix, "customer"))
-    store.raw.hdel(tier_key(prefix, "customer", "c-1"), "counted_in")
+    for eid in ("c-1", "c-2"):
+        store.raw.hdel(tier_key(prefix, "customer", eid), "counted_in")
+    store.raw.hset(tier_key(prefix, "customer", "c-1"), mapping={"segment": "important_value", "group": "retail"})
+    # then the new version applies a change of c-2 (counted without a cell to leave) and a new c-3
+    assert store.apply(change(2, "c-2"))
+    assert store.apply(change(1, "c-3"))
+    assert counts(store) == {("silver", "", ""): 1, ("bronze", "", ""): 1}
+
+    assert store.run(count_uncounted(store.store.client, prefix)) == 1  # c-1 only
+    assert counts(store) == {("silver", "", ""): 1, ("bronze", "", ""): 1, ("bronze", "important_value", "retail"): 1}
+    assert store.raw.exists(recounted_key(prefix))
+    assert store.run(count_uncounted(store.store.client, prefix)) == 0  # done once per store
+    store.raw.delete(recounted_key(prefix))
+    assert store.run(count_uncounted(store.store.client, prefix, batch=1)) == 0  # each entity once at most
+    assert sum(counts(store).values()) == 3
+    # c-1's next change moves it out of the cell the pass put it in
     assert store.apply(change(2, "c-1"))
-    assert counts(store) == {("silver", "", ""): 1}
+    assert counts(store) == {("silver", "", ""): 2, ("bronze", "", ""): 1}
 
 
 def test_summarize_filters_and_orders_the_tiers() -> None:
