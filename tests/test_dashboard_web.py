@@ -14,7 +14,7 @@ import faust
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.redis_store.helpers import REDIS_URL, _redis_up, change, key_prefix
+from tests.redis_store.helpers import DEAD_URL, REDIS_URL, _redis_up, change, key_prefix
 from tierstream.schemas.outputs import SupplierAlert
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.store.redis import AsyncTierStore, alert_channel
@@ -29,10 +29,10 @@ def prefix() -> Iterator[str]:
         yield p
 
 
-def serve(prefix: str, body: Callable[[Any, AsyncTierStore], Awaitable[None]]) -> None:
+def serve(prefix: str, body: Callable[[Any, AsyncTierStore], Awaitable[None]], url: str = REDIS_URL) -> None:
     async def run() -> None:
         app = faust.App(f"tierstream-dash-test-{uuid.uuid4().hex[:8]}", web_host="127.0.0.1", web_port=6066)
-        store = AsyncTierStore.from_url(REDIS_URL, prefix=prefix)
+        store = AsyncTierStore.from_url(url, prefix=prefix)
         rules = load_rules()
         register_dashboard(app, store, lambda: rules)
         web_app = await app.web.wsgi()
@@ -121,3 +121,16 @@ def test_live_feed_sends_the_backlog_then_changes_and_alerts(prefix: str) -> Non
         again.close()
 
     serve(prefix, body)
+
+
+def test_without_redis_the_page_loads_and_says_so(prefix: str) -> None:
+    async def body(client: Any, store: AsyncTierStore) -> None:
+        assert (await client.get("/")).status == 200
+        r = await client.get("/distribution")
+        assert r.status == 503 and "s3cret" not in await r.text()
+        live = await client.get("/live")
+        status = await next_event(live)
+        assert (status["event"], json.loads(status["data"])) == ("status", {"redis": "unavailable"})
+        live.close()
+
+    serve(prefix, body, DEAD_URL)
