@@ -39,7 +39,10 @@ def test_this_checkout_packages_only_tierstream(tmp_path: Path) -> None:
     for needed in ("tierstream/__init__.py", "tierstream/py.typed", "tierstream/schemas/default_rules.yaml",
                    "tierstream/streams/cli/main.py", "tierstream/streams/offline/scoring.py",
                    "tierstream/streams/assets/report.html.j2", "tierstream/streams/assets/report.css",
-                   "tierstream/streams/assets/report.js", "tierstream/streams/assets/vendor/chart.umd.min.js"):
+                   "tierstream/streams/assets/report.js", "tierstream/streams/assets/vendor/chart.umd.min.js",
+                   # the dashboard's files ship inside the package (no CDN)
+                   "tierstream/streams/assets/dashboard.html", "tierstream/streams/assets/dashboard.js",
+                   "tierstream/streams/assets/dashboard.css"):
         assert needed in packaged
     requires = (info / "requires.txt").read_text().splitlines()
     assert any(line.startswith("tqdm") for line in requires)

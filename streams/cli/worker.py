@@ -62,7 +62,8 @@ def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int,
 
     Where everything listens is written to an endpoints file, so that
     `tierstream publish | watch | snapshot` in another terminal find the broker
-    with no setting; the file is removed on exit.
+    with no setting; the file is removed on exit. The dashboard is at
+    http://127.0.0.1:<web-port>/.
     """
     from tierstream.schemas.settings import DevEndpoints
     from tierstream.streams.dev.broker import EmbeddedBroker
@@ -99,6 +100,7 @@ def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int,
                        f"log {log}", err=True)
             click.echo(f"endpoints written to {where}: tierstream publish | watch | snapshot in another "
                        "terminal use them", err=True)
+            click.echo(f"dashboard {web_url}/", err=True)
             _replay_and_follow(settings, replay, rate, quiet)
         except KeyboardInterrupt:
             click.echo("stopping", err=True)

@@ -17,8 +17,9 @@ may itself contain ``:``):
     triggers, ``[{"name": "discount", "value": 0.1, "label": ...}]``), ``segment`` (the
     customer's RFM segment), ``loyalty`` (``loyal``/``potentially_loyal``/``disloyal``) and
     ``group`` (the customer group it is graded in), each empty when none, ``profile`` (JSON
-    object of the latest profile's fields, or ``null``) and ``updated_at`` (ISO-8601 wall
-    clock of the write).
+    object of the latest profile's fields, or ``null``), ``updated_at`` (ISO-8601 wall
+    clock of the write) and ``counted_in`` (the field of the ``dist`` hash this entity is
+    counted in, see below).
 
 ``{prefix}:history:{entity_type}:{entity_id}`` (list)
     TierChange JSON documents, newest first, capped at ``HISTORY_CAP`` entries.
@@ -34,6 +35,22 @@ may itself contain ``:``):
 
 ``{prefix}:changes:{entity_type}`` (pub/sub channel)
     The TierChange JSON of every applied change, for live listeners (fire and forget).
+
+``{prefix}:dist:{entity_type}`` (hash)
+    The tier distribution, counted as changes are applied (never by a scan): field
+    ``["<tier>","<segment>","<group>"]`` (a JSON array; ``""`` when the change has no segment
+    or group), value how many entities of that type are stored with that tier, segment and
+    group. The apply script moves an entity from the cell in its ``counted_in`` field to
+    the cell of the new change, only when the change is applied, so a redelivered or older
+    change counts nothing twice; emptied cells are deleted. Entities stored before these
+    counters existed are counted once by the first worker that starts (``count_uncounted``).
+
+``{prefix}:dist-recounted`` (string)
+    When that one pass over the tier hashes ended (ISO-8601); later starts skip it.
+
+``{prefix}:alerts:supplier`` (pub/sub channel)
+    The SupplierAlert JSON of every supplier downgrade alert on ``supplier-alerts`` (fire
+    and forget, like the notices).
 
 ``{prefix}:case:supplier:{supplier_id}`` (hash)
     The supplier's latest rectification case event: ``n`` (its case number), ``status``
@@ -67,15 +84,18 @@ __all__ = [
     "ENTITY_TYPES",
     "HISTORY_CAP",
     "STREAM_MAXLEN",
+    "alert_channel",
     "audit_key",
     "case_key",
     "change_channel",
     "changes_stream_key",
     "check_entity_type",
+    "dist_key",
     "history_key",
     "key_layout",
     "notice_channel",
     "parse_seq",
+    "recounted_key",
     "rules_key",
     "tier_key",
 ]
@@ -120,6 +140,21 @@ def notice_channel(prefix: str, entity_type: str) -> str:
     return f"{prefix}:notices:{entity_type}"
 
 
+def dist_key(prefix: str, entity_type: str) -> str:
+    """Return the key of an entity type's tier counters (cell ``[tier, segment, group]`` -> entities)."""
+    return f"{prefix}:dist:{entity_type}"
+
+
+def recounted_key(prefix: str) -> str:
+    """Return the key that marks the one pass counting entities stored before the counters as done."""
+    return f"{prefix}:dist-recounted"
+
+
+def alert_channel(prefix: str) -> str:
+    """Return the pub/sub channel of supplier alerts."""
+    return f"{prefix}:alerts:supplier"
+
+
 def key_layout(prefix: str = "tierstream") -> str:
     """The key layout as Markdown, for the README and ``--help`` texts."""
     return "\n".join(
@@ -130,7 +165,8 @@ def key_layout(prefix: str = "tierstream") -> str:
             " rules_version, change_id, seq (int, suffix of change_id `tc:<type>:<id>:<seq>`),"
             " occurred_at (event time), ungraded_reason (empty when graded), actions (JSON: what"
             " the tier entitles or triggers), segment, loyalty, group (customers: RFM segment, loyalty"
-            " class, group; empty when none), profile (JSON or null), updated_at (wall clock of the write)",
+            " class, group; empty when none), profile (JSON or null), updated_at (wall clock of the write),"
+            " counted_in (its cell of the dist hash)",
             f"- `{history_key(prefix, '{entity_type}', '{entity_id}')}` (list): TierChange"
             f" JSON, newest first, at most {HISTORY_CAP}",
             f"- `{audit_key(prefix, '{entity_type}', '{entity_id}')}` (list): the entity's manual"
@@ -141,6 +177,12 @@ def key_layout(prefix: str = "tierstream") -> str:
             " `change` = TierChange JSON, one entry per applied change",
             f"- `{change_channel(prefix, '{entity_type}')}` (pub/sub channel): TierChange"
             " JSON of every applied change",
+            f"- `{dist_key(prefix, '{entity_type}')}` (hash): tier counters kept by the apply script,"
+            ' field `["<tier>","<segment>","<group>"]` (JSON, `""` when none), value the number of'
+            " entities stored in that cell",
+            f"- `{recounted_key(prefix)}` (string): when the entities stored before the counters were"
+            " counted (one pass at a worker's start)",
+            f"- `{alert_channel(prefix)}` (pub/sub channel): SupplierAlert JSON of every supplier alert",
             f"- `{case_key(prefix, '{supplier_id}')}` (hash): the supplier's latest rectification case"
             " event: n (case number), status (`opened` while open, then `closed` or `escalated`), case (JSON)",
             f"- `{notice_channel(prefix, '{entity_type}')}` (pub/sub channel): TierNotice"

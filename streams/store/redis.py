@@ -24,18 +24,21 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tierstream.schemas.errors import StoreUnavailable
-from tierstream.schemas.outputs import AuditEntry, SupplierCase, TierChange, TierNotice
+from tierstream.schemas.outputs import AuditEntry, SupplierAlert, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.settings import Settings
+from tierstream.streams.store.counters import Cell, parse_cells
 from tierstream.streams.store.keys import (
     AUDIT_CAP,
     ENTITY_TYPES,
     HISTORY_CAP,
     STREAM_MAXLEN,
+    alert_channel,
     audit_key,
     case_key,
     change_channel,
     changes_stream_key,
     check_entity_type,
+    dist_key,
     history_key,
     key_layout,
     notice_channel,
@@ -60,11 +63,14 @@ __all__ = [
     "HISTORY_CAP",
     "STREAM_MAXLEN",
     "AsyncTierStore",
+    "Cell",
     "StoreUnavailable",
+    "alert_channel",
     "audit_key",
     "case_key",
     "change_channel",
     "changes_stream_key",
+    "dist_key",
     "history_key",
     "key_layout",
     "notice_channel",
@@ -85,6 +91,8 @@ def _decode_current(entity_type: str, entity_id: str, raw: dict[str, str]) -> di
     out: dict[str, Any] = {"entity_type": entity_type, "entity_id": entity_id, "ungraded_reason": None,
                            "segment": None, "loyalty": None, "group": None, "profile": None}
     for name, value in raw.items():
+        if name == "counted_in":  # the tier counters' bookkeeping (see keys.py), not the entity's
+            continue
         if name in ("components", "reasons", "next_tier", "actions", "profile"):
             out[name] = json.loads(value)
         elif name == "score":
@@ -209,9 +217,7 @@ class AsyncTierStore:
         ``StoreUnavailable`` is raised; re-applying the same batch is safe
         (idempotent), though calls that did land then report ``False``.
         """
-        calls = [
-            script_call(self.prefix, c, self.history_cap, self.stream_maxlen) for c in changes
-        ]
+        calls = [script_call(self.prefix, c, self.history_cap, self.stream_maxlen) for c in changes]
         if not calls:
             return []
         try:
@@ -272,7 +278,13 @@ class AsyncTierStore:
 
     async def publish_notices(self, notices: Iterable[TierNotice]) -> int:
         """Publish notices on their entity type's channel, in order, in one round trip; return how many."""
-        msgs = [(notice_channel(self.prefix, n.entity_type), n.model_dump_json()) for n in notices]
+        return await self._publish([(notice_channel(self.prefix, n.entity_type), n.model_dump_json()) for n in notices])
+
+    async def publish_alerts(self, alerts: Iterable[SupplierAlert]) -> int:
+        """Publish supplier alerts on the alert channel, in order, in one round trip; return how many."""
+        return await self._publish([(alert_channel(self.prefix), a.model_dump_json()) for a in alerts])
+
+    async def _publish(self, msgs: list[tuple[str, str]]) -> int:
         if not msgs:
             return 0
         try:
@@ -283,6 +295,15 @@ class AsyncTierStore:
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         return len(msgs)
+
+    async def distribution(self, entity_type: str) -> list[Cell]:
+        """Return the tier counters of an entity type: one cell per stored tier, segment and group."""
+        check_entity_type(entity_type)
+        try:
+            raw = await self._redis.hgetall(dist_key(self.prefix, entity_type))
+        except _CONN_ERRORS as exc:
+            raise _unavailable(self.endpoint, exc) from None
+        return parse_cells(raw)
 
     async def apply_cases(self, cases: Iterable[SupplierCase]) -> list[bool]:
         """Keep each supplier's latest case event, in order (a replayed or older one changes nothing)."""
@@ -339,16 +360,12 @@ class AsyncTierStore:
                         out[name] = change[name]
         return out
 
-    async def history(
-        self, entity_type: str, entity_id: str, limit: int = 20
-    ) -> list[dict[str, Any]]:
+    async def history(self, entity_type: str, entity_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """Up to ``limit`` past changes of an entity, newest first."""
         check_entity_type(entity_type)
         limit = max(1, min(limit, self.history_cap))
         try:
-            items = await self._redis.lrange(
-                history_key(self.prefix, entity_type, entity_id), 0, limit - 1
-            )
+            items = await self._redis.lrange(history_key(self.prefix, entity_type, entity_id), 0, limit - 1)
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         return [json.loads(item) for item in items]
@@ -368,6 +385,11 @@ class AsyncTierStore:
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         return sorted((json.loads(v) for v in raw.values()), key=lambda r: (r["taken_at"], r["version"]))
+
+    @property
+    def client(self) -> aredis.Redis[str]:
+        """The Redis client, for readers that follow the stream and the channels (the dashboard's live feed)."""
+        return self._redis
 
     async def ping(self) -> bool:
         """``True`` if Redis answers; never raises."""

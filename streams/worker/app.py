@@ -14,7 +14,8 @@ Thin wiring around :class:`streams.worker.processor.Processor`:
   retries without committing, so the store catches up when Redis is back.
 * ``store_audit``: follows ``audit`` (every manual assessment received, with its
   status) into each entity's Redis audit trail, the same way.
-* ``publish_notices``: follows ``tier-notices`` onto Redis pub/sub, retrying the same way;
+* ``publish_notices``: follows ``tier-notices`` onto Redis pub/sub, retrying the same way
+  (``publish_alerts`` likewise ``supplier-alerts``, for the dashboard's live feed);
   ``store_cases`` follows ``supplier-cases`` into each supplier's case hash.
 * a timer sends review ticks for entities whose tier can change with time
   alone (the processor's heap), through the ``reviews`` topic, so the review
@@ -35,7 +36,7 @@ import faust
 from faust.types import TP, FutureMessage, Message
 
 from tierstream.schemas.mapping import Sources
-from tierstream.schemas.outputs import AuditEntry, SupplierCase, TierChange, TierNotice
+from tierstream.schemas.outputs import AuditEntry, SupplierAlert, SupplierCase, TierChange, TierNotice
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.schemas.sources import load_sources
@@ -54,6 +55,7 @@ from tierstream.streams.worker.batch import (
     install_batch_path,
 )
 from tierstream.streams.worker.control import register_control
+from tierstream.streams.worker.dashboard import register_dashboard
 from tierstream.streams.worker.metrics import ServiceMetrics, install_faust_sensor
 from tierstream.streams.worker.outbox import OutboxRound
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
@@ -194,6 +196,8 @@ class Pipeline:
                    lambda vs: store.record_audit([AuditEntry.model_validate_json(v) for v in vs]))
         self._sink(self.names.tier_notices, "publish_notices", "notice channel",
                    lambda vs: store.publish_notices([TierNotice.model_validate_json(v) for v in vs]))
+        self._sink(self.names.supplier_alerts, "publish_alerts", "alert channel",
+                   lambda vs: store.publish_alerts([SupplierAlert.model_validate_json(v) for v in vs]))
         self._sink(self.names.supplier_cases, "store_cases", "case store",
                    lambda vs: store.apply_cases([SupplierCase.model_validate_json(v) for v in vs]))
 
@@ -212,6 +216,7 @@ class Pipeline:
 
         register_web(app, self.tier_store, self.health, self.metrics, self.review,
                      language=self.settings.language)
+        register_dashboard(app, self.tier_store, lambda: proc.rules)
         self.control = register_control(self)
 
     def _sink(self, topic: str, name: str, what: str, write: Callable[[list[bytes]], Awaitable[object]]) -> None:

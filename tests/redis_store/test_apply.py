@@ -41,8 +41,9 @@ def test_apply_then_get_decodes_everything(store: Store, prefix: str) -> None:
     assert set(raw) == {
         "tier", "score", "previous_tier", "direction", "components", "reasons", "next_tier",
         "rules_version", "change_id", "seq", "occurred_at", "ungraded_reason", "actions", "updated_at",
-        "segment", "loyalty", "group", "profile",
+        "segment", "loyalty", "group", "profile", "counted_in",
     }  # fmt: skip
+    assert "counted_in" not in got  # bookkeeping of the tier counters, not the entity's
     assert raw["ungraded_reason"] == "" and got["ungraded_reason"] is None  # graded
     # none of segment, loyalty, group, profile: empty strings and null in the hash, None read back
     assert (raw["segment"], raw["loyalty"], raw["group"], raw["profile"]) == ("", "", "", "null")

@@ -28,6 +28,8 @@ def test_key_layout_documents_every_key() -> None:
         "tp:audit:{entity_type}:{entity_id}",
         "`tp:changes`",
         "tp:changes:{entity_type}",
+        "tp:dist:{entity_type}",
+        "tp:alerts:supplier",
     ):
         assert key in text
     assert json.dumps(text)  # plain text, embeddable anywhere
