@@ -14,13 +14,11 @@ import faust
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.redis_store.helpers import DEAD_URL, REDIS_URL, _redis_up, change, key_prefix
+from tests.redis_store.helpers import DEAD_URL, REDIS_URL, change, key_prefix
 from tierstream.schemas.outputs import SupplierAlert
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.store.redis import AsyncTierStore, alert_channel
 from tierstream.streams.worker.dashboard import register_dashboard
-
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at the tests' REDIS_URL")
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from tests.redis_store.helpers import Store, change, needs_redis
+from tests.redis_store.helpers import Store, change
 from tierstream.schemas.outputs import TierChange
 from tierstream.streams.store.counters import Cell, count_uncounted, summarize
 from tierstream.streams.store.keys import recounted_key
 from tierstream.streams.store.lua import count_cell
 from tierstream.streams.store.redis import dist_key, tier_key
-
-pytestmark = needs_redis
 
 
 def counts(store: Store, entity_type: str = "customer") -> dict[tuple[str, str, str], int]:
