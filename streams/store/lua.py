@@ -153,7 +153,7 @@ def count_cell(change: TierChange) -> str:
     ``segment`` and ``group`` are read when the change carries them (a TierChange
     without those fields counts in ``["<tier>","",""]``).
     """
-    return cell_of(change.tier, getattr(change, "segment", None), getattr(change, "group", None))
+    return cell_of(change.tier, change.segment, change.group)
 
 
 def cell_of(tier: str, segment: str | None, group: str | None) -> str:
