@@ -24,15 +24,15 @@ pytestmark = pytest.mark.integration
 
 
 @contextlib.contextmanager
-def _port_9092_held() -> Iterator[None]:
-    """Hold 127.0.0.1:9092 (bound, not listening: connections are refused) if nobody else does.
+def _port_held(port: int) -> Iterator[None]:
+    """Hold 127.0.0.1:``port`` (bound, not listening: connections are refused) if nobody else does.
 
-    Then `tierstream dev` must fall back to a free port, and a client that found the broker
-    did so through the endpoints file, not by the 127.0.0.1:9092 default.
+    Then `tierstream dev` must fall back to a free port, and a client that found it did so
+    through the endpoints file, not by the default address.
     """
     with socket.socket() as sock:
         with contextlib.suppress(OSError):  # already taken: dev falls back all the same
-            sock.bind(("127.0.0.1", 9092))
+            sock.bind(("127.0.0.1", port))
         yield
 
 
@@ -69,17 +69,23 @@ def test_dev_runs_is_found_by_the_clients_and_stops_with_no_process_left(tmp_pat
     port = free_port()
     dev_file = tmp_path / "state" / "dev.json"
     env = {**_terminal(dev_file), "TIERSTREAM_DEV_LOG": str(tmp_path / "dev.log")}
-    with _port_9092_held():
+    web_taken = how == signal.SIGTERM  # one run with the asked web port taken, one with it free
+    with _port_held(9092), _port_held(port) if web_taken else contextlib.nullcontext():
         proc = subprocess.Popen([sys.executable, "-m", "tierstream", "dev", "--web-port", str(port), "--quiet"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            wait_ready(port, 60, proc)
+            def written() -> DevEndpoints | None:
+                assert proc.poll() is None, f"tierstream dev exited with {proc.returncode}"
+                return _endpoints(dev_file)
+
+            found = poll(written, 60, "the endpoints file")
+            assert found.pid == proc.pid and found.kafka_bootstrap != "127.0.0.1:9092"
+            assert (found.web_url == f"http://127.0.0.1:{port}") is not web_taken, (found.web_url, port)
+            wait_ready(int(found.web_url.rsplit(":", 1)[1]), 60, proc)
+            assert found.redis_url.startswith("redis://127.0.0.1:")
             family = psutil.Process(proc.pid).children(recursive=True)
             names = " ".join(" ".join(p.cmdline()) for p in family)
             assert "tansu" in names and "valkey-server" in names and "-m tierstream worker" in names, names
-            found = poll(lambda: _endpoints(dev_file), 30, "the endpoints file")
-            assert found.pid == proc.pid and found.web_url == f"http://127.0.0.1:{port}"
-            assert found.kafka_bootstrap != "127.0.0.1:9092" and found.redis_url.startswith("redis://127.0.0.1:")
             if how == signal.SIGINT:
                 _clients_find_the_broker(tmp_path, dev_file)
             proc.send_signal(how)

@@ -25,6 +25,7 @@ ENV_HELP = (
 
 #: Where ``tierstream dev`` puts its broker when the port is free: the Kafka convention.
 KAFKA_PORT = 9092
+WEB_PORT = 6066
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -49,7 +50,8 @@ def worker(per_event: bool, loglevel: str) -> None:
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="publish this JSONL event file once the worker is ready")
 @click.option("--rate", type=float, default=None, help="replay pace in events/s (default: as fast as possible)")
-@click.option("--web-port", type=int, default=6066, show_default=True)
+@click.option("--web-port", type=int, default=WEB_PORT, show_default=True,
+              help="the worker's web server and dashboard (a free port when this one is taken)")
 @click.option("--partitions", type=int, default=4, show_default=True)
 @click.option("--quiet", is_flag=True, help="don't print tier changes")
 def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int, quiet: bool) -> None:
@@ -71,7 +73,10 @@ def dev(replay: Path | None, rate: float | None, web_port: int, partitions: int,
     from tierstream.streams.dev.valkey import EmbeddedRedis
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` (or a supervisor) stops it like Ctrl-C
+    from tierstream.streams.dev.ports import free_port
+
     base = cli_settings()
+    web_port = free_port(web_port)
     with contextlib.ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker(preferred_port=KAFKA_PORT))
         if "redis_url" in base.model_fields_set:

@@ -35,6 +35,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from tierstream.schemas.errors import BrokerStartError
+from tierstream.streams.dev.ports import free_port
 
 __all__ = ["BrokerStartError", "EmbeddedBroker", "TopicSpecs", "die_with_parent_hook"]
 
@@ -45,21 +46,6 @@ _HOST = "127.0.0.1"
 _METADATA_API_KEY = 3
 _CLIENT_ID = b"tierstream-embedded-broker"
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _free_port(preferred: int = 0) -> int:
-    """Return ``preferred`` if it is free on loopback, else a free port the kernel picks.
-
-    The port is released before Tansu binds it, so another process could grab it in
-    between; :meth:`EmbeddedBroker.start` retries with a new port if the broker exits early.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((_HOST, preferred))
-        except OSError:
-            sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def die_with_parent_hook() -> Callable[[], None] | None:
@@ -212,7 +198,7 @@ class EmbeddedBroker:
         last_error: BrokerStartError | None = None
         for attempt in range(3):
             try:
-                self._spawn(str(binary), _free_port(self._preferred_port if attempt == 0 else 0))
+                self._spawn(str(binary), free_port(self._preferred_port if attempt == 0 else 0))
                 self._wait_ready()
             except BrokerStartError as exc:
                 self.stop()

@@ -5,7 +5,6 @@ Part of the harness (:mod:`tierstream.streams.dev.harness` re-exports every name
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ import redis
 
 from tierstream.schemas.settings import Settings
 from tierstream.streams.client import publish
+from tierstream.streams.dev.ports import free_port
 from tierstream.streams.dev.valkey import EmbeddedRedis
 
 __all__ = ["PollTimeout", "Publisher", "RedisServer", "free_port", "poll"]
@@ -40,13 +40,6 @@ def poll(fn: Callable[[], T | None], deadline_s: float, what: str, interval: flo
         if time.monotonic() >= end:
             raise PollTimeout(f"timed out after {deadline_s:g}s waiting for {what} (last: {last!r})")
         time.sleep(interval)  # polling interval between checks, not synchronization
-
-
-def free_port() -> int:
-    """Return a loopback TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer(EmbeddedRedis):

