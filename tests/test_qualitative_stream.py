@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.sample_parity import Pacer, paced, per_entity
+from tests.pacing import Pacer, paced
+from tests.sample_parity import per_entity
 from tests.streaming import Stream, poll
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
