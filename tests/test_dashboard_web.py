@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from tests.redis_store.helpers import DEAD_URL, REDIS_URL, change, key_prefix
+from tests.web_app import serve_routes
 from tierstream.schemas.outputs import SupplierAlert
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.store.redis import AsyncTierStore, alert_channel
@@ -28,19 +26,8 @@ def prefix() -> Iterator[str]:
 
 
 def serve(prefix: str, body: Callable[[Any, AsyncTierStore], Awaitable[None]], url: str = REDIS_URL) -> None:
-    async def run() -> None:
-        app = faust.App(f"tierstream-dash-test-{uuid.uuid4().hex[:8]}", web_host="127.0.0.1", web_port=6066)
-        store = AsyncTierStore.from_url(url, prefix=prefix)
-        rules = load_rules()
-        register_dashboard(app, store, lambda: rules)
-        web_app = await app.web.wsgi()
-        try:
-            async with TestClient(TestServer(web_app)) as client:
-                await body(client, store)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
+    rules = load_rules()
+    serve_routes(url, prefix, lambda app, store: register_dashboard(app, store, lambda: rules), body)
 
 
 async def next_event(resp: Any, within_s: float = 5.0) -> dict[str, str]:

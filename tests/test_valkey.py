@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import redis
 
+from tierstream.schemas.errors import StoreStartError
 from tierstream.streams.dev.harness import RedisServer
 from tierstream.streams.dev.valkey import EmbeddedRedis, valkey_binary
 
@@ -57,3 +59,13 @@ def test_a_private_server_restarts_empty_on_its_port_and_wants_its_password(tmp_
             redis.Redis(host="127.0.0.1", port=port, retry=None).ping()  # no retries with backoff
     finally:
         server.kill()
+
+
+def test_a_taken_port_moves_a_picked_port_and_fails_a_given_one(tmp_path: Path) -> None:
+    server = EmbeddedRedis(log_path=tmp_path / "picked.log")
+    with socket.create_server(("127.0.0.1", server.port)) as taken:  # taken between the pick and the start
+        taken_port = taken.getsockname()[1]
+        with server:
+            assert server.running and server.port != taken_port
+        with pytest.raises(StoreStartError, match=f"exited with code .* on port {taken_port}"):
+            EmbeddedRedis(port=taken_port, log_path=tmp_path / "given.log").start()

@@ -1,22 +1,17 @@
 """The HTTP views, served by Faust's aiohttp app without a broker.
 
-``app.web.wsgi()`` builds the aiohttp application Faust would serve (views and
-default blueprints) without starting the worker, so no Kafka is needed; aiohttp's
-test server binds a free port. Redis is real (the session's embedded Valkey, tests/conftest.py).
+See tests/web_app.py for how they are served. Redis is real (the session's embedded Valkey, tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import faust
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from tests.redis_store.helpers import REDIS_URL, change, key_prefix
+from tests.web_app import serve_routes
 from tierstream.streams.store.redis import AsyncTierStore
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 from tierstream.streams.worker.web import register_web
@@ -35,19 +30,7 @@ def serve(
     body: Callable[[Any, AsyncTierStore], Awaitable[None]],
     metrics: ServiceMetrics | None = None,
 ) -> None:
-    async def run() -> None:
-        app = faust.App(f"tierstream-web-test-{uuid.uuid4().hex[:8]}", web_host="127.0.0.1",
-                        web_port=6066)  # fmt: skip
-        store = AsyncTierStore.from_url(url, prefix=prefix)
-        register_web(app, store, health, metrics or ServiceMetrics())
-        web_app = await app.web.wsgi()
-        try:
-            async with TestClient(TestServer(web_app)) as client:
-                await body(client, store)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
+    serve_routes(url, prefix, lambda app, store: register_web(app, store, health, metrics or ServiceMetrics()), body)
 
 
 def test_tier_and_history(prefix: str) -> None:
