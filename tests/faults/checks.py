@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from tests.faults.deployment import redis_of
 from tests.faults.figures import Figures
+from tests.faults.lost import explain_lost, late_arrivals, raw_by_hash
 from tierstream.schemas.events import INBOUND_ADAPTER
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
@@ -52,6 +53,8 @@ class Reference:
     seen: dict[str, set[int]]  # entity key -> event-id hashes held in its state
     event_ids: set[int]  # hashes of every distinct valid inbound event id
     report: Report
+    states: dict[str, EntityState]  # entity key -> its offline state
+    raw: dict[int, bytes]  # event-id hash -> its (first) input line
 
 
 def reference(lines: Sequence[bytes]) -> Reference:
@@ -64,7 +67,8 @@ def reference(lines: Sequence[bytes]) -> Reference:
         with suppress(ValidationError):
             ids.add(event_hash(INBOUND_ADAPTER.validate_json(raw).event_id))
     seen = {entity_key(*k): set(st.seen) for k, st in scorer.states.items()}
-    return Reference(snaps, seen, ids, scorer.report)
+    states = {entity_key(*k): st for k, st in scorer.states.items()}
+    return Reference(snaps, seen, ids, scorer.report, states, raw_by_hash(lines))
 
 
 def table_states(settings: Settings) -> dict[str, EntityState]:
@@ -97,6 +101,7 @@ def check_state(dep: Deployment, ref: Reference, fig: Figures) -> dict[str, Enti
     states = table_states(dep.settings)
     fig.valid = len(ref.event_ids)
     fig.input_duplicates = ref.report.duplicates
+    lost: dict[str, set[int]] = {}
     for key, seen in ref.seen.items():
         want = seen & ref.event_ids
         got = set(states[key].seen) & ref.event_ids if key in states else set()
@@ -104,9 +109,15 @@ def check_state(dep: Deployment, ref: Reference, fig: Figures) -> dict[str, Enti
         fig.in_state += len(got)
         fig.lost_events += len(want - got)
         fig.extra_events += len(got - want)
+        if want - got:
+            lost[key] = want - got
     for key, st in states.items():
         if key not in ref.seen:
             fig.extra_events += len(set(st.seen) & ref.event_ids)
+    if lost:
+        fig.facts["lost event ids"] = "\n" + explain_lost(dep, ref.raw, ref.states, lost)
+        late = late_arrivals(dep, lost)
+        fig.facts["lost event ids on the changelog 20 s after the check's read"] = len(late)
     fig.check(fig.lost_events == 0, f"{fig.lost_events} event ids missing from the stream's state")
     fig.check(fig.extra_events == 0, f"{fig.extra_events} event ids in the stream's state the offline scorer refused")
     return states
