@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from tests.faults.deployment import redis_of
 from tests.faults.figures import Figures
-from tests.faults.lost import explain_lost, late_arrivals, raw_by_hash
+from tests.faults.lost import dropped_ids, explain_lost, late_arrivals, raw_by_hash
 from tierstream.schemas.events import INBOUND_ADAPTER
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
@@ -97,8 +98,16 @@ def check_parity(dep: Deployment, ref: Reference, fig: Figures, deadline_s: floa
 
 
 def check_state(dep: Deployment, ref: Reference, fig: Figures) -> dict[str, EntityState]:
-    """Event ids in the table against the offline scorer's: nothing lost, nothing unexpected."""
+    """Event ids in the table against the offline scorer's: nothing lost, nothing unexpected.
+
+    Also along each entity's changelog: an id the offline state keeps, once written, is in
+    every later record (only the retention removes one). A record without it was written
+    from a stale copy of the state -- a loss even when a later record happens to restore it.
+    On a loss, prints what is missing (``tests/faults/lost.py``).
+    """
+    read_from = time.time()
     states = table_states(dep.settings)
+    read = (read_from, time.time())
     fig.valid = len(ref.event_ids)
     fig.input_duplicates = ref.report.duplicates
     lost: dict[str, set[int]] = {}
@@ -114,12 +123,17 @@ def check_state(dep: Deployment, ref: Reference, fig: Figures) -> dict[str, Enti
     for key, st in states.items():
         if key not in ref.seen:
             fig.extra_events += len(set(st.seen) & ref.event_ids)
+    dropped = dropped_ids(dep, {k: v & ref.event_ids for k, v in ref.seen.items()})
+    if dropped:
+        fig.facts["changelog records without an id an earlier record of their entity held"] = dropped[:5]
     if lost:
-        fig.facts["lost event ids"] = "\n" + explain_lost(dep, ref.raw, ref.states, lost)
+        fig.facts["lost event ids"] = "\n" + explain_lost(dep, ref.raw, ref.states, lost, read)
         late = late_arrivals(dep, lost)
         fig.facts["lost event ids on the changelog 20 s after the check's read"] = len(late)
     fig.check(fig.lost_events == 0, f"{fig.lost_events} event ids missing from the stream's state")
     fig.check(fig.extra_events == 0, f"{fig.extra_events} event ids in the stream's state the offline scorer refused")
+    fig.check(not dropped, f"{len(dropped)} entities' changelogs drop an event id an earlier record held "
+                           "(a state written from a stale copy)")
     return states
 
 

@@ -14,7 +14,7 @@ from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.kafka.read import decode_table_key, decode_table_value, read_states, read_to_end
 from tierstream.streams.kafka.topics import entity_key, partition_of
 
-__all__ = ["explain_lost", "late_arrivals", "raw_by_hash"]
+__all__ = ["dropped_ids", "explain_lost", "late_arrivals", "raw_by_hash"]
 
 
 def _when(epoch_s: float | None) -> str:
@@ -49,6 +49,33 @@ def _changelog_of(dep: Deployment, key: str, h: int) -> list[str]:
     return out
 
 
+def dropped_ids(dep: Deployment, expected: Mapping[str, set[int]]) -> list[str]:
+    """Expected event ids that a changelog record of their entity holds and a later one lacks.
+
+    An applied id only leaves a state with the retention (``expected`` holds none of those),
+    so a record without it after one with it is a state written from an older copy: a
+    writer that missed the newer record (two owners of a partition, or a recovery that
+    stopped short), whatever the final record holds.
+    """
+    held: dict[str, tuple[set[int], str]] = {}
+    out = []
+    for r in read_to_end(dep.settings, dep.names.entities_changelog, timeout_s=60, role="dropped"):
+        if r.key is None or r.value is None:
+            continue
+        key = decode_table_key(r.key)
+        want = expected.get(key)
+        if not want:
+            continue
+        seen = set(EntityState.from_bytes(decode_table_value(r.value)).seen) & want
+        where = f"[{r.partition}]@{r.offset} at {_when(r.timestamp / 1000)}"
+        before = held.get(key)
+        if before is not None and before[0] - seen:
+            out.append(f"{key}: {len(before[0] - seen)} ids held at {before[1]}, not at {where}")
+        if before is None or seen - before[0]:
+            held[key] = ((before[0] if before else set()) | seen, where)
+    return out
+
+
 def late_arrivals(dep: Deployment, lost: Mapping[str, set[int]], wait_s: float = 20.0) -> set[int]:
     """The lost ids that reach their entity's state on the changelog within ``wait_s`` (the check read too early)."""
     deadline = time.monotonic() + wait_s
@@ -67,11 +94,15 @@ def late_arrivals(dep: Deployment, lost: Mapping[str, set[int]], wait_s: float =
 
 
 def explain_lost(dep: Deployment, raw_of: Mapping[int, bytes], offline: Mapping[str, EntityState],
-                 lost: Mapping[str, set[int]], limit: int = 3) -> str:
-    """Describe up to ``limit`` lost event ids: the event, its inbound and re-keyed records, its entity's changelog."""
+                 lost: Mapping[str, set[int]], read: tuple[float, float], limit: int = 3) -> str:
+    """Describe up to ``limit`` lost event ids: the event, its inbound and re-keyed records, its entity's changelog.
+
+    ``read``: when the check's read of the changelog began and ended (epoch s): a record
+    written before it began should have been in it.
+    """
     parts = dep.settings.partitions
     names = dep.names
-    lines = [f"check read at {_when(time.time())}"]
+    lines = [f"the check read the changelog from {_when(read[0])} to {_when(read[1])}"]
     shown = 0
     for key, hashes in lost.items():
         for h in sorted(hashes):
