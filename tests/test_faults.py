@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.faults.checks import check_parity, check_state, reference
+from tests.faults.deployment import fault_deployment
 from tests.faults.figures import Figures, render_table
 from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
@@ -31,6 +33,8 @@ from tests.faults.scenario_security import scenario_security
 from tests.faults.scenario_transactions import transactions_probe
 from tests.faults.scenario_workers import scenario_crash, scenario_rebalance
 from tierstream.schemas.rules import load_rules
+from tierstream.scorers.state import event_hash
+from tierstream.streams.client.publish import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
 from tierstream.streams.offline.score import OfflineScorer, run
 
@@ -64,6 +68,24 @@ def test_worker_killed_between_the_hop_and_the_grading(broker: EmbeddedBroker, t
 def test_worker_added_and_removed_mid_stream(broker: EmbeddedBroker, tmp_path: Path) -> None:
     fig = run_scenario(scenario_rebalance, broker.bootstrap, tmp_path, events=900, seed=2, replay_s=12.0)
     assert fig.parity and fig.lost == 0 and fig.expected_in_state == fig.in_state > 0
+
+
+def test_parity_alone_does_not_say_every_event_is_in_state(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """A customer known only by a profile has an empty state, which snapshots leave out. With no
+    worker running, the snapshots agree at once though its event was never processed: the state
+    check waits for every offset to be committed, says which are not, and counts the id lost."""
+    line = _line({"type": "profile", "event_id": "p-only", "occurred_at": "2026-10-01T10:00:00Z",
+                  "entity_type": "customer", "entity_id": "c-new", "ownership": "private"})
+    ref = reference([line])
+    assert ref.snapshots == {} and ref.seen == {"customer:c-new": {event_hash("p-only")}}
+    fig = Figures("profile only")
+    with fault_deployment(broker.bootstrap, tmp_path) as dep:
+        assert publish(dep.settings, [(1, line)]).failed == 0
+        assert check_parity(dep, ref, fig, deadline_s=5.0)
+        check_state(dep, ref, fig, processed_s=3.0)
+        assert fig.facts["messages not committed (topic: how many) when the state was read"] == {
+            dep.names.inbound("profile"): 1}
+    assert (fig.expected_in_state, fig.in_state, fig.lost_events) == (1, 0, 1)
 
 
 def test_redis_killed_and_restarted_mid_stream(broker: EmbeddedBroker, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -12,13 +13,14 @@ from pydantic import ValidationError
 
 from tests.faults.deployment import redis_of
 from tests.faults.figures import Figures
+from tests.faults.lost import dropped_ids, explain_lost, late_arrivals, raw_by_hash
 from tierstream.schemas.events import INBOUND_ADAPTER
 from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.state import EntityState, event_hash
 from tierstream.streams.dev.harness import Deployment, Snapshots, diff, poll
-from tierstream.streams.kafka.read import read_states, read_to_end
+from tierstream.streams.kafka.read import consumer, partitions, read_states, read_to_end
 from tierstream.streams.kafka.topics import entity_key
 from tierstream.streams.offline.score import OfflineScorer, Report, run
 from tierstream.streams.store.redis import changes_stream_key, history_key, tier_key
@@ -38,6 +40,8 @@ __all__ = [
     "redis_history_dups",
     "reference",
     "table_states",
+    "topic_ends",
+    "wait_processed",
 ]
 
 #: How long the stream may take to agree with the offline scorer once everything is published.
@@ -52,6 +56,8 @@ class Reference:
     seen: dict[str, set[int]]  # entity key -> event-id hashes held in its state
     event_ids: set[int]  # hashes of every distinct valid inbound event id
     report: Report
+    states: dict[str, EntityState]  # entity key -> its offline state
+    raw: dict[int, bytes]  # event-id hash -> its (first) input line
 
 
 def reference(lines: Sequence[bytes]) -> Reference:
@@ -64,7 +70,8 @@ def reference(lines: Sequence[bytes]) -> Reference:
         with suppress(ValidationError):
             ids.add(event_hash(INBOUND_ADAPTER.validate_json(raw).event_id))
     seen = {entity_key(*k): set(st.seen) for k, st in scorer.states.items()}
-    return Reference(snaps, seen, ids, scorer.report)
+    states = {entity_key(*k): st for k, st in scorer.states.items()}
+    return Reference(snaps, seen, ids, scorer.report, states, raw_by_hash(lines))
 
 
 def table_states(settings: Settings) -> dict[str, EntityState]:
@@ -92,11 +99,75 @@ def check_parity(dep: Deployment, ref: Reference, fig: Figures, deadline_s: floa
     return True
 
 
-def check_state(dep: Deployment, ref: Reference, fig: Figures) -> dict[str, EntityState]:
-    """Event ids in the table against the offline scorer's: nothing lost, nothing unexpected."""
+def topic_ends(settings: Settings, topics: Sequence[str], timeout_s: float = 60.0) -> dict[str, int]:
+    """Each topic's end offsets summed over its partitions, from fetch responses (one consumer).
+
+    Fetch responses carry the true high watermark (see ``streams.kafka.read``): every
+    partition is fetched once from its beginning until each one's is known.
+    """
+    kafka = consumer(settings, "ends", group_id=None)
+    try:
+        tps = [tp for t in topics for tp in partitions(kafka, t, settings)]
+        kafka.assign(tps)
+        kafka.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout_s
+        while any(kafka.highwater(tp) is None for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no fetch answered for some partitions of {list(topics)} in {timeout_s:g} s")
+            kafka.poll(timeout_ms=200)
+        return {t: sum(int(kafka.highwater(tp)) for tp in tps if tp.topic == t) for t in topics}
+    finally:
+        kafka.close()
+
+
+def wait_processed(dep: Deployment, fig: Figures, deadline_s: float = 60.0) -> None:
+    """Poll until the group has committed every inbound and re-keyed message.
+
+    Parity cannot tell: an event that leaves every snapshot as it was (the profile of an
+    entity with no activity yet, which snapshots leave out; an order cancelled later) may
+    still be in flight when the snapshots first agree. An offset is committed only once the
+    state its message changed is acknowledged on the changelog (``streams.worker.outbox``),
+    so with every offset committed the changelog holds every event. Offsets on these fresh
+    topics are contiguous from 0, so a committed sum equal to the ends' sum means every
+    partition is done. The offsets are read before the ends: with every inbound message
+    committed, the re-keyed messages they caused are on the broker when the ends are read.
+    """
+    topics = [*dep.inbound, dep.names.repartition]
+    behind: dict[str, int] = {}
+
+    def committed_all() -> bool:
+        nonlocal behind
+        admin = dep.admin()
+        try:
+            committed = dep.committed(admin, topics)
+        finally:
+            admin.close()
+        ends = topic_ends(dep.settings, topics)
+        behind = {t: ends[t] - committed[t] for t in topics if ends[t] != committed[t]}
+        return not behind
+
+    try:
+        poll(committed_all, deadline_s, "the group to commit every inbound and re-keyed message", interval=0.5)
+    except AssertionError:
+        fig.facts["messages not committed (topic: how many) when the state was read"] = behind
+
+
+def check_state(dep: Deployment, ref: Reference, fig: Figures, processed_s: float = 60.0) -> dict[str, EntityState]:
+    """Event ids in the table against the offline scorer's: nothing lost, nothing unexpected.
+
+    Also along each entity's changelog: an id the offline state keeps, once written, is in
+    every later record (only the retention removes one). A record without it was written
+    from a stale copy of the state -- a loss even when a later record happens to restore it.
+    On a loss, prints what is missing (``tests/faults/lost.py``). Reads the changelog once
+    every message is processed (:func:`wait_processed`), not merely when the snapshots agree.
+    """
+    wait_processed(dep, fig, processed_s)
+    read_from = time.time()
     states = table_states(dep.settings)
+    read = (read_from, time.time())
     fig.valid = len(ref.event_ids)
     fig.input_duplicates = ref.report.duplicates
+    lost: dict[str, set[int]] = {}
     for key, seen in ref.seen.items():
         want = seen & ref.event_ids
         got = set(states[key].seen) & ref.event_ids if key in states else set()
@@ -104,11 +175,22 @@ def check_state(dep: Deployment, ref: Reference, fig: Figures) -> dict[str, Enti
         fig.in_state += len(got)
         fig.lost_events += len(want - got)
         fig.extra_events += len(got - want)
+        if want - got:
+            lost[key] = want - got
     for key, st in states.items():
         if key not in ref.seen:
             fig.extra_events += len(set(st.seen) & ref.event_ids)
+    dropped = dropped_ids(dep, {k: v & ref.event_ids for k, v in ref.seen.items()})
+    if dropped:
+        fig.facts["changelog records without an id an earlier record of their entity held"] = dropped[:5]
+    if lost:
+        fig.facts["lost event ids"] = "\n" + explain_lost(dep, ref.raw, ref.states, lost, read)
+        late = late_arrivals(dep, lost, min(20.0, processed_s))
+        fig.facts["lost event ids on the changelog soon after the check's read"] = len(late)
     fig.check(fig.lost_events == 0, f"{fig.lost_events} event ids missing from the stream's state")
     fig.check(fig.extra_events == 0, f"{fig.extra_events} event ids in the stream's state the offline scorer refused")
+    fig.check(not dropped, f"{len(dropped)} entities' changelogs drop an event id an earlier record held "
+                           "(a state written from a stale copy)")
     return states
 
 

@@ -64,9 +64,10 @@ def scenario_rebalance(bootstrap: str, tmp: Path, events: int = 20_000, seed: in
         pub = Publisher(dep.settings, lines, replay_s)
         pub.start()
         poll(lambda: pub.reached(len(lines) // 4), 600, "a quarter of the replay", interval=0.02)
+        fig.facts["worker started at line"] = pub.sent
         dep.start_worker()
         dep.wait_split()
-        fig.facts["worker added at line"] = pub.sent
+        fig.facts["worker added (ready, partitions split) at line"] = pub.sent
         poll(lambda: pub.reached(len(lines) * 3 // 5), 600, "three fifths of the replay", interval=0.02)
         fig.facts["worker removed at line"] = pub.sent
         dep.stop_worker(first)
