@@ -30,6 +30,7 @@ from tierstream.streams.kafka.read import decode_table_key
 from tierstream.streams.kafka.topics import partition_of, topic_names
 from tierstream.streams.worker.batch import BatchConsumer, install_batch_path
 from tierstream.streams.worker.batching import BatchHandler
+from tierstream.streams.worker.recovery import changelog_decoder
 from tierstream.streams.worker.tables import EntityTable
 
 # --------------------------------------------------------------------------- in-process
@@ -176,6 +177,18 @@ def test_a_table_that_does_not_allow_it_is_left_to_faust() -> None:
     records = [rec(0, 0, b"a", b"a1")]
     assert fetch(u, {C0: records}) == {C0: records}
     assert dict(u.table.items()) == {}
+
+
+def test_records_are_decoded_as_the_stock_path_decodes_them() -> None:
+    u = unit()
+    to_message = u.consumer._to_message
+    raw = changelog_decoder(u.app, u.table.changelog_topic.schema)
+    assert raw(to_message(C0, rec(0, 0, b"k", b"v"))) == (b"k", b"v")
+    assert raw(to_message(C0, rec(0, 1, b"k", None))) == (b"k", None)
+    as_json = changelog_decoder(u.app, faust.Schema(key_type=str, value_type=None, key_serializer="json",
+                                                     value_serializer="json"))
+    assert as_json(to_message(C0, rec(0, 2, b'"k"', b'{"n": 1}'))) == ("k", {"n": 1})
+    assert as_json(to_message(C0, rec(0, 3, b'"k"', None))) == ("k", None)
 
 
 # --------------------------------------------------------------------------- end to end

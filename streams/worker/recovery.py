@@ -42,7 +42,7 @@ and :mod:`streams.worker.batch` are the only ones allowed Faust's private names;
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import faust
@@ -51,10 +51,11 @@ from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, AppT, EventT, Message
+from faust.types.serializers import SchemaT
 
 from tierstream.streams.worker.highwaters import fetched_highwaters
 
-__all__ = ["PromptTableManager", "RecoveringConsumer", "apply_changelog", "restoring_table"]
+__all__ = ["PromptTableManager", "RecoveringConsumer", "apply_changelog", "changelog_decoder", "restoring_table"]
 
 log = logging.getLogger("tierstream.recovery")
 
@@ -69,6 +70,20 @@ def restoring_table(recovery: Recovery, tp: TP) -> faust.Table[Any, Any] | None:
     return cast("faust.Table[Any, Any]", table)
 
 
+def changelog_decoder(app: AppT, schema: SchemaT[Any, Any]) -> Callable[[Message], tuple[Any, Any]]:
+    """Decode a changelog record's key and value as the stock path does (raw bytes: as they are)."""
+    if (schema.key_type is bytes and schema.value_type is bytes
+            and schema.key_serializer == "raw" and schema.value_serializer == "raw"):
+        return lambda message: (message.key, message.value)  # what Faust's raw codec gives, without its cost
+    loads_key, loads_value = app.serializers.loads_key, app.serializers.loads_value
+
+    def decode(message: Message) -> tuple[Any, Any]:
+        value = None if message.value is None else schema.loads_value(app, message, loads=loads_value)
+        return schema.loads_key(app, message, loads=loads_key), value
+
+    return decode
+
+
 def apply_changelog(app: AppT, recovery: Recovery, table: faust.Table[Any, Any], tp: TP,
                     messages: Sequence[Message]) -> int:
     """Apply the records of ``messages`` past the offset recovery has seen, at once; how many.
@@ -79,19 +94,18 @@ def apply_changelog(app: AppT, recovery: Recovery, table: faust.Table[Any, Any],
     """
     offsets = recovery.active_offsets if tp in recovery.active_tps else recovery.standby_offsets
     seen = offsets.get(tp)
-    schema = table.changelog_topic.schema
-    loads_key, loads_value, create_event = app.serializers.loads_key, app.serializers.loads_value, app.create_event
+    decode = changelog_decoder(app, table.changelog_topic.schema)
+    event = cast(Callable[..., EventT[Any]], app.conf.Event)  # app.create_event, looked up once
     events: list[EventT[Any]] = []
     for message in messages:
         if seen is not None and message.offset <= seen:
             continue
         try:
-            key = schema.loads_key(app, message, loads=loads_key)
-            value = None if message.value is None else schema.loads_value(app, message, loads=loads_value)
+            key, value = decode(message)
         except (KeyDecodeError, ValueDecodeError) as exc:
             log.warning("Error in recovery: %s offset %d cannot be decoded: %r", tp, message.offset, exc)
             continue
-        events.append(create_event(key, value, message.headers, message))
+        events.append(event(app, key, value, message.headers, message))
     if events:
         table.apply_changelog_batch(events)
     if messages and (seen is None or messages[-1].offset > seen):
