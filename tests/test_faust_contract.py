@@ -1,4 +1,6 @@
-"""The private Faust / aiokafka names streams.worker.batch relies on still exist, with the same parameters.
+"""The private Faust / aiokafka names streams.worker.batch and .recovery rely on still exist, unchanged.
+
+Those two modules are the only ones allowed Faust's private names.
 
 ``FAUST_PRIVATE_NAMES`` lists every one. A faust-streaming (or aiokafka) upgrade that
 removes, renames or re-signs one fails here, naming it -- not later, in a running
@@ -12,13 +14,17 @@ import asyncio
 import importlib
 import inspect
 import re
+from types import ModuleType
 from typing import Any
 
 import faust
 import pytest
 
+from tierstream.streams.worker import batch, recovery
 from tierstream.streams.worker.batch import FAUST_PRIVATE_NAMES, PrivateName, install_batch_path
 from tierstream.streams.worker.batching import BatchHandler
+
+OURS = {batch.__name__, recovery.__name__}
 
 
 def owner_of(private: PrivateName) -> Any:
@@ -50,19 +56,20 @@ async def instance_of(owner: Any) -> Any:
     return consumer
 
 
-def test_the_list_covers_every_private_name_batch_uses() -> None:
-    from tierstream.streams.worker import batch
-
-    source = inspect.getsource(batch)
+@pytest.mark.parametrize("module", [batch, recovery], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_the_list_covers_every_private_name_used(module: ModuleType) -> None:
+    source = inspect.getsource(module)
     code = "\n".join(line.split("#", 1)[0] for line in source.splitlines())
     code = re.sub(r'""".*?"""', "", code, flags=re.S)  # docstrings name some of them: not a use
-    classes = (batch.BatchConsumer, batch.BatchConsumerThread, batch.BatchTransport)
-    # names this module defines itself (not overriding a Faust one)
+    classes = [c for m in (batch, recovery) for c in vars(m).values()
+               if inspect.isclass(c) and c.__module__ == m.__name__]
+    # names the two modules define themselves (not overriding a Faust one)
     defined_here = {n for cls in classes for n in vars(cls)
-                    if n.startswith("_") and not any(hasattr(base, n) for base in cls.__mro__[1:])}
+                    if n.startswith("_") and not any(
+                        hasattr(base, n) for base in cls.__mro__[1:] if base.__module__ not in OURS)}
     used = set(re.findall(r"(?:\.|import |\"|getattr\([^,]+, \")(_[a-z]\w*)", code))
     missing = used - {p.name for p in FAUST_PRIVATE_NAMES} - defined_here
-    assert not missing, f"private names used in streams/worker/batch.py but not in FAUST_PRIVATE_NAMES: {missing}"
+    assert not missing, f"private names used in {module.__name__} but not in FAUST_PRIVATE_NAMES: {missing}"
 
 
 @pytest.mark.parametrize("private", FAUST_PRIVATE_NAMES, ids=lambda p: f"{p.owner}.{p.name}")

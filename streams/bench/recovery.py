@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -99,6 +101,12 @@ async def _prefill(bootstrap: str, topic: str, partitions: int, records: Iterato
         await producer.stop()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def recovery(dep: Deployment, n: int, states: list[bytes], budget: Budget, timeout_s: float) -> dict[str, Any]:
     """Time a worker's start over a changelog pre-filled with ``n`` entities."""
     dep.create_topics()
@@ -141,6 +149,7 @@ def recovery(dep: Deployment, n: int, states: list[bytes], budget: Budget, timeo
     }
     if error is None:
         result["rss_after_ready"] = worker.rss()
+        result["worker_cpu_s"] = _cpu_s(worker.proc.pid)  # on a shared machine, steadier than the wall clock
     else:
         hint = worker.log_lines("Error in recovery") or worker.log_lines("ERROR")
         result["error"] = f"{error} after {elapsed:.0f}s ({recovered:,}/{written:,} in table)" + (

@@ -49,7 +49,6 @@ from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
-    PromptTableManager,
     as_current_event,
     committed_offsets,
     install_batch_path,
@@ -60,6 +59,7 @@ from tierstream.streams.worker.metrics import ServiceMetrics, install_faust_sens
 from tierstream.streams.worker.outbox import OutboxRound
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
 from tierstream.streams.worker.profiles import broker_profile, faust_settings
+from tierstream.streams.worker.recovery import PromptTableManager
 from tierstream.streams.worker.tables import EntityTable
 from tierstream.streams.worker.web import register_web
 

@@ -27,21 +27,19 @@ the topics of a :class:`BatchHandler` it
    ``_commit_offsets`` flushes the producer before it commits: offsets are
    committed only after the outputs and changelog writes of the processed
    messages are acknowledged by the broker (at-least-once);
-5. returns the records of every other topic (the ``tier-changes`` Redis sink,
-   table changelogs during recovery) to the stock ``getmany``, which delivers
-   them per message as usual.
+5. hands each fetch of a changelog partition under recovery to
+   ``restore`` (:mod:`streams.worker.recovery`: applied to the table at once);
+6. returns the records of every other topic (the ``tier-changes`` Redis sink)
+   to the stock ``getmany``, which delivers them per message as usual.
 
 Faust stays the runtime: tables, changelogs, recovery, standbys, rebalancing,
 the commit timer and flow control (``stop_flow`` during a rebalance,
 ``pause_partitions`` during recovery) all run unchanged; this module only
 decides *how* fetched records of the batch topics reach the processing code.
 
-The consumer also corrects one broker quirk: Tansu 0.6 answers ListOffsets
-LATEST with "base offset of the newest record batch + 1", not the high
-watermark, and Faust's table recovery takes that value as the changelog's
-highwater. :meth:`BatchConsumer.highwaters` reads the high watermark from a
-fetch response instead (see there), which makes multi-record producer batches
-safe for recovery.
+This module and :mod:`streams.worker.recovery` (the consumer's recovery side: bulk
+changelog restore, true high watermarks) are the only ones allowed Faust's private
+names; :data:`FAUST_PRIVATE_NAMES` lists those of both.
 
 Install with :func:`install_batch_path` right after creating the app, before
 anything touches ``app.transport`` / ``app.consumer``.
@@ -56,12 +54,11 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import faust
 from faust.events import Event
 from faust.streams import _current_event
-from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
@@ -72,7 +69,7 @@ from tierstream.streams.worker.batching import (
     BatchFinish,
     BatchHandler,
 )
-from tierstream.streams.worker.highwaters import fetched_highwaters
+from tierstream.streams.worker.recovery import RecoveringConsumer
 
 __all__ = [
     "BATCH_PRODUCER_SETTINGS",
@@ -83,7 +80,6 @@ __all__ = [
     "BatchHandler",
     "BatchTransport",
     "PrivateName",
-    "PromptTableManager",
     "as_current_event",
     "committed_offsets",
     "install_batch_path",
@@ -94,7 +90,7 @@ log = logging.getLogger("tierstream.batch")
 
 @dataclass(frozen=True)
 class PrivateName:
-    """A private Faust / mode / aiokafka name this module relies on."""
+    """A private Faust / mode / aiokafka name this module or :mod:`streams.worker.recovery` relies on."""
 
     #: ``"module"`` or ``"module:Class"``
     owner: str
@@ -106,7 +102,7 @@ class PrivateName:
 
 
 _DRIVER = "faust.transport.drivers.aiokafka"
-#: Every private name used below (this module is the only one allowed them):
+#: Every private name used below or in streams/worker/recovery.py (the only two modules allowed them):
 #: ``tests/test_faust_contract.py`` checks each against the installed packages, so an
 #: upgrade that removes or changes one fails there, naming it, not at run time.
 FAUST_PRIVATE_NAMES: tuple[PrivateName, ...] = (
@@ -153,11 +149,8 @@ class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         return consumer
 
 
-class BatchConsumer(aiokafka_driver.Consumer):
+class BatchConsumer(RecoveringConsumer):
     """Faust's aiokafka consumer that hands the batch topics' records over per partition batch."""
-
-    #: client-only consumer used to read true high watermarks (see :meth:`highwaters`)
-    highwater_probe_timeout: ClassVar[float] = 10.0
 
     _round_lock: asyncio.Lock | None = None
 
@@ -205,8 +198,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                         continue
                     if handler is not None and tp.topic in handler.topics:
                         taken[tp] = await self._consume_batch(handler, tp, recs, generation_id)
-                    else:
-                        rest[tp] = recs
+                    elif left := self.restore(tp, recs, generation_id):
+                        rest[tp] = list(left)
                 if handler is not None and any(taken.values()):
                     await handler.finish()
             except BaseException:
@@ -263,16 +256,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.warning("could not seek %s back to %d: %r", tp, read_offset, exc)
         return False
 
-    def _may_process(self, tp: TP, generation_id: int) -> bool:
-        # The conditions under which the stock ``getmany`` yields a record: flow active
-        # (no rebalance in progress), the partition neither paused nor revoked, and no
-        # new consumer generation since we started on these records. What we drop here
-        # is fetched again: a rebalance or a recovery seeks the partition back to its
-        # committed offset before resuming it.
-        return bool(self.flow_active and not self.should_stop
-                    and generation_id == self.app.consumer_generation_id
-                    and (tp in self._active_partitions or tp in self._buffered_partitions))
-
     async def _consume_batch(self, handler: BatchHandler, tp: TP, records: Sequence[Any],
                              generation_id: int) -> list[Message]:
         """Hand one partition's records to the callback in chunks; the messages it took."""
@@ -314,59 +297,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
         while buffer.size > handler.max_pending_sends and not self.should_stop:
             await buffer.flush_atmost(buffer.size - handler.max_pending_sends)
         await asyncio.sleep(0)  # let the producer, the web server, timers run between rounds
-
-    # --- Tansu: ListOffsets LATEST is the base offset of the newest batch + 1 -------------
-
-    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
-        """High watermarks, read from a fetch response rather than trusted from ListOffsets.
-
-        Faust's table recovery reads each changelog partition up to this value.
-        Tansu 0.6 returns "base offset of the newest record batch + 1" for
-        ListOffsets LATEST (batches [0..4] [5] [6..9] give 7, not 10), so a
-        changelog written with multi-record batches looked shorter than it is:
-        actives stopped recovering early and standbys failed with
-        ``ConsistencyError``. A fetch response carries the true high
-        watermark, so every partition whose listed end is past its start is
-        fetched once from ``listed - 1`` (the newest batch) by a short-lived
-        group-less consumer. On Kafka the listed value is already right and
-        the fetch only confirms it (the larger of the two is used).
-        """
-        listed: dict[TP, int] = dict(await super().highwaters(*partitions))
-        if self.in_transaction:  # Faust reads last stable offsets then, not high watermarks
-            return listed
-        probe = {tp: end for tp, end in listed.items() if end is not None and end > 0}
-        if not probe:
-            return listed
-        try:
-            fetched = await self._fetch_highwaters(probe)
-        except Exception as exc:  # the listed values are still a lower bound
-            log.warning("could not read high watermarks from a fetch (%r); using ListOffsets", exc)
-            return listed
-        for tp, hw in fetched.items():
-            if hw is not None and hw > listed[tp]:
-                log.info("high watermark of %s is %d (ListOffsets said %d)", tp, hw, listed[tp])
-                listed[tp] = hw
-        return listed
-
-    async def _fetch_highwaters(self, ends: Mapping[TP, int]) -> dict[TP, int | None]:
-        consumer = self._thread._create_client_consumer(cast(aiokafka_driver.Transport, self.transport))
-        return await fetched_highwaters(consumer, ends, self.highwater_probe_timeout)
-
-
-class PromptTableManager(TableManager):
-    """Faust's table manager without the fixed one-second pause before it starts the tables.
-
-    ``TableManager.on_start`` sleeps a second so that tables declared late can still
-    register; tierstream declares its one table when it builds the app, so the pause
-    only delays every worker's readiness (and each restart's recovery) by a second.
-    """
-
-    async def on_start(self) -> None:
-        """Start the tables' changelog channels and recovery at once."""
-        if not self.should_stop:
-            await self._update_channels()
-            await self.recovery.start()
-
 
 class BatchTransport(aiokafka_driver.Transport):
     """The aiokafka transport with :class:`BatchConsumer`; ``batch_handler`` says what to batch."""

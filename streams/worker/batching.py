@@ -1,8 +1,8 @@
 """The batch path as its users see it, free of Faust internals: the handler of its topics, its settings.
 
-:mod:`streams.worker.batch` (the consumer, the only module allowed Faust's private
-names) hands each fetched partition batch of ``BatchHandler.topics`` to the handler
-and runs with these settings.
+:mod:`streams.worker.batch` (the consumer; with :mod:`streams.worker.recovery`, the only
+modules allowed Faust's private names) hands each fetched partition batch of
+``BatchHandler.topics`` to the handler and runs with these settings.
 """
 
 from __future__ import annotations

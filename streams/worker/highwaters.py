@@ -2,7 +2,7 @@
 
 Tansu answers ListOffsets LATEST with "base offset of the newest record batch + 1"
 (batches [0..4] [5] [6..9] give 7, not 10); a fetch response carries the true high
-watermark. :meth:`streams.worker.batch.BatchConsumer.highwaters` builds the group-less
+watermark. :meth:`streams.worker.recovery.RecoveringConsumer.highwaters` builds the group-less
 client consumer (a private Faust hook) and hands it here; this uses aiokafka's public API only.
 """
 

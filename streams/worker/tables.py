@@ -7,11 +7,15 @@ Under backpressure it can return with writes still queued. The outbox needs a re
 barrier (outputs leave only once the state holding them is on the broker), so the
 table keeps the ``FutureMessage`` of every changelog write, and the worker awaits
 exactly those (:meth:`EntityTable.written`).
+
+Its changelog may be restored in bulk (``restore_in_bulk``, read by
+:mod:`streams.worker.recovery`): it has no per-record ``on_changelog_event``
+callback, which the bulk restore does not call.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
 from faust.types import FutureMessage
@@ -23,6 +27,9 @@ __all__ = ["EntityTable"]
 
 class EntityTable(faust.Table[bytes, bytes]):
     """``faust.Table`` that remembers its changelog writes until :meth:`written` awaits them."""
+
+    #: recovery may apply a fetch of its changelog at once (streams.worker.recovery)
+    restore_in_bulk: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
