@@ -35,8 +35,9 @@ from tierstream.streams.offline.score import read_lines
 __all__ = ["ChangeTail", "latency"]
 
 IDLE_S = 2.0  # after the last event is processed, stop tailing once no change came for this long
-#: Tansu holds every fetch this long, data or not: the tail's own share of the measured latency
-TAIL_FETCH_MAX_WAIT_MS = 5
+#: Tansu holds every fetch this long, data or not: the tail's own share of the measured latency; a shorter
+#: wait takes CPU from the worker and the publisher on the shared cores (benchmarks/README.md)
+TAIL_FETCH_MAX_WAIT_MS = 20
 
 
 class ChangeTail(threading.Thread):
