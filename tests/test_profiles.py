@@ -9,7 +9,13 @@ from pydantic import ValidationError
 
 from tierstream.schemas.settings import Settings
 from tierstream.streams.worker.app import Pipeline
-from tierstream.streams.worker.profiles import BrokerProfile, broker_profile, fast_join_settings, faust_settings
+from tierstream.streams.worker.profiles import (
+    BrokerProfile,
+    broker_profile,
+    fast_join_settings,
+    faust_settings,
+    fetch_max_wait_ms,
+)
 
 EMBEDDED, KAFKA = BrokerProfile.EMBEDDED, BrokerProfile.KAFKA
 
@@ -61,3 +67,16 @@ def test_the_app_is_configured_by_its_profile(batch: bool) -> None:
     if not batch:  # the batch path sets its own producer batching on either profile
         assert embedded.producer_max_batch_size == 1
         assert kafka.producer_max_batch_size == 16384
+
+
+def test_the_batch_consumer_waits_at_the_broker_as_long_as_its_profile_says() -> None:
+    def handler_wait(profile: str) -> int:
+        s = Settings(kafka_bootstrap="127.0.0.1:1", broker_profile=profile, app_id=f"wait-{profile}")
+        handler = getattr(Pipeline(s, batch=True).app.transport, "batch_handler", None)
+        assert handler is not None
+        return int(handler.fetch_max_wait_ms)
+
+    # Tansu holds every fetch for the whole wait: 20 ms on the embedded broker, aiokafka's 500 ms on Kafka
+    assert fetch_max_wait_ms(EMBEDDED) == 20 and fetch_max_wait_ms(KAFKA) == 500
+    assert handler_wait("embedded") == fetch_max_wait_ms(EMBEDDED)
+    assert handler_wait("kafka") == 500

@@ -49,7 +49,8 @@ from tierstream.streams.dev.valkey import EmbeddedRedis
 
 __all__ = ["PHASES", "BenchConfig", "Phases", "figures", "render", "run_bench", "write_json"]
 
-PHASES = ("offline", "raw", "quix", "latency", "recovery", "two-workers")
+#: skipping ``pipeline`` (the main one-worker run) skips raw and quix, which run on its deployment
+PHASES = ("offline", "pipeline", "raw", "quix", "latency", "recovery", "two-workers")
 
 
 @dataclass
@@ -195,7 +196,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 say(f"quix: skipped: {why}")
                 phases.results["quix"] = {"skipped": why}
 
-        phases.run(f"pipeline-{main_mode}", fresh(main_pipeline))
+        if "pipeline" not in cfg.skip:
+            phases.run(f"pipeline-{main_mode}", fresh(main_pipeline))
         if cfg.rekeyed:  # right after the pipeline it is compared with, on the same sample
             phases.run("rekeyed", fresh(lambda dep: tp.rekeyed(dep, sample, main_mode == "batch", budget)),
                        needs_s=_estimate_pipeline_s(phases.results.get(f"pipeline-{main_mode}", {})))

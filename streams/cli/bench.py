@@ -15,7 +15,7 @@ import click
 
 __all__ = ["bench"]
 
-_PHASES = ("offline", "raw", "quix", "latency", "recovery", "two-workers")
+_PHASES = ("offline", "pipeline", "raw", "quix", "latency", "recovery", "two-workers")
 _MODES = ("batch", "per-event")
 
 
@@ -50,7 +50,9 @@ def _csv(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
               help="also run one worker over the sample keyed by order id or unkeyed (every event re-keyed)")
 @click.option("--budget-s", default=540.0, show_default=True,
               help="time budget for the whole run; phases that run out report partial figures")
-@click.option("--skip", default="", callback=_csv(_PHASES), help=f"comma-separated: {', '.join(_PHASES)}")
+@click.option("--skip", default="", callback=_csv(_PHASES),
+              help=f"comma-separated: {', '.join(_PHASES)}; skipping pipeline also skips raw and quix "
+                   "(only the latency run: --skip offline,pipeline,recovery,two-workers)")
 @click.option("--redis-url", default=None,
               help="Redis for the workers' tier store (default TIERSTREAM_REDIS_URL, else an embedded Valkey)")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),

@@ -58,7 +58,7 @@ from tierstream.streams.worker.dashboard import register_dashboard
 from tierstream.streams.worker.metrics import ServiceMetrics, install_faust_sensor
 from tierstream.streams.worker.outbox import OutboxRound
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
-from tierstream.streams.worker.profiles import broker_profile, faust_settings
+from tierstream.streams.worker.profiles import broker_profile, faust_settings, fetch_max_wait_ms
 from tierstream.streams.worker.recovery import PromptTableManager
 from tierstream.streams.worker.tables import EntityTable
 from tierstream.streams.worker.web import register_web
@@ -109,7 +109,7 @@ class Pipeline:
             install_batch_path(self.app, BatchHandler(
                 topics=frozenset(grade_topics), callback=self.grade_batch, finish=self.finish_batch,
                 abort=self.abort_batch,
-                max_batch=s.batch_size,
+                max_batch=s.batch_size, fetch_max_wait_ms=fetch_max_wait_ms(broker_profile(s)),
             ))
         raw: dict[str, Any] = {
             "key_serializer": "raw", "value_serializer": "raw", "key_type": bytes, "value_type": bytes,

@@ -64,7 +64,6 @@ from faust.types import TP, Message
 
 from tierstream.streams.worker.batching import (
     BATCH_PRODUCER_SETTINGS,
-    FETCH_MAX_WAIT_MS,
     BatchCallback,
     BatchFinish,
     BatchHandler,
@@ -141,11 +140,13 @@ def as_current_event(app: faust.App, message: Message) -> Iterator[None]:
 
 
 class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
-    """Faust's aiokafka consumer thread, with a short broker-side fetch wait."""
+    """Faust's aiokafka consumer thread, with the batch handler's broker-side fetch wait."""
 
     def _create_worker_consumer(self, transport: aiokafka_driver.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
+        handler: BatchHandler | None = getattr(transport, "batch_handler", None)
+        if handler is not None:
+            consumer._fetch_max_wait_ms = handler.fetch_max_wait_ms  # read by AIOKafkaConsumer.start()
         return consumer
 
 

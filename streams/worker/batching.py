@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from faust.types import TP, Message
 
-__all__ = ["BATCH_PRODUCER_SETTINGS", "FETCH_MAX_WAIT_MS", "BatchCallback", "BatchFinish", "BatchHandler"]
+__all__ = ["BATCH_PRODUCER_SETTINGS", "BatchCallback", "BatchFinish", "BatchHandler"]
 
 #: ``faust.App`` settings for the batch path, over the broker profile's settings
 #: (:mod:`streams.worker.profiles`). Multi-record producer batches are safe for recovery
@@ -51,9 +51,7 @@ class BatchHandler:
     max_pending_sends: int = 20_000
     #: called instead of ``finish`` when a round fails or is cancelled before it
     abort: Callable[[], None] = lambda: None
+    #: the longest a fetch may wait at the broker for data (Faust hard-codes 1,500 ms);
+    #: per broker profile, see :func:`streams.worker.profiles.fetch_max_wait_ms`
+    fetch_max_wait_ms: int = 500
 
-
-#: The longest a fetch may wait at the broker for data (Faust hard-codes 1,500 ms). Tansu
-#: answers a fetch only when this has elapsed, even with data ready, so it is a floor
-#: under every event-to-change latency; a short wait costs only more fetches when idle.
-FETCH_MAX_WAIT_MS = 20

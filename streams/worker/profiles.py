@@ -25,7 +25,7 @@ from typing import Any
 
 from tierstream.schemas.settings import Settings
 
-__all__ = ["BrokerProfile", "broker_profile", "fast_join_settings", "faust_settings"]
+__all__ = ["BrokerProfile", "broker_profile", "fast_join_settings", "faust_settings", "fetch_max_wait_ms"]
 
 
 class BrokerProfile(enum.StrEnum):
@@ -58,6 +58,22 @@ def broker_profile(settings: Settings) -> BrokerProfile:
 def faust_settings(profile: BrokerProfile) -> dict[str, Any]:
     """Keyword arguments for ``faust.App(...)`` on ``profile``: the workarounds, or none (Faust's defaults)."""
     return fast_join_settings() if profile is BrokerProfile.EMBEDDED else {}
+
+
+def fetch_max_wait_ms(profile: BrokerProfile) -> int:
+    """How long the batch consumer's fetch may wait at the broker for data on ``profile``.
+
+    Kafka answers a fetch as soon as ``fetch_min_bytes`` (1) has arrived, so the wait
+    only bounds idle fetches: aiokafka's default. Tansu holds every fetch for the whole
+    wait, data or not, so on the embedded broker the wait is a floor under every
+    event-to-tier-change latency (half of it on average); 10 ms measured no lower
+    latency and a quarter less throughput than 20 ms (benchmarks/README.md).
+    """
+    return FETCH_MAX_WAIT_MS_EMBEDDED if profile is BrokerProfile.EMBEDDED else 500
+
+
+#: the embedded broker's fetch wait (benchmarks/README.md, "Why the settings are what they are")
+FETCH_MAX_WAIT_MS_EMBEDDED = 20
 
 
 def fast_join_settings() -> dict[str, Any]:
