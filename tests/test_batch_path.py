@@ -21,13 +21,14 @@ import signal
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import faust
 import pytest
 from faust.streams import current_event
 from faust.types import TP, Message
 
+from tests.records import Rec
 from tests.streaming import Stream, diff, offline_snapshot, poll
 from tierstream.schemas.outputs import UNGRADED
 from tierstream.scorers.state import EntityState
@@ -43,20 +44,6 @@ from tierstream.streams.worker.processor import BatchStore
 # --------------------------------------------------------------------------- in-process
 
 
-class Rec(NamedTuple):
-    """The fields of an aiokafka ``ConsumerRecord`` that Faust's ``_to_message`` reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    timestamp_type: int
-    headers: list[tuple[str, bytes]]
-    key: bytes
-    value: bytes
-    checksum: None
-    serialized_key_size: int
-    serialized_value_size: int
 
 
 def recs(topic: str, partition: int, offsets: Sequence[int]) -> list[Rec]:

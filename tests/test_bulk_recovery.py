@@ -23,6 +23,7 @@ from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
+from tests.records import Rec
 from tests.streaming import Stream, free_port
 from tierstream.scorers.state import EntityState
 from tierstream.streams.client import read_states
@@ -38,20 +39,6 @@ from tierstream.streams.worker.tables import EntityTable
 CHANGELOG = "unit-restore-entities-changelog"
 
 
-class Rec(NamedTuple):
-    """The fields of an aiokafka ``ConsumerRecord`` that Faust's ``_to_message`` reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    timestamp_type: int
-    headers: list[tuple[str, bytes]]
-    key: bytes
-    value: bytes | None
-    checksum: None
-    serialized_key_size: int
-    serialized_value_size: int
 
 
 def rec(partition: int, offset: int, key: bytes, value: bytes | None, topic: str = CHANGELOG) -> Rec:
