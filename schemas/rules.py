@@ -19,12 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     AwareDatetime,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -35,6 +33,7 @@ from tierstream.schemas.events import PROFILE_FIELDS
 from tierstream.schemas.loyalty import LoyaltyRules
 from tierstream.schemas.notices import NoticeRules
 from tierstream.schemas.tiers import TIER_NAME, Dimension, Hysteresis, StrictModel, Tier, check_tiers
+from tierstream.schemas.yamlfile import parse_yaml_model
 from tierstream.scorers.catalog import ASSESSED, metrics_of
 
 __all__ = [
@@ -315,20 +314,8 @@ class Rules(StrictModel):
 
 
 def parse_rules(text: str, source: str = "<rules>") -> Rules:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RulesError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-    try:
-        rules = Rules.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"  {where}: {err['msg']}")
-        raise RulesError(f"{source}: invalid rules:\n" + "\n".join(lines)) from None
+    """Validate a rules file's text; a :class:`RulesError` names ``source`` and every wrong place."""
+    rules = parse_yaml_model(text, source, Rules, RulesError, "rules", "a mapping at the top level")
     rules._sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return rules
 

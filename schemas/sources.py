@@ -27,16 +27,15 @@ sources:
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from tierstream.schemas.errors import SourcesError
 from tierstream.schemas.events import EVENT_TYPES
+from tierstream.schemas.yamlfile import parse_yaml_model
 
 __all__ = [
     "ENVELOPE_PREFIX",
@@ -196,20 +195,7 @@ class SourcesFile(BaseModel):
 
 def parse_sources(text: str, where: str = "<sources>") -> SourcesFile:
     """Validate a sources file's text; a :class:`SourcesError` names ``where`` and every wrong place."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SourcesError(f"{where}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SourcesError(f"{where}: expected a mapping with a 'sources' key, got {type(data).__name__}")
-    try:
-        return SourcesFile.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            place = ".".join(str(p) for p in err["loc"] if not re.match(r"^function-|^literal\[", str(p)))
-            lines.append(f"  {place or '(top level)'}: {err['msg'].removeprefix('Value error, ')}")
-        raise SourcesError(f"{where}: invalid sources:\n" + "\n".join(lines)) from None
+    return parse_yaml_model(text, where, SourcesFile, SourcesError, "sources", "a mapping with a 'sources' key")
 
 
 def load_sources(path: str | Path) -> SourcesFile:

@@ -339,7 +339,7 @@ def test_a_return_reverses_the_converted_amount() -> None:
     ("fx_rates: {USD: 0}", "fx_rates.USD: Input should be greater than 0"),
     ("fx_rates: {CNY: 2.0}", "fx_rates.CNY: the base currency converts at 1"),
     ("currency: yuan", "currency: String should match pattern"),
-    ("timezone: Asia/Shangai", "timezone: Value error, unknown IANA time zone 'Asia/Shangai'"),
+    ("timezone: Asia/Shangai", "timezone: unknown IANA time zone 'Asia/Shangai'"),
 ])
 def test_bad_currency_and_zone_rules_are_refused_naming_the_field(yaml_line: str, message: str) -> None:
     key = yaml_line.split(":")[0]

@@ -102,11 +102,11 @@ def _rules(loyalty: object) -> None:
 def test_loyalty_rules_are_validated_at_load() -> None:
     with pytest.raises(RulesError, match=r"customer\.loyalty\.loyal\.steadiness: unknown metric 'steadiness'"):
         _rules({"loyal": {"steadiness": {"max": 1}}, "potentially_loyal": {"order_count": {"min": 1}}})
-    with pytest.raises(RulesError, match=r"customer\.loyalty\.loyal\.order_count: Value error, min 5 is above max 2"):
+    with pytest.raises(RulesError, match=r"customer\.loyalty\.loyal\.order_count: min 5 is above max 2"):
         _rules({"loyal": {"order_count": {"min": 5, "max": 2}}, "potentially_loyal": {"order_count": {"min": 1}}})
     with pytest.raises(RulesError, match=r"customer\.loyalty\.potentially_loyal: Dictionary should have at least 1"):
         _rules({"loyal": {"order_count": {"min": 5}}, "potentially_loyal": {}})
-    with pytest.raises(RulesError, match=r"customer\.loyalty\.loyal\.order_count: Value error, a condition needs"):
+    with pytest.raises(RulesError, match=r"customer\.loyalty\.loyal\.order_count: a condition needs"):
         _rules({"loyal": {"order_count": {}}, "potentially_loyal": {"order_count": {"min": 1}}})
 
 
