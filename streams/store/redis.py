@@ -218,10 +218,15 @@ class AsyncTierStore:
         (idempotent), though calls that did land then report ``False``.
         """
         calls = [script_call(self.prefix, c, self.history_cap, self.stream_maxlen) for c in changes]
+        return await self._run_batch(calls, APPLY_SHA, APPLY_LUA)
+
+    async def _run_batch(self, calls: Sequence[tuple[list[str], list[str | int]]], sha: str,
+                         script: str) -> list[bool]:
+        """Run ``calls`` as one batch; ``True`` for each that wrote, ``StoreUnavailable`` when Redis is down."""
         if not calls:
             return []
         try:
-            results = await self._exec_batch(calls)
+            results = await self._exec_batch(calls, sha, script)
         except _CONN_ERRORS as exc:
             raise _unavailable(self.endpoint, exc) from None
         for r in results:
@@ -231,8 +236,8 @@ class AsyncTierStore:
                 raise r
         return [bool(r) for r in results]
 
-    async def _exec_batch(self, calls: Sequence[tuple[list[str], list[str | int]]], sha: str = APPLY_SHA,
-                          script: str = APPLY_LUA) -> list[Any]:
+    async def _exec_batch(self, calls: Sequence[tuple[list[str], list[str | int]]], sha: str,
+                          script: str) -> list[Any]:
         """Run ``calls`` of one script in one ``MULTI``/``EXEC``, loading the script once if Redis lost it."""
         for attempt in (1, 2):
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -253,17 +258,8 @@ class AsyncTierStore:
         Atomic per batch and safe to repeat, as :meth:`apply_many`; ``StoreUnavailable`` when
         Redis does not answer.
         """
-        calls = [audit_call(self.prefix, e, self.audit_cap) for e in entries]
-        if not calls:
-            return []
-        try:
-            results = await self._exec_batch(calls, AUDIT_SHA, AUDIT_LUA)
-        except _CONN_ERRORS as exc:
-            raise _unavailable(self.endpoint, exc) from None
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
-        return [bool(r) for r in results]
+        return await self._run_batch([audit_call(self.prefix, e, self.audit_cap) for e in entries],
+                                     AUDIT_SHA, AUDIT_LUA)
 
     async def audit(self, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
         """Return an entity's audit trail, latest ``occurred_at`` first (empty when it has none)."""
