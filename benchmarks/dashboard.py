@@ -28,7 +28,7 @@ from tierstream.schemas.outputs import TierChange
 from tierstream.schemas.rules import Rules, load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.streams.store.redis import AsyncTierStore
-from tierstream.streams.worker.dashboard import register_dashboard, tier_order
+from tierstream.streams.worker.dashboard import register_dashboard
 
 __all__ = ["changes_of", "main"]
 
@@ -41,7 +41,7 @@ def changes_of(rules: Rules, entities: int) -> list[TierChange]:
     for seq in (1, 2):
         for i in range(0, entities, 1 if seq == 1 else 5):
             kind = "supplier" if i % 10 == 0 else "customer"
-            tiers = [*tier_order(rules, kind), "ungraded"]
+            tiers = [*rules.of(kind).every_tier_name(), "ungraded"]
             tier = tiers[(i + seq) % len(tiers)]
             out.append(TierChange.model_validate({
                 "change_id": f"tc:{kind}:e{i}:{seq}", "entity_type": kind, "entity_id": f"e{i}",

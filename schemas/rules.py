@@ -144,6 +144,10 @@ class EntityRules(StrictModel):
     def tier_names(self) -> list[str]:
         return [t.name for t in self.tiers]
 
+    def every_tier_name(self) -> list[str]:
+        """Return every tier an entity of this kind can hold, best first (a customer group's own after these)."""
+        return self.tier_names()
+
     def assessed(self) -> list[str]:
         """Return the qualitative dimensions, those an assessment may name (``metric: assessed``)."""
         return [name for name, dim in self.dimensions.items() if dim.metric == ASSESSED]
@@ -231,6 +235,13 @@ class CustomerRules(EntityRules):
         override = self.groups.get(group) if group else None
         return override.tiers if override and override.tiers else self.tiers
 
+    def every_tier_name(self) -> list[str]:
+        """Return the default tiers best first, then those only a customer group's own tiers have."""
+        names = self.tier_names()
+        for override in self.groups.values():
+            names += [t.name for t in override.tiers or () if t.name not in names]
+        return names
+
     def rfm_for(self, group: str | None) -> RfmThresholds:
         override = self.groups.get(group) if group else None
         return override.rfm if override and override.rfm else self.rfm
@@ -295,6 +306,10 @@ class Rules(StrictModel):
                 f"fx_rates.{self.currency}: the base currency converts at 1, got {self.fx_rates[self.currency]}"
             )
         return self
+
+    def of(self, kind: str) -> EntityRules:
+        """Return the rules of an entity kind (``customer`` or ``supplier``)."""
+        return self.customer if kind == "customer" else self.supplier
 
     def rate_of(self, currency: str | None) -> float:
         """Units of the base currency per unit of ``currency`` (``None``: the base, 1).

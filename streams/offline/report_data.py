@@ -117,12 +117,7 @@ def tier_order(kind: str, *rule_sets: Rules, seen: Iterable[str] = ()) -> list[s
     """The tiers of ``kind`` best first (default tiers, then any a customer group adds), ``ungraded``, then ``seen``."""
     names: list[str] = []
     for rules in rule_sets:
-        if kind == "customer":
-            names += rules.customer.tier_names()
-            for group in rules.customer.groups.values():
-                names += [t.name for t in group.tiers or ()]
-        else:
-            names += rules.supplier.tier_names()
+        names += rules.of(kind).every_tier_name()
     names.append(UNGRADED)
     names += sorted(set(seen))
     return list(dict.fromkeys(names))

@@ -26,14 +26,14 @@ from aiohttp import web
 from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
-from tierstream.schemas.rules import EntityRules, Rules
+from tierstream.schemas.rules import Rules
 from tierstream.schemas.tiers import Dimension
 from tierstream.streams.assets import CHART_JS, asset_bytes
 from tierstream.streams.store.counters import count_uncounted, summarize
 from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.live import LiveFeed
 
-__all__ = ["ASSETS", "register_dashboard", "tier_order"]
+__all__ = ["ASSETS", "register_dashboard"]
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,6 @@ ASSETS: Final = {
     "dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
     "chart.js": (CHART_JS, "text/javascript; charset=utf-8"),
 }
-
-
-def tier_order(rules: Rules, entity_type: str) -> list[str]:
-    """Return the tier names of an entity type, best first (a group's own tiers after the common ones)."""
-    of: EntityRules = rules.customer if entity_type == "customer" else rules.supplier
-    names = [t.name for t in of.tiers]
-    for override in getattr(of, "groups", {}).values():
-        names += [t.name for t in override.tiers or [] if t.name not in names]
-    return names
 
 
 def _label(name: str, dim: Dimension) -> str:
@@ -117,8 +108,8 @@ def register_dashboard(app: faust.App, store: AsyncTierStore, rules: Callable[[]
             now = rules()
             body: dict[str, Any] = {}
             for t, cs in zip(types, cells, strict=True):
-                of: EntityRules = now.customer if t == "customer" else now.supplier
-                body[t] = {**summarize(cs, tier_order(now, t), q.get("segment"), q.get("group")),
+                of = now.of(t)
+                body[t] = {**summarize(cs, of.every_tier_name(), q.get("segment"), q.get("group")),
                            "dimensions": {n: _label(n, d) for n, d in of.dimensions.items()}}
             return self.json(body, headers={"Cache-Control": "no-cache"})
 

@@ -123,3 +123,14 @@ def test_rules_not_yaml_or_not_a_mapping() -> None:
 def test_unreadable_rules_file(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="cannot read rules file"):
         load_rules(tmp_path / "missing.yaml")
+
+
+def test_every_tier_name_lists_a_group_s_own_tiers_after_the_default_ones() -> None:
+    rules = load_rules()
+    wholesale = rules.customer.groups["wholesale"]
+    own = [t.model_copy(update={"name": "platinum"}) if t.name == "key" else t for t in wholesale.tiers or []]
+    groups = {**rules.customer.groups, "wholesale": wholesale.model_copy(update={"tiers": own})}
+    with_platinum = rules.model_copy(update={"customer": rules.customer.model_copy(update={"groups": groups})})
+    assert with_platinum.of("customer").every_tier_name() == ["key", "general", "potential", "platinum"]
+    assert rules.of("customer").every_tier_name() == ["key", "general", "potential"]  # wholesale repeats them
+    assert rules.of("supplier").every_tier_name() == ["excellent", "good", "qualified", "unqualified"]
