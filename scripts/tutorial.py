@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tierstream.schemas.settings import DevEndpoints
+
 __all__ = ["Step", "StepResult", "main", "run_tutorial", "tutorial_steps"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -134,9 +136,7 @@ def _background(argv: list[str], workdir: Path, env: dict[str, str], log: Path) 
 
 def _web_url(workdir: Path) -> str:
     """Return the web URL the running ``tierstream dev`` wrote to its endpoints file."""
-    import json
-
-    return str(json.loads((workdir / "dev-endpoints.json").read_text())["web_url"])
+    return DevEndpoints.model_validate_json((workdir / "dev-endpoints.json").read_text()).web_url
 
 
 def run_tutorial(workdir: Path, steps: list[Step] | None = None) -> list[StepResult]:
