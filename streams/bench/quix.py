@@ -44,6 +44,7 @@ from tierstream.streams.bench.throughput import PROGRESS_EVERY_S, Loaded
 from tierstream.streams.dev.harness import Deployment
 from tierstream.streams.worker.letters import Outgoing
 from tierstream.streams.worker.processor import Processor
+from tierstream.streams.worker.profiles import fast_join_settings
 
 if TYPE_CHECKING:
     from quixstreams import State
@@ -51,9 +52,11 @@ if TYPE_CHECKING:
 __all__ = ["INSTALL_HINT", "Progress", "QuixStore", "missing", "quix_phase"]
 
 INSTALL_HINT = "pip install -e '.[bench]'"
+_JOIN = fast_join_settings()
 #: Tansu answers a JoinGroup only after session timeout / 2: the values of the worker's
 #: embedded profile (streams/worker/profiles.py), not librdkafka's defaults
-TANSU_CONSUMER = {"session.timeout.ms": 4000, "heartbeat.interval.ms": 1000}
+TANSU_CONSUMER = {"session.timeout.ms": round(_JOIN["broker_session_timeout"] * 1000),
+                  "heartbeat.interval.ms": round(_JOIN["broker_heartbeat_interval"] * 1000)}
 #: Tansu 0.6 keeps everything, but its DescribeConfigs has no retention.ms, which Quix
 #: copies from the inbound topics to the changelog topic it creates
 TANSU_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
