@@ -139,8 +139,8 @@ class Metric:
             return value
         unit = 10.0 ** -int(m.group(1)) / (100 if m.group(2) == "%" else 1)
         k = value / unit
-        k = math.floor(k + 1e-6) if self.lower_is_better else math.ceil(k - 1e-6)
-        return round(k * unit, 12)
+        n = math.floor(k + 1e-6) if self.lower_is_better else math.ceil(k - 1e-6)
+        return round(n * unit, 12)
 
     def absence(self, window_days: int) -> str:
         """Why the metric has no value, in words (``"no delivery in the 180-day window"``)."""

@@ -38,6 +38,17 @@ from tierstream.scorers.tiering import Tiering
 __all__ = ["Evaluator"]
 
 
+def _due(state: EntityState, until: int) -> int | None:
+    """Return the state's next review if it is due by ``until``.
+
+    A function, not an inline test: the review in between moves ``next_review``, and a
+    type checker's narrowing of the attribute would outlive that call (compiled, it
+    would read ``None`` as an int).
+    """
+    nr = state.next_review
+    return nr if nr is not None and nr <= until else None
+
+
 class Evaluator(Tiering):
     """Grades entity states under one set of rules: tiers, reviews, changes and snapshots."""
 
@@ -81,10 +92,9 @@ class Evaluator(Tiering):
     def review_due(self, state: EntityState, until: int) -> Outcome:
         """Run the reviews scheduled up to ``until``, in order (the timer and the offline run)."""
         out = Outcome()
-        while state.next_review is not None and state.next_review <= until:
-            at = state.next_review
+        while (at := _due(state, until)) is not None:
             out.extend(self.review(state, at))
-            if state.next_review is not None and state.next_review <= at:
+            if _due(state, at) is not None:
                 state.next_review = None  # no progress: stop rather than loop
         return out
 
@@ -93,7 +103,7 @@ class Evaluator(Tiering):
         tiers = self.tiers_for(state)
         new, old = g.tier, state.published_tier
         direction: Direction
-        if g.ungraded is not None:
+        if g.ungraded_code is not None:
             direction = "ungraded"
         elif old is None or old == UNGRADED:
             direction = "initial"
@@ -112,7 +122,7 @@ class Evaluator(Tiering):
         elif cause == rules_cause(self.rules.version):
             codes[0] = code("change.rules", version=self.rules.version, then=codes[0])
         why = render_all(codes)
-        nxt, nxt_codes = (None, None) if g.ungraded else next_tier_with_codes(
+        nxt, nxt_codes = (None, None) if g.ungraded_code else next_tier_with_codes(
             rules, tiers, new, g.comp, g.metrics, self._scales[state.kind],
             held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now))
         _, segment, loyalty = self._standing(state, now, g)
@@ -201,7 +211,7 @@ class Evaluator(Tiering):
         group = self.group_of(s)
         m, segment, loyalty = self._standing(s, now, g)
         aggregates = aggregates_of(s, self.totals_at(s, now), m)
-        nxt, nxt_codes = (None, None) if g.ungraded else next_tier_with_codes(
+        nxt, nxt_codes = (None, None) if g.ungraded_code else next_tier_with_codes(
             rules, tiers, g.tier, g.comp, g.metrics, self._scales[s.kind],
             held_by_hysteresis(s, tiers, g.tier_idx, g.comp, now))
         if self._assessed[s.kind]:  # each qualitative dimension: its mean score in force and evaluators

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from tierstream.schemas.outputs import ReferralCredit, SupplierAlert, SupplierCase, TierChange, TierNotice
 from tierstream.scorers.grading import Composite
-from tierstream.scorers.messages import Code
+from tierstream.scorers.messages import Code, render, render_all
 from tierstream.scorers.metrics import Metrics
 
 __all__ = ["REREVIEW", "RULES_CAUSE", "Grade", "Outcome", "Status", "iso_day", "rules_cause", "ts", "utc"]
@@ -36,7 +36,7 @@ class Outcome:
     status: Status = "applied"
     detail: str = ""
     invalid_field: str = ""  #: an invalid event: the field the rules refuse (``detail`` says why)
-    invalid_value: object = None  #: ... and its value
+    invalid_value: Any = None  #: ... and its value
     changes: list[TierChange] = field(default_factory=list)
     alerts: list[SupplierAlert] = field(default_factory=list)
     credits: list[ReferralCredit] = field(default_factory=list)
@@ -61,11 +61,19 @@ class Grade(NamedTuple):
     tier_idx: int
     comp: Composite
     metrics: Metrics
-    notes: list[str]
     next_review: int | None
-    ungraded: str | None = None  # why the tier is UNGRADED (tier_idx is then -1)
     note_codes: list[Code] = []  # noqa: RUF012  # the notes as messages (a NamedTuple's default is shared: never mutated)
-    ungraded_code: Code | None = None  # why the tier is UNGRADED, as a message
+    ungraded_code: Code | None = None  # why the tier is UNGRADED (tier_idx is then -1), as a message
+
+    @property
+    def notes(self) -> list[str]:
+        """The notes in words (worded on demand: most grades publish nothing)."""
+        return render_all(self.note_codes)
+
+    @property
+    def ungraded(self) -> str | None:
+        """Why the tier is UNGRADED, in words (``None``: graded)."""
+        return None if self.ungraded_code is None else render(self.ungraded_code)
 
 
 def ts(dt: datetime) -> int:

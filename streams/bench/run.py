@@ -344,7 +344,7 @@ def render(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     width = max(len(r[0]) for r in rows)
     lines = [f"tierstream bench: {m['cpu_count']} x {m['cpu_model']}, Python {m['python']}, "
-             f"Tansu {doc['versions']['tansu']}, wall {doc['wall_s']:.0f}s, "
+             f"Tansu {doc['versions']['tansu']}, {doc['versions']['engine']} engine, wall {doc['wall_s']:.0f}s, "
              f"load avg {m['loadavg_start'][0]:.1f} -> {m['loadavg_end'][0]:.1f}"]
     lines += [f"  {label:<{width}}  {value:>14}  {note.strip()}" for label, value, note in rows]
     return "\n".join(lines)

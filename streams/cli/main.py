@@ -145,6 +145,7 @@ def progress_bar(
     lazy_subcommands={
         "bench": "tierstream.streams.cli.bench.bench",
         "dev": "tierstream.streams.cli.worker.dev",
+        "engine": "tierstream.streams.cli.engine.engine",
         "publish": "tierstream.streams.cli.client.publish_cmd",
         "review": "tierstream.streams.cli.review.review",
         "rules": "tierstream.streams.cli.rules.rules",
@@ -170,6 +171,7 @@ def main() -> None:
       tierstream rules diff old.yaml new.yaml events.jsonl
       tierstream sources check sources.yaml captured.jsonl   what upstream messages map to
       tierstream review events.jsonl --within-days 14   what is due for a person to review
+      tierstream engine build                  compile the scorers (mypyc): the same outputs, faster
     Streaming:
       tierstream dev --replay events.jsonl     embedded broker, Redis, worker, web; prints changes
       tierstream worker                        against TIERSTREAM_KAFKA_BOOTSTRAP / _REDIS_URL
