@@ -114,7 +114,7 @@ def _expiring(ctx: ReviewContext, state: EntityState, g: Grade) -> Iterator[Revi
 def _held(ctx: ReviewContext, state: EntityState, g: Grade) -> Iterator[ReviewRow]:
     """Yield a row when only hysteresis keeps the entity's tier as of the review."""
     grader, now = ctx.grader, max(ctx.as_of, state.clock)
-    if g.ungraded is not None:
+    if g.ungraded_code is not None:
         return
     tiers = grader.tiers_for(state)
     if not held_by_hysteresis(state, tiers, g.tier_idx, g.comp, now):

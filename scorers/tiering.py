@@ -36,7 +36,7 @@ from tierstream.scorers.grading import (
 )
 from tierstream.scorers.hold import tracks_for
 from tierstream.scorers.layout import C_ORDERS, DAY, S_DELIVERIES
-from tierstream.scorers.messages import Code, render, render_all
+from tierstream.scorers.messages import Code
 from tierstream.scorers.metrics import (
     Metrics,
     customer_metrics,
@@ -273,10 +273,9 @@ class Tiering:
         nxt = self._next_review(state, now, tiers, held, comp, totals, tracks, m)
         # after the lookback: that may want the last grade's; an ungraded day reaches no tier
         state.graded = (self.tag, now, UNGRADED_SCORE if missing else comp.score)
-        words = render_all(notes)
         if held < 0:
-            return Grade(UNGRADED, -1, comp, m, words, nxt, render(ungraded) if ungraded else None, notes, ungraded)
-        return Grade(tiers[held].name, held, comp, m, words, nxt, None, notes)
+            return Grade(UNGRADED, -1, comp, m, nxt, notes, ungraded)
+        return Grade(tiers[held].name, held, comp, m, nxt, notes)
 
     def _next_review(
         self, state: EntityState, now: int, tiers: list[Tier], held: int, comp: Composite,
