@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="bearer token required by write endpoints (assessments, overrides)"
     )
+    write_rate_limit: int = Field(
+        60, ge=1, description="write requests one client address may make per WRITE_RATE_WINDOW_S "
+        "(in bursts of up to this many); more are answered 429 with Retry-After",
+    )
+    write_rate_window_s: float = Field(60.0, gt=0, description="the window of WRITE_RATE_LIMIT, in seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     language: Language = Field(
         "en", description="the language of reasons and hints (HTTP: unless the request's Accept-Language "

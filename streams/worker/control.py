@@ -11,17 +11,21 @@
 * **Manual assessments over HTTP.** ``POST /assessments`` takes one
   AssessmentEvent (prospect score, tier override or a dimension's score) and publishes it to the
   assessments topic. Writes need ``Authorization: Bearer <TIERSTREAM_ADMIN_TOKEN>``;
-  without a configured token the endpoint refuses every write.
+  without a configured token the endpoint refuses every write. Each client address may
+  make ``TIERSTREAM_WRITE_RATE_LIMIT`` write requests per ``TIERSTREAM_WRITE_RATE_WINDOW_S``
+  (:mod:`.ratelimit`), whatever their token; more are answered 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from aiohttp import web
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
@@ -29,6 +33,7 @@ from tierstream.schemas.errors import RulesError, StoreUnavailable, describe
 from tierstream.schemas.events import AssessmentEvent, entity_of
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.kafka.topics import entity_key
+from tierstream.streams.worker.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from tierstream.streams.worker.app import Pipeline
@@ -110,6 +115,7 @@ def register_control(pipeline: Pipeline) -> RulesWatcher:
     app = pipeline.app
     watcher = RulesWatcher(pipeline)
     token = pipeline.settings.admin_token.get_secret_value() if pipeline.settings.admin_token else None
+    limiter = RateLimiter(pipeline.settings.write_rate_limit, pipeline.settings.write_rate_window_s)
     topic = pipeline.out.get(pipeline.names.inbound("assessment")) or app.topic(
         pipeline.names.inbound("assessment"), key_serializer="raw", value_serializer="raw",
         key_type=bytes, value_type=bytes,
@@ -137,6 +143,10 @@ def register_control(pipeline: Pipeline) -> RulesWatcher:
     @app.page("/assessments")
     class Assessments(View):
         async def post(self, request: Request) -> Response:
+            wait = limiter.take(cast(web.Request, request).remote or "")  # Faust serves aiohttp's requests
+            if wait:
+                return self.json({"error": "too many write requests from this address: retry later"}, status=429,
+                                 headers={"Retry-After": str(math.ceil(wait))})
             if not token:
                 return self.json({"error": "writes are disabled: set TIERSTREAM_ADMIN_TOKEN"}, status=403)
             if not _authorized(request, token):

@@ -19,6 +19,11 @@ Tier lookups read Redis (the same store downstream systems read), not the Faust
 table, so any worker answers for any entity without routing to the partition owner.
 Errors are JSON ``{"error": ...}``: 400 bad input, 404 unknown entity, 503 Redis down.
 
+Faust's own views (``/table``, ``/router``, ``/``'s statistics or index, ``/graph``,
+``/performance``) are not served (:func:`serve_only_ours`): they list the tables' contents and
+the partition map to anyone who asks, so any path not listed here or in the dashboard and
+control modules answers 404.
+
 Faust passes the route's ``{placeholders}`` to the view method as keyword arguments
 (``View.dispatch`` forwards aiohttp's ``match_info``).
 """
@@ -32,6 +37,7 @@ from typing import Any, Final
 
 import faust
 from faust.web import Request, Response, View
+from faust.web.base import BlueprintManager
 from pydantic import TypeAdapter, ValidationError
 
 from tierstream.scorers.messages import DEFAULT_LANGUAGE
@@ -40,7 +46,7 @@ from tierstream.scorers.wording import pick_language, reword
 from tierstream.streams.store.redis import ENTITY_TYPES, AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
 
-__all__ = ["METRICS_CONTENT_TYPE", "Reviewer", "register_web"]
+__all__ = ["METRICS_CONTENT_TYPE", "Reviewer", "register_web", "serve_only_ours"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,16 @@ _INSTANT: TypeAdapter[datetime] = TypeAdapter(datetime)
 Reviewer = Callable[[int | None, int, str | None], Awaitable[tuple[int, list[dict[str, Any]]]]]
 
 
+def serve_only_ours(app: faust.App) -> None:
+    """Serve none of Faust's built-in views: only the routes the app's ``page`` calls add.
+
+    Faust's per-view settings (``web_tables_enabled`` ...) are not enough: its own
+    environment variables (``APP_WEB_TABLES_ENABLED`` ...) override what the app passes.
+    An empty blueprint list leaves nothing for them to turn back on.
+    """
+    app.web.blueprints = BlueprintManager()
+
+
 def register_web(
     app: faust.App,
     store: AsyncTierStore,
@@ -60,11 +76,12 @@ def register_web(
     reviewer: Reviewer | None = None,
     language: str = DEFAULT_LANGUAGE,
 ) -> None:
-    """Add the tierstream views to ``app`` (call before the worker starts).
+    """Add the tierstream views to ``app``, and no Faust built-in one (call before the worker starts).
 
     Reasons and hints are worded in the language the request's ``Accept-Language``
     prefers among ours, else in ``language`` (the service's setting).
     """
+    serve_only_ours(app)
 
     def worded(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
         return reword(doc, pick_language(request.headers.get("Accept-Language"), language))

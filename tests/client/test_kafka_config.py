@@ -88,6 +88,35 @@ def test_kafka_config_ssl_files() -> None:
     assert kafka_config_error(refused.value) is None
 
 
+def test_kafka_config_sasl_ssl_for_both_clients() -> None:
+    """SASL_SSL as docs/SECURITY.md sets it for the worker: SCRAM over TLS, the server verified against the CA."""
+    import ssl
+
+    import faust
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    certifi = pytest.importorskip("certifi")
+    ca = Path(certifi.where())
+    s = Settings(kafka_bootstrap="kafka:9094", kafka_security_protocol="SASL_SSL",
+                 kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="tierstream-worker",
+                 kafka_sasl_password="hunter2-secret", kafka_ssl_cafile=ca)
+    assert kafka_python_config(s) == {
+        "bootstrap_servers": ["kafka:9094"], "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "tierstream-worker", "sasl_plain_password": "hunter2-secret", "ssl_cafile": str(ca)}
+    kw = faust_broker_kwargs(s)
+    assert kw["broker"] == "kafka://kafka:9094"
+    creds = kw["broker_credentials"]
+    assert isinstance(creds, faust.SASLCredentials)
+    ctx = creds.ssl_context
+    assert isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    # what Faust hands aiokafka: the protocol follows from the SSL context being there
+    auth = credentials_to_aiokafka_auth(creds)
+    assert {k: auth[k] for k in ("security_protocol", "sasl_mechanism", "sasl_plain_username")} == {
+        "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "tierstream-worker"}
+    assert auth["ssl_context"] is ctx
+    assert "hunter2" not in repr(kw) and "hunter2" not in repr(kafka_python_config(s))
+
+
 @pytest.mark.parametrize(("env", "line"), [
     ({"TIERSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "TIERSTREAM_KAFKA_SASL_MECHANISM": "PLAIN"},
      "Error: TIERSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs TIERSTREAM_KAFKA_SASL_USERNAME, "
