@@ -3,7 +3,8 @@
 The build is kept under ``~/.cache/tierstream/test-engine`` (``TIERSTREAM_TEST_ENGINE_DIR``),
 apart from the builds ``TIERSTREAM_ENGINE=auto`` picks up, so this test never changes the
 engine the rest of the suite runs on; it builds once per version of the scorer sources.
-Whichever engine the suite runs on, the golden scorer tests run here again on the other.
+Whichever engine the suite runs on, the golden scorer tests and the property tests run here
+again on the other.
 """
 
 from __future__ import annotations
@@ -80,10 +81,10 @@ def test_score_writes_the_same_bytes_on_both_engines(built: Path, tmp_path: Path
         assert (tmp_path / "compiled" / name).read_bytes() == interpreted, name
 
 
-def test_the_golden_scorer_tests_pass_on_the_other_engine(built: Path) -> None:
+def test_the_golden_and_property_tests_pass_on_the_other_engine(built: Path) -> None:
     other = "interpreted" if active_engine().kind == "compiled" else "compiled"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/scorers"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/scorers", "tests/properties"],
         env=_env(other), cwd=_ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-4000:]
     assert " passed" in done.stdout.splitlines()[-1]

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+import tierstream.scorers as scorers_package
 from tests.scorers.helpers import assessment, at, changes, eod, feed, key_customer, order
 from tests.scorers.test_explain import DEFAULT, NO_HYSTERESIS, THIRDS_10, THIRDS_DIMENSIONS, THIRDS_TIERS, small_rules
 from tierstream.schemas.errors import RulesError
 from tierstream.schemas.outputs import Language
 from tierstream.schemas.rules import parse_rules
-from tierstream.scorers import notices as notices_module
 from tierstream.scorers.catalog import METRICS
 from tierstream.scorers.engine import Grader, ts
 from tierstream.scorers.messages import LANGUAGES, TEMPLATES, code, field_names, render, render_all
@@ -45,7 +45,8 @@ def test_every_message_exists_in_each_language_with_the_same_parameters(lang: st
 
 def test_the_notice_and_review_messages_are_those_the_scorers_use() -> None:
     """Every notice and review detail the scorers build is in the catalog (so in every language), and only those."""
-    source = "".join(p.read_text() for p in Path(notices_module.__file__).parent.glob("*.py"))
+    # the sources, not the modules' files: under the compiled engine those are shared libraries
+    source = "".join(p.read_text() for p in Path(scorers_package.__file__).parent.glob("*.py"))
     used = set(re.findall(r'"((?:notice|review)\.[a-z_]+)"', source))
     assert used == {m for m in TEMPLATES["en"] if m.split(".")[0] in ("notice", "review")}
     assert len(used) == 16
