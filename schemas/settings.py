@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     review_interval_s: float = Field(5.0, gt=0, description="how often the re-review timer runs")
     batch_size: int = Field(2000, ge=1, le=100_000)
     max_event_bytes: int = Field(64 * 1024, ge=256, description="larger inbound messages are dead-lettered")
+    test_grading_faults: Path | None = Field(
+        None, description="tests only: a JSON file of events on which grading raises or stalls (worker/faults.py)"
+    )
     admin_token: SecretStr | None = Field(
         None, description="bearer token required by write endpoints (assessments, overrides)"
     )

@@ -84,7 +84,8 @@ def test_score_writes_the_same_bytes_on_both_engines(built: Path, tmp_path: Path
 def test_the_golden_and_property_tests_pass_on_the_other_engine(built: Path) -> None:
     other = "interpreted" if active_engine().kind == "compiled" else "compiled"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/scorers", "tests/properties"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+         "tests/scorers", "tests/properties"],
         env=_env(other), cwd=_ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-4000:]
     assert " passed" in done.stdout.splitlines()[-1]

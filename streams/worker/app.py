@@ -55,6 +55,7 @@ from tierstream.streams.worker.batch import (
 )
 from tierstream.streams.worker.control import register_control
 from tierstream.streams.worker.dashboard import register_dashboard
+from tierstream.streams.worker.isolation import RoundGrader
 from tierstream.streams.worker.metrics import ServiceMetrics, install_faust_sensor
 from tierstream.streams.worker.outbox import OutboxRound
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
@@ -83,7 +84,7 @@ class Pipeline:
                                    keys_of=self._keys_of)
         self.names = self.processor.names
         self.batch = batch
-        self._round: OutboxRound[Message] | None = None  # the batch path's fetch in progress
+        self._round: RoundGrader | None = None  # the batch path's fetch in progress
         s = self.settings
         self.app = faust.App(
             s.app_id,
@@ -156,24 +157,21 @@ class Pipeline:
         entity leave now too, and the round acks nothing before the broker has them.
         """
         if self._round is None:
-            self._round = self.new_round()
-        rnd, proc = self._round, self.processor
-        store = rnd.store(tp.partition, messages[-1])
-        for m in messages:
-            rnd.send_now(proc.process(store, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp))
+            self._round = RoundGrader(self.processor, self.new_round, self.new_round())
+        self._round.grade(tp.partition, messages)  # a raise: the round graded again, the raising one dead-lettered
         self.metrics.batch_size.observe(len(messages))
 
     async def finish_batch(self) -> None:
         """The batch path's end of a fetch: the round's writes and sends (:meth:`OutboxRound.finish`)."""
         rnd, self._round = self._round, None
         if rnd is not None:
-            await rnd.finish()
+            await rnd.round.finish()
 
     def abort_batch(self) -> None:
         """A round that failed or was cancelled before its finish: forget its decoded states."""
         rnd, self._round = self._round, None
         if rnd is not None:
-            rnd.abort()
+            rnd.round.abort()
 
     def _register(self) -> None:
         app, proc = self.app, self.processor
@@ -184,11 +182,9 @@ class Pipeline:
             # grade_batch() before they reach this stream; the agent still subscribes them
             # (which also enables acks for them) and processes anything left to it.
             async for ev in stream.events():
-                msg = ev.message
-                rnd = self.new_round()
-                rnd.send_now(proc.process(rnd.store(msg.partition, msg), msg.topic, msg.partition,
-                                              msg.offset, ev.key, ev.value, msg.timestamp))
-                await rnd.finish()
+                rnd = RoundGrader(proc, self.new_round, self.new_round())
+                rnd.grade(ev.message.partition, [ev.message])
+                await rnd.round.finish()
 
         store = self.tier_store
         self._sink(self.names.tier_changes, "store_tiers", "tier store", self._store_changes)

@@ -46,6 +46,7 @@ from tierstream.scorers.state import EntityState
 from tierstream.scorers.wording import reworded
 from tierstream.streams.kafka.topics import TopicNames, entity_key, partition_of, topic_names
 from tierstream.streams.worker import rollout
+from tierstream.streams.worker.faults import GradingFaults
 from tierstream.streams.worker.letters import DLQ_MAX_BYTES, Outgoing, dead_letter
 from tierstream.streams.worker.metrics import ServiceMetrics
 from tierstream.streams.worker.states import BatchStore, StateCache, Table
@@ -77,6 +78,8 @@ class Processor:
     previous: Grader | None = None
     #: every rules version this worker took, in order (the HTTP ``/rules`` history)
     history: list[rollout.RulesVersion] = field(default_factory=list)
+    #: tests only: events on which grading raises or stalls (``TIERSTREAM_TEST_GRADING_FAULTS``)
+    faults: GradingFaults | None = None
 
     def __post_init__(self) -> None:
         self.names = topic_names(self.settings)
@@ -89,6 +92,8 @@ class Processor:
             self.partitions_of = lambda topic: own if topic in self._inbound else None
         self._in_counters = {t: self.metrics.events_in.labels(topic=t) for t in self.event_topics}
         self.history.append(rollout.RulesVersion.of(self.rules, None, self.wall_clock()))
+        if self.faults is None and self.settings.test_grading_faults is not None:
+            self.faults = GradingFaults.load(self.settings.test_grading_faults)
 
     @property
     def event_topics(self) -> list[str]:
@@ -196,6 +201,8 @@ class Processor:
         if state is not None and state.next_review is not None and state.next_review <= ts(event.occurred_at):
             self._stash(state, self.grader.review_due(state, ts(event.occurred_at)), timestamp)
             reviewed = True
+        if self.faults is not None:
+            self.faults.before_grading(event.event_id)
         state, out = self.grader.apply(state, event, received_at=int(self.wall_clock()))
         audit = self._audit(event, out, ekey)
         if out.status == "invalid":
@@ -335,6 +342,11 @@ class Processor:
         })
         return [Outgoing(self.names.tier_changes, key, c.model_dump_json().encode()),
                 Outgoing(self.names.tiers, key, current)]
+
+    def processing_error(self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes,
+                         error: str) -> Outgoing:
+        """The dead letter of a message whose grading raised (``streams.worker.isolation``)."""
+        return self._dead(topic, partition, offset, key, raw, "processing_error", error)
 
     def _dead(self, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes,
               reason: str, error: str) -> Outgoing:

@@ -27,8 +27,8 @@ def test_help_lists_every_command_without_importing_faust() -> None:
                          check=True).stdout
     assert out.splitlines()[-1] == "loaded: []"
     listed = dict(re.findall(r"^  (\w+) +(\S.*)$", out.split("\nCommands:\n")[1], re.M))
-    assert sorted(listed) == ["bench", "dev", "engine", "publish", "review", "rules", "sample", "schema", "score", "snapshot",
-                              "sources", "watch", "worker"]
+    assert sorted(listed) == ["bench", "dev", "engine", "publish", "review", "rules", "sample", "schema", "score",
+                              "snapshot", "sources", "watch", "worker"]
     ctx = click.Context(main)
     for name, line in listed.items():
         command = main.get_command(ctx, name)
