@@ -25,6 +25,7 @@ import pytest
 from tests.faults.checks import check_parity, check_state, reference
 from tests.faults.deployment import fault_deployment
 from tests.faults.figures import Figures, render_table
+from tests.faults.scenario_grading import scenario_grading_errors
 from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
 from tests.faults.scenario_late import scenario_late
@@ -165,3 +166,10 @@ def test_an_event_older_than_the_retention_counts_the_same_in_any_order() -> Non
     assert c1["group"] == "wholesale" and c1["aggregates"]["first_order_at"].startswith("2024-01-01")
     for order in itertools.permutations(events):
         assert _snapshots(list(order)) == first, [json.loads(e)["event_id"] for e in order]
+
+
+def test_grading_that_raises_or_stalls_with_a_kill_during_a_stall(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Grading raises on 30 valid events and stalls 3 s on 2 others; kill -9 during the first stall."""
+    fig = run_scenario(scenario_grading_errors, broker.bootstrap, tmp_path, events=3000, raising=30, stalls=2,
+                       stall_s=3.0, replay_s=8.0)
+    assert fig.parity and fig.lost == 0 and fig.facts["raising events"] == 30

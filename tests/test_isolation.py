@@ -147,3 +147,13 @@ def test_the_switch_raises_only_on_its_events() -> None:
     faults.before_grading("y")
     with pytest.raises(InjectedGradingError, match="event x"):
         faults.before_grading("x")
+
+
+def test_every_agent_runs_one_at_a_time() -> None:
+    """Faust commits past a message still in flight with concurrency above 1 (faust-streaming#606): never here."""
+    from tierstream.streams.worker.app import create_app
+
+    pipeline = create_app(Settings(app_id="iso-agents", topic_prefix="iso-agents."))
+    agents = {name: agent.concurrency for name, agent in pipeline.app.agents.items()}
+    assert "grade" in agents and len(agents) >= 6
+    assert {name: c for name, c in agents.items() if c != 1} == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.faults.figures import Figures
+from tests.faults.scenario_grading import scenario_grading_errors
 from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
 from tests.faults.scenario_late import scenario_late
@@ -26,6 +27,7 @@ SCENARIOS: dict[str, str] = {
     "late": "late, out-of-order, history-only and too-old events",
     "security": "secrets in logs/errors/HTTP answers, HTTP body limit, SASL client and worker",
     "transactions": "transactional producers (aiokafka, kafka-python) against the embedded broker",
+    "grading-errors": "grading raises on 100 valid events and stalls 15 s on 5 others; kill -9 during a stall",
 }
 
 
@@ -48,4 +50,6 @@ def run_scenario(name: str, bootstrap: str, tmp: Path, events: int, malformed: i
         return scenario_security(bootstrap, tmp, kafka_worker=True)
     if name == "transactions":
         return scenario_transactions(bootstrap, tmp)
+    if name == "grading-errors":
+        return scenario_grading_errors(bootstrap, tmp, events=events, seed=seed + 6)
     raise ValueError(name)
