@@ -166,7 +166,8 @@ class FakeIO:
         await self._at("mark")
         for partition, (acked, anchor) in marks.items():
             assert anchor == partition
-            local = {k: v for k, v in self.table.local.items() if partition_of(k, PROC.settings.partitions) == partition}
+            n = PROC.settings.partitions
+            local = {k: v for k, v in self.table.local.items() if partition_of(k, n) == partition}
             for m in (unsent(local, self.table.marks) - unsent(local, {partition: acked.to_bytes()})):
                 assert m in self.broker.outputs, f"marker covers an outbox entry not acknowledged: {m}"
             self.table.marks[partition] = self.table.pending_marks[partition] = acked.to_bytes()
