@@ -97,11 +97,16 @@ class BatchStore:
         self.dirty.clear()
 
     def take_outbox(self) -> list[Outgoing]:
-        """Every unsent outbox's messages, in key order (the states keep them: the marker clears them)."""
+        """Every unsent outbox's messages, in key order, taken from the decoded states.
+
+        The written states keep them (nothing is written again): the partition's marker,
+        once they are acknowledged, makes the next load drop them.
+        """
         msgs: list[Outgoing] = []
         for key in sorted(self.unsent):
             state = self.states[key]
             if state is not None:
                 msgs.extend(Outgoing(t, k, v) for t, k, v in state.outbox)
+                state.outbox, state.outbox_round = [], None
         self.unsent.clear()
         return msgs
