@@ -59,7 +59,7 @@ _FORMATS = (2, 3)  # serialized state formats read (2: before the outbox)
 _NEXT_REVIEW = 21  # index of next_review in the serialized list (both formats)
 _OUTBOX, _INVOICES, _SETTLED, _CREDITS_ISSUED, _TICKETS, _HOLD, _ASSESSED, _PROFILE = (
     23, 24, 25, 26, 27, 28, 29, 30)
-_NOTICES, _CASES = 31, 32
+_NOTICES, _CASES, _OUTBOX_ROUND = 31, 32, 33
 #: customer buckets written before the profit-evidence fields (costed orders and revenue)
 _OLD_CUSTOMER_FIELDS = 8
 
@@ -111,6 +111,7 @@ def encode(s: EntityState) -> bytes:
         None if s.profile is None else s.profile.to_doc(),
         _notices_doc(s),
         [s.cases_opened, s.case_open] if s.cases_opened else None,
+        list(s.outbox_round) if s.outbox and s.outbox_round is not None else None,
     ]
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
@@ -184,6 +185,7 @@ def decode(data: bytes) -> EntityState:
     profile = Profile.from_doc(doc[_PROFILE]) if len(doc) > _PROFILE else None
     notices = doc[_NOTICES] if len(doc) > _NOTICES and doc[_NOTICES] is not None else [[], [], None]
     cases: list[Any] = doc[_CASES] if len(doc) > _CASES and doc[_CASES] is not None else [0, None]
+    outbox_round = doc[_OUTBOX_ROUND] if len(doc) > _OUTBOX_ROUND and doc[_OUTBOX_ROUND] is not None else None
     day_rows = {row[0]: row[1:] for row in days}
     order_recs = {row[0]: row[1:] for row in orders}
     if kind == "customer":
@@ -240,4 +242,5 @@ def decode(data: bytes) -> EntityState:
         approached_at=notices[2],
         cases_opened=cases[0],
         case_open=cases[1],
+        outbox_round=(outbox_round[0], outbox_round[1]) if outbox_round and outbox else None,
     )

@@ -122,6 +122,8 @@ class EntityState:
     #: messages this state produced that are not yet known to be on the broker:
     #: (topic, key, value), written with the state they explain (see ``streams.worker.processor``)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    #: the worker round ``(epoch, number)`` that wrote the outbox (``streams.worker.rounds``)
+    outbox_round: tuple[str, int] | None = None
     #: the lasting facts of orders that left the retention (final: no retraction reaches them)
     settled_first: int | None = None
     settled_last: int | None = None

@@ -14,6 +14,7 @@ from tierstream.schemas.rules import load_rules
 from tierstream.schemas.settings import Settings
 from tierstream.scorers.state import EntityState
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
+from tierstream.streams.worker.rounds import AckedRounds
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
 #: one partition: every entity lives on partition 0, where these messages arrive
@@ -39,15 +40,26 @@ def stored(table: dict[bytes, bytes]) -> EntityState:
     return EntityState.from_bytes(table[KEY])
 
 
-def test_outputs_wait_in_the_stored_state_until_taken() -> None:
+def test_outputs_wait_in_the_stored_state_until_a_marker_covers_their_round() -> None:
     table: dict[bytes, bytes] = {}
-    store = deliver(table, order(1))
+    store = BatchStore(table)
+    store.round_id = ("e1", 4)
+    assert PROC.process(store, NAMES.inbound("order"), 0, 0, KEY, order(1)) == []
+    store.flush()
     pending = stored(table).outbox
     assert [t for t, _, _ in pending] == [NAMES.tier_changes, NAMES.tiers]  # the initial tier
-    sent = store.take_outbox()
-    assert sent == [Outgoing(*m) for m in pending]
-    store.flush()  # the cleared outbox
-    assert stored(table).outbox == [] and store.take_outbox() == []
+    assert stored(table).outbox_round == ("e1", 4)
+    assert store.take_outbox() == [Outgoing(*m) for m in pending] and store.take_outbox() == []
+    assert stored(table).outbox == pending  # written once: the state keeps them
+    for marker in (AckedRounds(), AckedRounds({"e1": 3}), AckedRounds({"e0": 9})):  # not this round
+        again = BatchStore(table, marker)
+        assert again.load(KEY) is not None and again.take_outbox() == [Outgoing(*m) for m in pending]
+    sent = BatchStore(table, AckedRounds({"e0": 9, "e1": 4}))
+    state = sent.load(KEY)
+    assert state is not None and state.outbox == [] and sent.take_outbox() == []  # dropped at load ...
+    sent.save(KEY, state)
+    sent.flush()
+    assert stored(table).outbox == [] and stored(table).outbox_round is None  # ... and gone with the next write
 
 
 def test_crash_after_the_state_write_resends_the_same_bytes_on_redelivery() -> None:
@@ -76,8 +88,7 @@ def test_an_outbox_left_behind_is_sent_with_the_next_messages_outputs() -> None:
     store = deliver(table, order(2), offset=1)
     out = store.take_outbox()
     assert out[: len(left)] == [Outgoing(*m) for m in left]
-    store.flush()
-    assert stored(table).outbox == []
+    assert [Outgoing(*m) for m in stored(table).outbox] == out  # written once, with all it sends
 
 
 def test_dead_letters_are_returned_not_stored() -> None:

@@ -27,6 +27,7 @@ from tierstream.streams.kafka.topics import entity_key
 from tierstream.streams.offline.rules_diff import diff_rules
 from tierstream.streams.offline.score import read_lines
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
+from tierstream.streams.worker.rounds import AckedRounds
 
 OLD = load_rules()
 NOW = datetime(2027, 1, 1, tzinfo=UTC).timestamp()
@@ -49,10 +50,14 @@ class Worker:
         self.proc = Processor(Settings(topic_prefix="ro.", app_id="ro", partitions=1), OLD, wall_clock=lambda: NOW,
                               owned_partitions=lambda: [0], keys_of=lambda p: list(self.table))
         self.sent: list[Outgoing] = []
+        self.acked = AckedRounds()  # the partition's marker (streams.worker.rounds)
+        self.rounds = 0
 
     def deliver(self, topic: str, key: bytes | None, raw: bytes) -> None:
         """One message, then what it sent on: referral credits back through their topic, markers to reviews."""
-        store = BatchStore(self.table)
+        self.rounds += 1
+        store = BatchStore(self.table, self.acked)
+        store.round_id = ("rollout", self.rounds)
         pending = [(topic, key, raw)]
         while pending:
             t, k, v = pending.pop(0)
@@ -62,7 +67,7 @@ class Worker:
                 self.sent.append(msg)
                 if msg.topic in (self.proc.names.referral_credits, self.proc.names.reviews):
                     pending.append((msg.topic, msg.key, msg.value))
-            store.flush()
+        self.acked = self.acked.with_round(store.round_id)  # the round's outputs are sent
 
     def publish(self, path: Path) -> int:
         """Every event of a file on its topic; returns the latest event time."""

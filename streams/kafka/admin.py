@@ -37,6 +37,7 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
         specs[t] = {}
     specs[n.tiers] = dict(COMPACT)
     specs[n.entities_changelog] = dict(COMPACT)
+    specs[n.outbox_acks_changelog] = dict(COMPACT)
     return specs
 
 

@@ -11,12 +11,13 @@ through ``repartition`` first.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from tierstream.schemas.routing import CREDIT_ROUTE, ROUTES, entity_key, split_key
 from tierstream.schemas.settings import Settings
 
-__all__ = ["INBOUND_KINDS", "TopicNames", "entity_key", "partition_of", "split_key", "topic_names"]
+__all__ = ["INBOUND_KINDS", "TopicNames", "entity_key", "key_hash", "partition_of", "split_key", "topic_names"]
 
 #: event type -> inbound topic name after the prefix (from :data:`schemas.routing.ROUTES`)
 INBOUND_KINDS = {event_type: route.topic for event_type, route in ROUTES.items()}
@@ -84,12 +85,27 @@ class TopicNames:
         """Faust's changelog of the ``entities`` table: the full state, compacted."""
         return f"{self.app_id}-entities-changelog"
 
+    @property
+    def outbox_acks_changelog(self) -> str:
+        """Faust's changelog of the ``outbox-acks`` table: per partition, the rounds whose outputs are sent."""
+        return f"{self.app_id}-outbox-acks-changelog"
+
 
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition a Kafka client's default partitioner gives ``key`` (murmur2), as Faust's table does."""
+    return key_hash(key) % partitions
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def key_hash(key: bytes) -> int:
+    """``key``'s murmur2 hash as the default partitioner uses it (remembered: 14 us each in pure Python).
+
+    A round asks for the same keys several times (the event's check, the state's
+    changelog record, the outputs), at most a few thousand different ones.
+    """
     from kafka.partitioner.default import murmur2
 
-    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
+    return int(murmur2(key) & 0x7FFFFFFF)
 
 
 def topic_names(settings: Settings) -> TopicNames:

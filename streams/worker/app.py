@@ -49,7 +49,7 @@ from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
 from tierstream.streams.worker.batch import (
     BATCH_PRODUCER_SETTINGS,
     BatchHandler,
-    as_current_event,
+    aiokafka_producer,
     committed_offsets,
     install_batch_path,
 )
@@ -61,10 +61,12 @@ from tierstream.streams.worker.outbox import OutboxRound
 from tierstream.streams.worker.processor import BatchStore, Outgoing, Processor
 from tierstream.streams.worker.profiles import broker_profile, faust_settings, fetch_max_wait_ms
 from tierstream.streams.worker.recovery import PromptTableManager
+from tierstream.streams.worker.roundio import FaustOutboxIO
+from tierstream.streams.worker.rounds import RoundIds
 from tierstream.streams.worker.tables import EntityTable
 from tierstream.streams.worker.web import register_web
 
-__all__ = ["FaustOutboxIO", "Pipeline", "create_app"]
+__all__ = ["Pipeline", "create_app"]
 
 log = logging.getLogger("tierstream")
 
@@ -133,7 +135,14 @@ class Pipeline:
             key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         ))
-        self.outbox_io = FaustOutboxIO(self)
+        #: per partition, the rounds whose outputs are on the broker (streams.worker.rounds)
+        self.outbox_acks = cast(EntityTable, self.app.Table(
+            "outbox-acks", default=None, partitions=s.partitions, key_type=bytes, value_type=bytes,
+            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        ))
+        self.entities.producer_of = self.outbox_acks.producer_of = aiokafka_producer
+        self.outbox_io = FaustOutboxIO(self, lambda: int(self.app.consumer_generation_id))
+        self.round_ids = RoundIds()
         self.tier_store = AsyncTierStore.from_settings(s)
         self.started = time.time()
         self._register()
@@ -143,9 +152,13 @@ class Pipeline:
     def send(self, msgs: Sequence[Outgoing]) -> list[FutureMessage]:
         return [self.out[m.topic].send_soon(key=m.key, value=m.value, partition=m.partition) for m in msgs]
 
+    def index_reviews(self, store: BatchStore) -> None:
+        """Index the next reviews ``store``'s written states moved (the timer's heap)."""
+        self.processor.index_reviews(store)
+
     def new_round(self) -> OutboxRound[Message]:
         """An outbox round over the ``entities`` table (:mod:`streams.worker.outbox`)."""
-        return OutboxRound(self.outbox_io, self.entities)
+        return OutboxRound(self.outbox_io, self.entities, self.round_ids)
 
     def grade_batch(self, tp: TP, messages: Sequence[Message]) -> None:
         """The batch path's callback (:mod:`streams.worker.batch`): one partition's messages, in offset order.
@@ -362,29 +375,6 @@ class Pipeline:
             "assigned_partitions": sorted(self._owned_partitions()),
             "entities_in_table": len(self.entities),
         }
-
-
-class FaustOutboxIO:
-    """The outbox round's I/O on Faust: the ``entities`` table, the output topics, the consumer generation."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-
-    def write(self, store: BatchStore, anchor: Message) -> None:
-        """Flush ``store`` with ``anchor`` as the current event (stores that place keys by partition)."""
-        with as_current_event(self.pipeline.app, anchor):
-            store.flush()
-        self.pipeline.processor.index_reviews(store)
-
-    async def written(self) -> None:
-        # the changelog records' own futures: ``Producer.flush()`` is no barrier (streams.worker.tables)
-        await self.pipeline.entities.written()
-
-    def send(self, msgs: Sequence[Outgoing]) -> list[Awaitable[object]]:
-        return [*self.pipeline.send(msgs)]
-
-    def generation(self) -> int:
-        return int(self.pipeline.app.consumer_generation_id)
 
 
 def create_app(settings: Settings | None = None, rules: Rules | None = None, batch: bool = True) -> Pipeline:

@@ -54,13 +54,13 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import faust
 from faust.events import Event
 from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import TP, Message
+from faust.types import TP, AppT, Message
 
 from tierstream.streams.worker.batching import (
     BATCH_PRODUCER_SETTINGS,
@@ -79,6 +79,7 @@ __all__ = [
     "BatchHandler",
     "BatchTransport",
     "PrivateName",
+    "aiokafka_producer",
     "as_current_event",
     "committed_offsets",
     "install_batch_path",
@@ -115,6 +116,7 @@ FAUST_PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(f"{_DRIVER}:Consumer", "_to_message", ("self", "tp", "record")),
     PrivateName(f"{_DRIVER}:Consumer", "_add_gap", ("self", "tp", "offset_from", "offset_to")),
     PrivateName("faust.tables:TableManager", "_update_channels", ("self",)),
+    PrivateName(f"{_DRIVER}:Producer", "_ensure_producer", ("self",)),
     *(PrivateName(f"{_DRIVER}:Consumer", name, per_instance=True) for name in (
         "_thread", "_read_offset", "_active_partitions", "_buffered_partitions", "_commit_every", "_n_acked",
         "_committed_offset",
@@ -304,6 +306,11 @@ class BatchTransport(aiokafka_driver.Transport):
 
     Consumer: ClassVar[type] = BatchConsumer
     batch_handler: BatchHandler | None = None
+
+
+def aiokafka_producer(app: AppT) -> Any:
+    """The started ``AIOKafkaProducer`` under ``app``'s Faust producer (for its batch API, ``streams.worker.bulk``)."""
+    return cast(aiokafka_driver.Producer, app.producer)._ensure_producer()
 
 
 def committed_offsets(consumer: object) -> Mapping[TP, int | None]:

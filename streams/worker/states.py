@@ -6,6 +6,7 @@ from typing import Protocol
 
 from tierstream.scorers.state import EntityState
 from tierstream.streams.worker.letters import Outgoing
+from tierstream.streams.worker.rounds import AckedRounds, RoundId
 
 __all__ = ["BatchStore", "StateCache", "Table"]
 
@@ -29,21 +30,26 @@ class Table(Protocol):
 
 
 class BatchStore:
-    """Decoded states in front of a table, for one batch of messages.
+    """Decoded states in front of a table, for one round of messages.
 
-    Each entity is decoded once per batch and written (one changelog record)
-    once per :meth:`flush`, however many of its messages the batch holds.
+    Each entity is decoded once per round and written (one changelog record)
+    once per :meth:`flush`, however many of its messages the round holds.
 
     It also tracks the entities whose state holds an *outbox*: the messages a
     state change produced (tier changes, alerts, referral credits). The worker
-    sends them only once the state that holds them is on the broker, then
-    clears them (:meth:`take_outbox`) -- so after a crash a message is either
-    already sent or still in the recovered state, and is sent (again, with the
-    same bytes) when the redelivered event reaches the entity.
+    sends them only once the state that holds them is on the broker; the
+    state keeps them, stamped with the round that wrote them (:attr:`round_id`),
+    and the partition's marker (``acked``, :mod:`streams.worker.rounds`) says
+    which rounds' outputs are on the broker. A state loaded with an outbox of
+    such a round drops it (it leaves with the entity's next write); any other
+    outbox is sent again with the same bytes, and written with this round.
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, acked: AckedRounds | None = None) -> None:
         self.table = table
+        self.acked = acked if acked is not None else AckedRounds()
+        #: the round these states are written in (stamped on their outboxes)
+        self.round_id: RoundId | None = None
         self.states: dict[bytes, EntityState | None] = {}
         self.dirty: set[bytes] = set()
         self.unsent: set[bytes] = set()
@@ -57,8 +63,11 @@ class BatchStore:
         raw = self.table.get(key)
         state = self.states[key] = EntityState.from_bytes(raw) if raw is not None else None
         self.review_at_load[key] = state.next_review if state is not None else None
-        if state is not None and state.outbox:  # left by a worker that stopped before sending it
-            self.unsent.add(key)
+        if state is not None and state.outbox:
+            if self.acked.covers(state.outbox_round):  # sent: dropped, left out of the next write
+                state.outbox, state.outbox_round = [], None
+            else:  # left by a round that did not complete: sent (again) with this one
+                self.unsent.add(key)
         return state
 
     def save(self, key: bytes, state: EntityState) -> None:
@@ -72,10 +81,14 @@ class BatchStore:
         self.review_at_load[key] = None
 
     def flush(self) -> None:
-        """Write every state changed since the last flush (and note the next reviews that moved)."""
-        for key in self.dirty:
+        """Write every state changed or with an unsent outbox since the last flush (stamped with :attr:`round_id`).
+
+        Also notes the next reviews that moved, for the timer's index.
+        """
+        for key in self.dirty | self.unsent:
             state = self.states[key]
             if state is not None:
+                state.outbox_round = self.round_id if state.outbox else None
                 self.table[key] = state.to_bytes()
                 nr = state.next_review
                 if nr is not None and nr != self.review_at_load.get(key):
@@ -84,13 +97,16 @@ class BatchStore:
         self.dirty.clear()
 
     def take_outbox(self) -> list[Outgoing]:
-        """Every outbox's messages, in order; the outboxes are emptied (written at the next flush)."""
+        """Every unsent outbox's messages, in key order, taken from the decoded states.
+
+        The written states keep them (nothing is written again): the partition's marker,
+        once they are acknowledged, makes the next load drop them.
+        """
         msgs: list[Outgoing] = []
         for key in sorted(self.unsent):
             state = self.states[key]
-            if state is not None and state.outbox:
+            if state is not None:
                 msgs.extend(Outgoing(t, k, v) for t, k, v in state.outbox)
-                state.outbox = []
-                self.dirty.add(key)
+                state.outbox, state.outbox_round = [], None
         self.unsent.clear()
         return msgs
