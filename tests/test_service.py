@@ -71,6 +71,7 @@ def test_current_tier_history_health_and_metrics(service: tuple[Stream, int, Pat
     assert http(port, "/tiers/planet/c1")[0] == 400
     status, health = http(port, "/health")
     assert status == 200 and health["ready"] and health["rules_error"] is None
+    assert health["engine"] in ("interpreted", "compiled")  # which grading engine runs (streams/engine)
     status, metrics = http(port, "/metrics")
     assert status == 200 and f'tierstream_events_in_total{{topic="{s.name}.orders"}} 2.0' in metrics
 

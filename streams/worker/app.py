@@ -43,6 +43,7 @@ from tierstream.schemas.sources import load_sources
 from tierstream.scorers.layout import NEVER
 from tierstream.scorers.review import ReviewRow, review_rows
 from tierstream.scorers.state import EntityState
+from tierstream.streams.engine import active_engine
 from tierstream.streams.kafka.config import faust_broker_kwargs
 from tierstream.streams.kafka.topics import partition_of
 from tierstream.streams.store.redis import AsyncTierStore, StoreUnavailable
@@ -374,6 +375,7 @@ class Pipeline:
             "watermark": None if self.processor.watermark == NEVER else self.processor.watermark,
             "assigned_partitions": sorted(self._owned_partitions()),
             "entities_in_table": len(self.entities),
+            "engine": active_engine().kind,
         }
 
 
