@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.streaming import Stream, poll
+from tests.webcall import request
 from tierstream.schemas.rules import load_rules
 from tierstream.streams.client import publish
 from tierstream.streams.dev.broker import EmbeddedBroker
@@ -21,16 +20,7 @@ TOKEN = "test-admin-token-123"
 
 
 def http(port: int, path: str, body: bytes | None = None, token: str | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
-                                 method="POST" if body is not None else "GET")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            raw = r.read()
-            status = r.status
-    except urllib.error.HTTPError as e:
-        raw, status = e.read(), e.code
+    status, _, raw = request(port, path, body, token)
     try:
         return status, json.loads(raw)
     except ValueError:

@@ -8,14 +8,13 @@ Faust's own ``APP_WEB_*_ENABLED`` variables set to turn them on.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from email.message import Message
 
 import pytest
 
 from tests.streaming import Stream
+from tests.webcall import request
 from tierstream.streams.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -32,15 +31,7 @@ FAUST_BUILT_INS = [
 
 
 def http(port: int, path: str, body: bytes | None = None, token: str | None = None) -> tuple[int, Message, bytes]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
-                                 method="POST" if body is not None else "GET")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+    return request(port, path, body, token)
 
 
 @pytest.fixture(scope="module")

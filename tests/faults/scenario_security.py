@@ -6,12 +6,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from tests.faults.figures import Figures
 from tests.faults.inputs import AT, compact, order
+from tests.webcall import request
 from tierstream.streams.cli.run import stop_process, wait_ready
 from tierstream.streams.client import publish
 from tierstream.streams.dev.harness import Deployment, free_port, poll
@@ -25,15 +24,8 @@ KAFKA_PASSWORD = "Kafka-pw-c0ffee"
 
 
 def _http(port: int, path: str, body: bytes | None = None, token: str | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
-                                 method="POST" if body is not None else "GET")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    status, _, raw = request(port, path, body, token, timeout=10)
+    return status, raw
 
 
 def scenario_security(bootstrap: str, tmp: Path, kafka_worker: bool = False) -> Figures:
