@@ -73,11 +73,13 @@ def test_import_tierstream_loads_nothing_until_a_name_is_used() -> None:
         "steps.append(loaded())\n"
         "print(json.dumps(steps))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "TIERSTREAM_ENGINE": "interpreted"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     bare, submodules, offline, client = json.loads(out)
-    assert bare == [] and submodules == []
+    # only the engine's choice (standard library only), made before any scorer is imported
+    assert bare == [] and submodules == ["tierstream.streams", "tierstream.streams.engine"]
     assert offline == ["pydantic"]  # the offline names never load the Kafka client or Faust
     assert "kafka" in client and "faust" not in client
 

@@ -24,7 +24,10 @@ from tierstream.streams.engine import build_root, sources_hash
 __all__ = ["BuildError", "build_engine", "remove_builds"]
 
 #: the type checker's settings for the build: the pydantic plugin, as the project's mypy runs
-_MYPY_INI = "[mypy]\nplugins = pydantic.mypy\nwarn_no_return = False\n"
+#: only the scorers are compiled: what they import is read for its types, its own errors (a library
+#: without stubs, say) are not the build's
+_MYPY_INI = ("[mypy]\nplugins = pydantic.mypy\nwarn_no_return = False\nignore_missing_imports = True\n"
+             "follow_imports = silent\n")
 
 
 class BuildError(RuntimeError):
