@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.faults.figures import Figures
+from tests.faults.scenario_corpora import scenario_corpora
 from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
 from tests.faults.scenario_late import scenario_late
@@ -23,6 +24,7 @@ SCENARIOS: dict[str, str] = {
     "redis-restart": "SIGKILL Redis (memory only) for a third of the replay, start an empty one",
     "redis-freeze": "SIGSTOP Redis for a third of the replay (unreachable, data kept), SIGCONT",
     "hostile": "malformed messages (10k by default) mixed into valid traffic",
+    "corpora": "every JSONTestSuite case and naughty string as a value, an entity id, a field and a key",
     "late": "late, out-of-order, history-only and too-old events",
     "security": "secrets in logs/errors/HTTP answers, HTTP body limit, SASL client and worker",
     "transactions": "transactional producers (aiokafka, kafka-python) against the embedded broker",
@@ -42,6 +44,8 @@ def run_scenario(name: str, bootstrap: str, tmp: Path, events: int, malformed: i
         return scenario_redis(bootstrap, tmp, events=events, seed=seed + 2, mode=name.split("-")[1])
     if name == "hostile":
         return scenario_hostile(bootstrap, tmp, events=events, malformed=malformed, seed=seed + 3)
+    if name == "corpora":
+        return scenario_corpora(bootstrap, tmp, seed=seed + 5)
     if name == "late":
         return scenario_late(bootstrap, tmp, events=min(events, 5_000), seed=seed + 4)
     if name == "security":
