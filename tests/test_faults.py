@@ -27,6 +27,7 @@ from tests.faults.corpora import COLLIDERS
 from tests.faults.deployment import fault_deployment
 from tests.faults.figures import Figures, render_table
 from tests.faults.scenario_corpora import scenario_corpora
+from tests.faults.scenario_flood import scenario_flood
 from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
 from tests.faults.scenario_late import scenario_late
@@ -115,6 +116,13 @@ def test_standard_corpora_through_a_worker(broker: EmbeddedBroker, tmp_path: Pat
     assert fig.parity and fig.lost == 0 and fig.facts["worker restarts"] == 0
     assert fig.dead_letters >= 40 + 3 * (60 + len(COLLIDERS))  # every case; per string the repartition key,
     # the value and the group at least
+
+
+def test_a_flood_of_distinct_entity_ids(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """20,000 new customers, one order each: every one in the table, on the changelog and in Redis
+    (correctness only; the 1M run and its memory figures: ``scripts/faults.py --scenario flood``)."""
+    fig = run_scenario(scenario_flood, broker.bootstrap, tmp_path, entities=20_000)
+    assert fig.entities == fig.in_state == 20_000 and fig.lost == 0
 
 
 def test_late_and_out_of_order_events(broker: EmbeddedBroker, tmp_path: Path) -> None:

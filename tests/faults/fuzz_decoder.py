@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FuzzResult", "fuzz", "main", "seeds"]
+from tests.faults.figures import Figures
+
+__all__ = ["FuzzResult", "fuzz", "main", "scenario_fuzz", "seeds"]
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LEN = 8192
@@ -130,6 +132,20 @@ def fuzz(seconds: int, work: Path, extra: Sequence[str] = ()) -> FuzzResult:
                 res.peak_rss_mb = value
     res.crashes = sorted(p.name for p in work.glob("crash-*")) + sorted(p.name for p in work.glob("oom-*"))
     return res
+
+
+def scenario_fuzz(work: Path, seconds: int = 600) -> Figures:
+    """Fuzz for ``seconds``: ok with zero crashes; libFuzzer's figures as facts."""
+    fig = Figures("fuzz")
+    res = fuzz(seconds, work)
+    fig.seconds = res.seconds
+    fig.events_in = res.executions
+    fig.facts["executions / exec per s"] = f"{res.executions:,} / {res.exec_per_s:,}"
+    fig.facts["coverage: edges / features / corpus"] = f"{res.coverage:,} / {res.features:,} / {res.corpus:,}"
+    fig.facts["peak RSS (MB)"] = res.peak_rss_mb
+    fig.facts["crashes"] = len(res.crashes)
+    fig.check(res.ok, f"exit {res.exit_code}, crashes {res.crashes}: {res.tail[-1500:]}")
+    return fig
 
 
 def _child(argv: list[str]) -> None:  # pragma: no cover - runs under libFuzzer in the child
