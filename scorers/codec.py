@@ -75,7 +75,12 @@ def _notices_doc(s: EntityState) -> list[Any] | None:
 
 
 def encode(s: EntityState) -> bytes:
-    """The state as one JSON list (format 3, with the appended fields)."""
+    """The state as one JSON list (format 3, with the appended fields), in bytes of its own size.
+
+    orjson (from 3.12) returns its whole write buffer, several KiB, whatever the length of
+    the JSON in it, and never trims it. The table keeps one state per entity for as long as
+    the worker runs, so the bytes are copied into an object of their exact size.
+    """
     doc = [
         3,
         s.kind,
@@ -113,7 +118,7 @@ def encode(s: EntityState) -> bytes:
         [s.cases_opened, s.case_open] if s.cases_opened else None,
         list(s.outbox_round) if s.outbox and s.outbox_round is not None else None,
     ]
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return bytes(memoryview(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)))
 
 
 def next_review_of(data: bytes) -> int | None:

@@ -4,6 +4,7 @@
     python scripts/faults.py                              # every scenario, default sizes
     python scripts/faults.py --scenario crash --events 50000
     python scripts/faults.py --scenario hostile --malformed 10000
+    python scripts/faults.py --scenario corpora --scenario fuzz --scenario flood-memory   # issue 15, scenario 6
     python scripts/faults.py --list
 
 Each scenario runs an isolated deployment (own app id, topic prefix and Redis key prefix,
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--malformed", type=int, default=10_000, help="malformed messages in the hostile scenario")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--kills", type=int, default=3, help="kill -9 this many times in the crash and hop-crash scenarios")
+    ap.add_argument("--entities", type=int, default=1_000_000, help="distinct entity ids in the flood scenario")
+    ap.add_argument("--fuzz-seconds", type=int, default=600, help="how long the fuzz scenario runs")
     ap.add_argument("--list", action="store_true", help="list the scenarios")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) after the run")
     args = ap.parse_args(argv)
@@ -79,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in names:
             print(f"--- {name}: {SCENARIOS[name]}", file=sys.stderr)
             try:
-                fig = run_scenario(name, broker.bootstrap, tmp, args.events, args.malformed, args.seed, args.kills)
+                fig = run_scenario(name, broker.bootstrap, tmp, args.events, args.malformed, args.seed, args.kills,
+                                   args.entities, args.fuzz_seconds)
             except Exception as exc:  # one broken scenario must not hide the others' figures
                 fig = Figures(name, failures=[f"{type(exc).__name__}: {exc}"])
             rows.append(fig)

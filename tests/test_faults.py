@@ -23,8 +23,11 @@ from typing import Any
 import pytest
 
 from tests.faults.checks import check_parity, check_state, reference
+from tests.faults.corpora import COLLIDERS
 from tests.faults.deployment import fault_deployment
 from tests.faults.figures import Figures, render_table
+from tests.faults.scenario_corpora import scenario_corpora
+from tests.faults.scenario_flood import scenario_flood
 from tests.faults.scenario_grading import scenario_grading_errors
 from tests.faults.scenario_hop import scenario_hop_crash
 from tests.faults.scenario_hostile import scenario_hostile
@@ -105,6 +108,22 @@ def test_hostile_input_mixed_into_valid_traffic(broker: EmbeddedBroker, tmp_path
     fig = run_scenario(scenario_hostile, broker.bootstrap, tmp_path, events=900, malformed=1000, seed=4)
     assert fig.facts["malformed or refused messages"] >= 1000
     assert fig.parity and fig.lost == 0 and fig.facts["worker restarts"] == 0
+
+
+def test_standard_corpora_through_a_worker(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """A seeded sample of JSONTestSuite and the naughty strings (all collision candidates) through
+    a real worker and Redis; in process, every case and string: tests/test_hostile_corpora.py."""
+    fig = run_scenario(scenario_corpora, broker.bootstrap, tmp_path, cases=40, strings=60)
+    assert fig.parity and fig.lost == 0 and fig.facts["worker restarts"] == 0
+    assert fig.dead_letters >= 40 + 3 * (60 + len(COLLIDERS))  # every case; per string the repartition key,
+    # the value and the group at least
+
+
+def test_a_flood_of_distinct_entity_ids(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """10,000 new customers, one order each: every one in the table, on the changelog and in Redis
+    (correctness only; the 1M run and its memory figures: ``scripts/faults.py --scenario flood``)."""
+    fig = run_scenario(scenario_flood, broker.bootstrap, tmp_path, entities=10_000)
+    assert fig.entities == fig.in_state == 10_000 and fig.lost == 0
 
 
 def test_late_and_out_of_order_events(broker: EmbeddedBroker, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from tests.scorers.helpers import (
@@ -59,6 +61,24 @@ def test_supplier_state_round_trips(g: Grader) -> None:
     data = state.to_bytes()
     assert EntityState.from_bytes(data).to_bytes() == data
     assert EntityState.from_bytes(data) == state
+
+
+def test_a_stored_state_holds_no_more_memory_than_its_bytes(g: Grader) -> None:
+    """The table keeps one state per entity: its bytes must not carry the encoder's whole buffer.
+
+    orjson 3.12 and later hand back their write buffer untrimmed (4 KiB or more for a state of
+    a few hundred bytes); tracemalloc sees each allocation at its real size.
+    """
+    state, _ = feed(g, [order(1, "o-1")])
+    size = len(state.to_bytes())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [state.to_bytes() for _ in range(200)]
+        per_state = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert size < 2048 and per_state <= size + 64 + 16, (size, per_state)  # bytes header 33, the list's slot 8
 
 
 def test_unknown_state_format_is_refused() -> None:
