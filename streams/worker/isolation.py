@@ -152,10 +152,10 @@ class RoundGrader:
                 out = proc.process(savepoint, m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
             except Exception as exc:
                 self.errors += 1
+                error = describe_error(exc)
                 log.error("grading raised on %s[%d]@%d: dead-lettered as processing_error: %s",
-                          m.topic, m.partition, m.offset, describe_error(exc))
-                out = [proc.processing_error(m.topic, m.partition, m.offset, m.key, m.value or b"",
-                                             describe_error(exc))]
+                          m.topic, m.partition, m.offset, error)
+                out = [proc.processing_error(m.topic, m.partition, m.offset, m.key, m.value or b"", error)]
             else:
                 savepoint.commit()
             if self.sent >= skip:  # the first pass sent these already (the same messages, the same states)
